@@ -1,0 +1,449 @@
+"""The AWS gateway: every boto3 call the function makes, under names that say what it is for.
+
+Owns the conversation with EC2, CodeDeploy, S3, Secrets Manager/SSM (through the handler) and CodePipeline,
+and turns botocore's errors into `bluegreen.errors` exactly once, here. Returns small typed values, never raw
+dicts. Must not import `requests` or know about Spot; must not create clients (the handler injects them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bluegreen.errors import (
+    AccessDeniedError,
+    AwsApiError,
+    BlueGreenError,
+    ConfigurationError,
+    DeploymentFailedError,
+    FailureType,
+    JobAlreadyReportedError,
+    RevisionUnavailableError,
+    ServiceUnavailableError,
+)
+from bluegreen.params import GitHubRevision, Revision, S3Revision
+
+if TYPE_CHECKING:
+    from mypy_boto3_codedeploy import CodeDeployClient
+    from mypy_boto3_codedeploy.type_defs import RevisionLocationTypeDef
+    from mypy_boto3_codepipeline import CodePipelineClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_s3 import S3Client
+
+logger = logging.getLogger(__name__)
+
+GREEN_TAG_KEY: Final = "GreenIdentifier"
+
+DeploymentStatus = Literal[
+    "Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped"
+]
+TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"Succeeded", "Failed", "Stopped"})
+
+_ACCESS_DENIED: Final = frozenset(
+    {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "UnauthorizedException"}
+)
+_UNAVAILABLE: Final = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "InternalError",
+        "InternalFailure",
+        "InternalServerError",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+_CONFIGURATION: Final = frozenset(
+    {
+        "ApplicationDoesNotExistException",
+        "DeploymentGroupDoesNotExistException",
+        "DeploymentConfigDoesNotExistException",
+        "InvalidDeploymentGroupNameException",
+        "InvalidApplicationNameException",
+        "InvalidTargetInstancesException",
+        "InvalidTagFilterException",
+        "InvalidRoleException",
+        "ResourceNotFoundException",
+        "ParameterNotFound",
+        "NoSuchBucket",
+    }
+)
+_REVISION: Final = frozenset(
+    {
+        "RevisionDoesNotExistException",
+        "InvalidRevisionException",
+        "InvalidGitHubAccountTokenException",
+        "GitHubAccountTokenDoesNotExistException",
+        "NoSuchKey",
+        "404",
+        "NotFound",
+    }
+)
+
+
+@dataclass(frozen=True)
+class InstanceHealth:
+    instance_id: str
+    state: str
+    status_checks_ok: bool
+    detail: str = ""
+
+    @property
+    def alive(self) -> bool:
+        return self.state in ("pending", "running")
+
+
+@dataclass(frozen=True)
+class DeploymentProgress:
+    deployment_id: str
+    status: str
+    error_code: str | None = None
+    error_message: str | None = None
+    succeeded: int = 0
+    failed: int = 0
+    total: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+
+@dataclass(frozen=True)
+class TargetFailure:
+    instance_id: str
+    lifecycle_event: str
+    error_code: str
+    message: str
+    log_tail: str
+
+
+@dataclass(frozen=True)
+class DeploymentGroupInfo:
+    blue_green: bool
+    deployment_config: str | None
+
+
+def _wrap(operation: str, exc: ClientError | BotoCoreError) -> BlueGreenError:
+    if isinstance(exc, BotoCoreError):
+        return ServiceUnavailableError(f"AWS {operation} failed: {type(exc).__name__}: {exc}")
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", "Unknown"))
+    message = str(error.get("Message", "")) or code
+    request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
+    text = f"AWS {operation} failed: {code}: {message}"
+    if code in _ACCESS_DENIED:
+        return AccessDeniedError(text + " (grant it to the function's role: see LambdaPolicyDefinition.json)")
+    if code in _UNAVAILABLE or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+        return ServiceUnavailableError(text)
+    if code in _REVISION:
+        return RevisionUnavailableError(text)
+    if code in _CONFIGURATION:
+        return ConfigurationError(text)
+    if code == "DeploymentLimitExceededException":
+        return DeploymentFailedError(
+            f"{text}: another deployment is already running on this deployment group; wait for it to finish"
+        )
+    if code in ("InvalidJobStateException", "JobNotFoundException"):
+        return JobAlreadyReportedError(text)
+    return AwsApiError(operation, code, message, request_id=request_id)
+
+
+@contextmanager
+def _calling(operation: str) -> Iterator[None]:
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise _wrap(operation, exc) from exc
+
+
+class AwsGateway:
+    """The only calls the function makes on AWS."""
+
+    def __init__(
+        self,
+        *,
+        ec2: Callable[[], EC2Client],
+        codedeploy: Callable[[], CodeDeployClient],
+        codepipeline: Callable[[], CodePipelineClient],
+        s3: Callable[[], S3Client],
+    ) -> None:
+        # Factories, so a run only pays for the clients it uses (each costs ~10-30 ms to build).
+        self._ec2 = ec2
+        self._codedeploy = codedeploy
+        self._codepipeline = codepipeline
+        self._s3 = s3
+
+    # ---- EC2 -------------------------------------------------------------------------------------
+
+    def find_green_instances(self, green: str) -> list[InstanceHealth]:
+        """Live (pending/running) instances tagged GreenIdentifier=`green`, without status checks.
+
+        Raises:
+            BlueGreenError: the EC2 call failed.
+        """
+        found: list[InstanceHealth] = []
+        with _calling("ec2:DescribeInstances"):
+            pages = self._ec2().get_paginator("describe_instances").paginate(
+                Filters=[
+                    {"Name": f"tag:{GREEN_TAG_KEY}", "Values": [green]},
+                    {"Name": "instance-state-name", "Values": ["pending", "running"]},
+                ]
+            )
+            for page in pages:
+                for reservation in page.get("Reservations", []):
+                    for instance in reservation.get("Instances", []):
+                        found.append(
+                            InstanceHealth(
+                                instance_id=instance["InstanceId"],
+                                state=instance.get("State", {}).get("Name", "unknown"),
+                                status_checks_ok=False,
+                            )
+                        )
+        return sorted(found, key=lambda i: i.instance_id)
+
+    def instance_health(self, instance_ids: list[str]) -> list[InstanceHealth]:
+        """State and status checks of the given instances (terminated ones included).
+
+        Raises:
+            BlueGreenError: the EC2 call failed.
+        """
+        if not instance_ids:
+            return []
+        health: dict[str, InstanceHealth] = {}
+        with _calling("ec2:DescribeInstanceStatus"):
+            pages = self._ec2().get_paginator("describe_instance_status").paginate(
+                InstanceIds=instance_ids, IncludeAllInstances=True
+            )
+            for page in pages:
+                for status in page.get("InstanceStatuses", []):
+                    instance_check = status.get("InstanceStatus", {}).get("Status", "")
+                    system_check = status.get("SystemStatus", {}).get("Status", "")
+                    state = status.get("InstanceState", {}).get("Name", "unknown")
+                    ok = state == "running" and instance_check == "ok" and system_check == "ok"
+                    detail = "" if ok else f"instance check {instance_check or '-'}, system check {system_check or '-'}"
+                    health[status["InstanceId"]] = InstanceHealth(status["InstanceId"], state, ok, detail)
+        # An id EC2 no longer lists has gone away.
+        return [health.get(i, InstanceHealth(i, "terminated", False, "no longer listed")) for i in instance_ids]
+
+    # ---- CodeDeploy ------------------------------------------------------------------------------
+
+    def describe_deployment_group(self, application: str, deployment_group: str) -> DeploymentGroupInfo:
+        """Whether the group is blue/green, and its deployment config.
+
+        Raises:
+            ConfigurationError: the application or the group does not exist.
+        """
+        with _calling("codedeploy:GetDeploymentGroup"):
+            info = self._codedeploy().get_deployment_group(
+                applicationName=application, deploymentGroupName=deployment_group
+            )["deploymentGroupInfo"]
+        style = info.get("deploymentStyle", {})
+        return DeploymentGroupInfo(
+            blue_green=style.get("deploymentType") == "BLUE_GREEN",
+            deployment_config=info.get("deploymentConfigName"),
+        )
+
+    def find_deployment_for_green(self, application: str, deployment_group: str, green: str) -> str | None:
+        """The id of a deployment already created for this green fleet (a duplicate delivery), if any.
+
+        Raises:
+            BlueGreenError: a CodeDeploy call failed.
+        """
+        client = self._codedeploy()
+        with _calling("codedeploy:ListDeployments"):
+            ids = client.list_deployments(
+                applicationName=application, deploymentGroupName=deployment_group
+            ).get("deployments", [])
+        # Newest first; a duplicate delivery's deployment is among the most recent.
+        recent = ids[:25]
+        if not recent:
+            return None
+        with _calling("codedeploy:BatchGetDeployments"):
+            infos = client.batch_get_deployments(deploymentIds=recent).get("deploymentsInfo", [])
+        marker = _description_marker(green)
+        for info in infos:
+            if marker in info.get("description", ""):
+                return info["deploymentId"]
+        return None
+
+    def create_deployment(
+        self, application: str, deployment_group: str, revision: Revision, green: str, description: str
+    ) -> str:
+        """Start the CodeDeploy deployment onto exactly the green instances; returns its id.
+
+        Raises:
+            BlueGreenError: CodeDeploy refused (missing revision, group busy, no tagged instance, ...).
+        """
+        with _calling("codedeploy:CreateDeployment"):
+            return self._codedeploy().create_deployment(
+                applicationName=application,
+                deploymentGroupName=deployment_group,
+                revision=_revision_location(revision),
+                targetInstances={
+                    "tagFilters": [{"Key": GREEN_TAG_KEY, "Value": green, "Type": "KEY_AND_VALUE"}]
+                },
+                description=f"{_description_marker(green)} {description}"[:1000],
+            )["deploymentId"]
+
+    def deployment_progress(self, deployment_id: str) -> DeploymentProgress:
+        """Status, error information and per-instance counts of a deployment.
+
+        Raises:
+            BlueGreenError: the CodeDeploy call failed.
+        """
+        with _calling("codedeploy:GetDeployment"):
+            info = self._codedeploy().get_deployment(deploymentId=deployment_id)["deploymentInfo"]
+        overview: dict[str, int] = dict(info.get("deploymentOverview", {}))  # type: ignore[arg-type]
+        error = info.get("errorInformation", {})
+        return DeploymentProgress(
+            deployment_id=deployment_id,
+            status=info.get("status", "Created"),
+            error_code=error.get("code"),
+            error_message=error.get("message"),
+            succeeded=overview.get("Succeeded", 0),
+            failed=overview.get("Failed", 0),
+            total=sum(overview.values()),
+        )
+
+    def stop_deployment(self, deployment_id: str) -> bool:
+        """Stop a running deployment with auto-rollback; False when it had already finished.
+
+        Raises:
+            BlueGreenError: the CodeDeploy call failed otherwise.
+        """
+        try:
+            self._codedeploy().stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "DeploymentAlreadyCompletedException":
+                return False
+            raise _wrap("codedeploy:StopDeployment", exc) from exc
+        except BotoCoreError as exc:
+            raise _wrap("codedeploy:StopDeployment", exc) from exc
+        return True
+
+    def failed_targets(self, deployment_id: str, *, limit: int = 3) -> list[TargetFailure]:
+        """The first `limit` failed instances with the lifecycle event that failed and its script log tail.
+
+        Raises:
+            BlueGreenError: a CodeDeploy call failed.
+        """
+        client = self._codedeploy()
+        with _calling("codedeploy:ListDeploymentTargets"):
+            ids = client.list_deployment_targets(
+                deploymentId=deployment_id, targetFilters={"TargetStatus": ["Failed"]}
+            ).get("targetIds", [])
+        if not ids:
+            return []
+        with _calling("codedeploy:BatchGetDeploymentTargets"):
+            targets = client.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=ids[:25]).get(
+                "deploymentTargets", []
+            )
+        failures: list[TargetFailure] = []
+        for target in targets:
+            instance = target.get("instanceTarget", {})
+            for event in instance.get("lifecycleEvents", []):
+                if event.get("status") != "Failed":
+                    continue
+                diagnostics = event.get("diagnostics", {})
+                failures.append(
+                    TargetFailure(
+                        instance_id=instance.get("targetId", "?"),
+                        lifecycle_event=event.get("lifecycleEventName", "?"),
+                        error_code=diagnostics.get("errorCode", "?"),
+                        message=diagnostics.get("message", ""),
+                        log_tail=diagnostics.get("logTail", ""),
+                    )
+                )
+                break
+            if len(failures) >= limit:
+                break
+        return failures
+
+    # ---- S3 --------------------------------------------------------------------------------------
+
+    def check_revision_exists(self, revision: S3Revision) -> None:
+        """Raises RevisionUnavailableError when the S3 bundle cannot be read.
+
+        Raises:
+            RevisionUnavailableError: the object or bucket does not exist, or access is denied.
+        """
+        try:
+            self._s3().head_object(Bucket=revision.bucket, Key=revision.key)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket", "403", "AccessDenied"):
+                raise RevisionUnavailableError(
+                    f"S3_BUCKET/S3_KEY: revision s3://{revision.bucket}/{revision.key} cannot be read "
+                    f"(HTTP {code}); check the bucket, the key, and that the function may s3:GetObject "
+                    f"and s3:ListBucket on it"
+                ) from exc
+            raise _wrap("s3:HeadObject", exc) from exc
+        except BotoCoreError as exc:
+            raise _wrap("s3:HeadObject", exc) from exc
+
+    # ---- CodePipeline ----------------------------------------------------------------------------
+
+    def report_in_progress(self, job_id: str, continuation_token: str, details: dict[str, Any]) -> None:
+        """Tell CodePipeline the job goes on and to call again with `continuation_token`.
+
+        Raises:
+            JobAlreadyReportedError: the job is no longer in progress.
+            BlueGreenError: CodePipeline did not accept the result.
+        """
+        with _calling("codepipeline:PutJobSuccessResult"):
+            self._codepipeline().put_job_success_result(
+                jobId=job_id, continuationToken=continuation_token, executionDetails=details  # type: ignore[arg-type]
+            )
+
+    def report_success(self, job_id: str, details: dict[str, Any], outputs: dict[str, str]) -> None:
+        """Tell CodePipeline the job succeeded.
+
+        Raises:
+            JobAlreadyReportedError: the job is no longer in progress.
+            BlueGreenError: CodePipeline did not accept the result.
+        """
+        with _calling("codepipeline:PutJobSuccessResult"):
+            self._codepipeline().put_job_success_result(
+                jobId=job_id, executionDetails=details, outputVariables=outputs  # type: ignore[arg-type]
+            )
+
+    def report_failure(
+        self, job_id: str, failure_type: FailureType, message: str, external_id: str | None
+    ) -> None:
+        """Tell CodePipeline the job failed.
+
+        Raises:
+            JobAlreadyReportedError: the job is no longer in progress.
+            BlueGreenError: CodePipeline did not accept the result.
+        """
+        details: dict[str, str] = {"type": failure_type, "message": message}
+        if external_id:
+            details["externalExecutionId"] = external_id
+        with _calling("codepipeline:PutJobFailureResult"):
+            self._codepipeline().put_job_failure_result(jobId=job_id, failureDetails=details)  # type: ignore[arg-type]
+
+
+def _description_marker(green: str) -> str:
+    return f"[{GREEN_TAG_KEY}={green}]"
+
+
+def _revision_location(revision: Revision) -> RevisionLocationTypeDef:
+    if isinstance(revision, GitHubRevision):
+        return {
+            "revisionType": "GitHub",
+            "gitHubLocation": {"repository": revision.repository, "commitId": revision.commit_id},
+        }
+    return {
+        "revisionType": "S3",
+        "s3Location": {"bucket": revision.bucket, "key": revision.key, "bundleType": revision.bundle_type},
+    }

@@ -1,0 +1,413 @@
+"""The deployment state machine: START -> WAIT_GREEN -> DEPLOY -> WAIT_DEPLOY -> outcome.
+
+Owns the order of the phases, when to wait, when to hand over to a later invocation, the run's deadline and
+the cleanup after a failure. Receives the Spot client, the AWS gateway and the clock; never builds them,
+never reads the environment and never talks to CodePipeline (the handler reports the outcome it returns).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from bluegreen import logs
+from bluegreen.aws import GREEN_TAG_KEY, AwsGateway, DeploymentProgress, InstanceHealth, TargetFailure
+from bluegreen.clock import Clock
+from bluegreen.errors import (
+    BlueGreenError,
+    ConfigurationError,
+    DeploymentFailedError,
+    DeploymentTimedOutError,
+    FailureType,
+    failure_type_of,
+)
+from bluegreen.params import DeploymentParams, S3Revision
+from bluegreen.spot import SpotClient
+from bluegreen.state import Phase, RunState
+
+logger = logging.getLogger(__name__)
+
+MAX_FAILED_TARGETS_SHOWN: Final = 3
+LOG_TAIL_LINES: Final = 5
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How often to poll and how much of the Lambda's remaining time to keep for reporting."""
+
+    poll_interval: float = 15.0
+    safety_margin: float = 30.0
+
+
+@dataclass(frozen=True)
+class InProgress:
+    state: RunState
+    summary: str
+    percent: int
+
+
+@dataclass(frozen=True)
+class Succeeded:
+    state: RunState
+    summary: str
+
+
+@dataclass(frozen=True)
+class Failed:
+    failure_type: FailureType
+    message: str
+    state: RunState | None = None
+
+
+Outcome = InProgress | Succeeded | Failed
+
+
+def green_identifier(job_id: str | None) -> str:
+    """The GreenIdentifier tag value: 22 URL-safe characters, derived from the job id when there is one.
+
+    The same CodePipeline job (a duplicate delivery of its event) always gets the same value, so the start
+    of a deployment is idempotent; a console test gets a fresh random value.
+    """
+    seed = hashlib.sha256(f"bluegreen:{job_id}".encode()).digest() if job_id else secrets.token_bytes(32)
+    return base64.urlsafe_b64encode(seed[:16]).decode().rstrip("=")
+
+
+@dataclass
+class _GreenView:
+    """What the last look at the green fleet showed (kept in memory, not in the token)."""
+
+    live: list[InstanceHealth]
+    ready: list[InstanceHealth]
+
+
+class Deployment:
+    """Runs one invocation's share of a blue/green deployment."""
+
+    def __init__(
+        self,
+        params: DeploymentParams,
+        *,
+        spot: SpotClient,
+        aws: AwsGateway,
+        clock: Clock,
+        timing: Timing,
+        remaining_seconds: Callable[[], float],
+    ) -> None:
+        self._params = params
+        self._spot = spot
+        self._aws = aws
+        self._clock = clock
+        self._timing = timing
+        self._remaining_seconds = remaining_seconds
+        self._green_view = _GreenView([], [])
+        self._known_green_ids: list[str] = []
+        self._last_progress: DeploymentProgress | None = None
+
+    def begin(self, job_id: str | None) -> RunState:
+        """The state of a new run, whose deadline is TIMEOUT seconds from now."""
+        now = int(self._clock.now())
+        return RunState(
+            phase="START",
+            green=green_identifier(job_id),
+            fingerprint=self._params.fingerprint(),
+            started_at=now,
+            deadline=now + self._params.timeout_seconds,
+        )
+
+    def run(self, state: RunState) -> Outcome:
+        """Advance the run as far as this invocation's time allows; never raises."""
+        logger.info(
+            "%s in phase %s (invocation %d)",
+            "Resuming" if state.invocation > 1 else "Starting",
+            state.phase,
+            state.invocation,
+            extra={"phase": state.phase, "green_identifier": state.green},
+        )
+        try:
+            return self._loop(state)
+        except Exception as exc:  # noqa: BLE001 - every failure ends in one report, after cleanup
+            return self._fail(self._current, exc)
+
+    # ---- the loop ---------------------------------------------------------------------------------
+
+    def _loop(self, state: RunState) -> Outcome:
+        self._current = state
+        while True:
+            phase_before = state.phase
+            state, done = self._step(state)
+            self._current = state
+            if done is not None:
+                return done
+            if state.phase != phase_before:
+                self._log_phase(phase_before, state)
+                continue  # a new phase starts at once: no reason to wait
+            now = self._clock.now()
+            if now >= state.deadline:
+                raise DeploymentTimedOutError(self._timeout_message(state))
+            if self._remaining_seconds() < self._timing.safety_margin + self._timing.poll_interval:
+                return self._hand_over(state)
+            self._clock.sleep(max(0.0, min(self._timing.poll_interval, state.deadline - now)))
+
+    def _step(self, state: RunState) -> tuple[RunState, Outcome | None]:
+        if state.phase == "START":
+            return self._start(state), None
+        if state.phase == "WAIT_GREEN":
+            return self._wait_green(state), None
+        if state.phase == "DEPLOY":
+            return self._deploy(state), None
+        return self._wait_deploy(state)
+
+    def _log_phase(self, before: Phase, state: RunState) -> None:
+        logs.bind(
+            spot_deployment_id=state.spot_deployment_id, codedeploy_deployment_id=state.codedeploy_deployment_id
+        )
+        logger.info(
+            "Phase %s -> %s",
+            before,
+            state.phase,
+            extra={
+                "phase": state.phase,
+                "green_identifier": state.green,
+                "spot_deployment_id": state.spot_deployment_id,
+                "codedeploy_deployment_id": state.codedeploy_deployment_id,
+                "expected_greens": state.expected_greens,
+            },
+        )
+
+    # ---- phases -----------------------------------------------------------------------------------
+
+    def _start(self, state: RunState) -> RunState:
+        p = self._params
+        if isinstance(p.revision, S3Revision):
+            self._aws.check_revision_exists(p.revision)  # before launching a fleet it could not use
+        expected = state.expected_greens or self._expected_green_count()
+        existing = self._spot.find_deployment_by_tag(p.group_id, GREEN_TAG_KEY, state.green)
+        if existing is not None:
+            logger.info(
+                "Spot deployment %s already carries GreenIdentifier=%s: attaching to it (duplicate delivery)",
+                existing.deployment_id,
+                state.green,
+            )
+            deployment = existing
+        else:
+            deployment = self._spot.start_deployment(
+                p.group_id,
+                tag_key=GREEN_TAG_KEY,
+                tag_value=state.green,
+                timeout=spot_timeout(p.timeout_seconds),
+                application=p.application,
+                deployment_group=p.deployment_group,
+            )
+        return state.advance(
+            phase="WAIT_GREEN", expected_greens=expected, spot_deployment_id=deployment.deployment_id
+        )
+
+    def _expected_green_count(self) -> int:
+        group = self._spot.get_group(self._params.group_id)
+        if group.capacity_target:
+            return group.capacity_target
+        running = self._spot.count_group_instances(self._params.group_id)
+        if running:
+            return running
+        raise ConfigurationError(
+            f"GROUP_ID: Elastigroup {self._params.group_id} has a capacity target of 0 and no running "
+            "instances, so a blue/green deployment would launch nothing; scale the group up first"
+        )
+
+    def _wait_green(self, state: RunState) -> RunState:
+        expected = state.expected_greens or 1
+        self._observe_greens(state.green, expected)
+        if len(self._green_view.ready) >= expected:
+            return state.advance(phase="DEPLOY")
+        return state
+
+    def _observe_greens(self, green: str, expected: int) -> None:
+        # Steady state costs one EC2 call per poll: once enough greens are known, only their status is read;
+        # the fleet is listed again only when one of them has gone away (e.g. a spot interruption).
+        if len(self._known_green_ids) < expected:
+            live = self._aws.find_green_instances(green)
+            self._known_green_ids = [i.instance_id for i in live]
+            running = [i for i in live if i.state == "running"]
+            if len(running) < expected:
+                self._green_view = _GreenView(live, [])
+                return
+        health = self._aws.instance_health(self._known_green_ids)
+        live = [h for h in health if h.alive]
+        if len(live) < len(health):
+            gone = [h.instance_id for h in health if not h.alive]
+            logger.warning("Green instance(s) %s went away; waiting for replacements", ", ".join(gone))
+            self._known_green_ids = [h.instance_id for h in live]
+        self._green_view = _GreenView(live, [h for h in live if h.status_checks_ok])
+
+    def _deploy(self, state: RunState) -> RunState:
+        p = self._params
+        deployment_id = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
+        if deployment_id is None:
+            deployment_id = self._aws.create_deployment(
+                p.application,
+                p.deployment_group,
+                p.revision,
+                state.green,
+                description=f"bluegreen: {p.revision.describe()} onto Elastigroup {p.group_id} "
+                f"(Spot deployment {state.spot_deployment_id})",
+            )
+        else:
+            logger.info("CodeDeploy deployment %s already targets this green fleet: following it", deployment_id)
+        return state.advance(phase="WAIT_DEPLOY", codedeploy_deployment_id=deployment_id)
+
+    def _wait_deploy(self, state: RunState) -> tuple[RunState, Outcome | None]:
+        assert state.codedeploy_deployment_id is not None  # noqa: S101 - DEPLOY always sets it
+        progress = self._aws.deployment_progress(state.codedeploy_deployment_id)
+        self._last_progress = progress
+        if progress.status == "Succeeded":
+            p = self._params
+            summary = (
+                f"Deployed {p.revision.describe()} to {state.expected_greens} green instance(s) of "
+                f"{p.group_id} (CodeDeploy {state.codedeploy_deployment_id}, Spot "
+                f"{state.spot_deployment_id}, GreenIdentifier={state.green}); Elastigroup now retires the "
+                "blue instances"
+            )
+            logger.info("Deployment succeeded", extra={"phase": "SUCCEEDED"})
+            return state, Succeeded(state, summary)
+        if progress.status in ("Failed", "Stopped"):
+            raise DeploymentFailedError(self._failure_message(progress))
+        return state, None
+
+    # ---- progress, hand-over and failure ----------------------------------------------------------
+
+    def progress_summary(self, state: RunState) -> tuple[str, int]:
+        """A line a person can read, and a percentage, for the in-progress report."""
+        expected = state.expected_greens or 0
+        if state.phase == "START":
+            return "Starting the Spot blue/green deployment", 2
+        if state.phase == "WAIT_GREEN":
+            view = self._green_view
+            running = sum(1 for i in view.live if i.state == "running")
+            ready = len(view.ready)
+            percent = 5 + (45 * min(ready, expected) // expected if expected else 0)
+            return (
+                f"Waiting for green instances: {running}/{expected} running, {ready}/{expected} passed "
+                f"status checks (Spot {state.spot_deployment_id})",
+                percent,
+            )
+        if state.phase == "DEPLOY":
+            return "Creating the CodeDeploy deployment on the green instances", 50
+        progress = self._last_progress
+        if progress is None or not progress.total:
+            return f"CodeDeploy {state.codedeploy_deployment_id}: {progress.status if progress else 'started'}", 50
+        done = progress.succeeded
+        return (
+            f"CodeDeploy {state.codedeploy_deployment_id} {progress.status}: {done}/{progress.total} instance(s) "
+            "deployed",
+            50 + 50 * done // progress.total - (1 if done == progress.total else 0),
+        )
+
+    def _hand_over(self, state: RunState) -> InProgress:
+        summary, percent = self.progress_summary(state)
+        logger.info("Handing over to the next invocation in phase %s", state.phase, extra={"phase": state.phase})
+        return InProgress(state.advance(invocation=state.invocation + 1), summary, percent)
+
+    def _timeout_message(self, state: RunState) -> str:
+        elapsed = int(self._clock.now()) - state.started_at
+        head = f"Timed out after {elapsed} s (TIMEOUT {self._params.timeout_seconds} s) in phase {state.phase}"
+        if state.phase == "WAIT_GREEN":
+            expected = state.expected_greens or 0
+            view = self._green_view
+            running = [i for i in view.live if i.state == "running"]
+            not_ready = [f"{i.instance_id} ({i.detail or i.state})" for i in view.live if not i.status_checks_ok]
+            text = (
+                f"{head}: expected {expected} green instance(s) tagged {GREEN_TAG_KEY}={state.green}, "
+                f"{len(running)} running, {len(view.ready)} passed status checks"
+            )
+            if not_ready:
+                text += "; not ready: " + ", ".join(not_ready[:10])
+            return text
+        if state.phase == "WAIT_DEPLOY" and self._last_progress is not None:
+            pr = self._last_progress
+            return (
+                f"{head}: CodeDeploy {pr.deployment_id} was still {pr.status} "
+                f"({pr.succeeded}/{pr.total} instance(s) deployed)"
+            )
+        return head
+
+    def _failure_message(self, progress: DeploymentProgress) -> str:
+        text = f"CodeDeploy deployment {progress.deployment_id} {progress.status}"
+        if progress.error_code or progress.error_message:
+            text += f": {progress.error_code or 'error'}: {progress.error_message or ''}".rstrip()
+        try:
+            failures = self._aws.failed_targets(progress.deployment_id, limit=MAX_FAILED_TARGETS_SHOWN)
+        except BlueGreenError as exc:
+            logger.warning("Could not read the failed instances' lifecycle events: %s", exc)
+            failures = []
+        for failure in failures:
+            text += "\n" + _describe_target_failure(failure)
+        return text
+
+    def _fail(self, state: RunState, exc: Exception) -> Failed:
+        failure_type = failure_type_of(exc)
+        if isinstance(exc, BlueGreenError):
+            message = f"{state.phase}: {exc}"
+            logger.error("Run failed in phase %s: %s", state.phase, exc, extra={"phase": "FAILED"})
+        else:
+            message = f"{state.phase}: internal error {type(exc).__name__}: {exc}"
+            logger.exception("Run failed in phase %s with an unexpected error", state.phase)
+        cleanup = self._clean_up(state)
+        if cleanup:
+            message += "\n" + cleanup
+        return Failed(failure_type, message, state)
+
+    def _clean_up(self, state: RunState) -> str:
+        """Stop what this run started, so no green capacity is left behind; says what was done."""
+        done: list[str] = []
+        by_hand: list[str] = []
+        if state.codedeploy_deployment_id:
+            try:
+                if self._aws.stop_deployment(state.codedeploy_deployment_id):
+                    done.append(f"stopped CodeDeploy deployment {state.codedeploy_deployment_id} (with rollback)")
+            except BlueGreenError as exc:
+                by_hand.append(f"stop CodeDeploy deployment {state.codedeploy_deployment_id} ({exc})")
+        if state.spot_deployment_id:
+            try:
+                stopped = self._spot.stop_deployment(self._params.group_id, state.spot_deployment_id)
+                done.append(
+                    f"stopped Spot deployment {state.spot_deployment_id}; Elastigroup terminates the green "
+                    f"instances tagged {GREEN_TAG_KEY}={state.green}"
+                    if stopped
+                    else f"Spot deployment {state.spot_deployment_id} had already ended"
+                )
+            except BlueGreenError as exc:
+                by_hand.append(
+                    f"stop Spot deployment {state.spot_deployment_id} of {self._params.group_id} and terminate "
+                    f"instances tagged {GREEN_TAG_KEY}={state.green} ({exc})"
+                )
+        parts = []
+        if done:
+            parts.append("Cleanup: " + "; ".join(done) + ".")
+        if by_hand:
+            parts.append("Cleanup FAILED, do this by hand: " + "; ".join(by_hand) + ".")
+        for part in parts:
+            logger.warning(part)
+        return " ".join(parts)
+
+
+def spot_timeout(timeout_seconds: int) -> int:
+    """The `timeout` value sent to Spot: TIMEOUT in seconds, unchanged, as the original function sent it.
+
+    Spot's API reference says minutes, its console guide seconds. Seconds can only make Spot give up *earlier*
+    than our own deadline, never leave capacity running longer, and our deadline stops the deployment anyway.
+    """
+    return timeout_seconds
+
+
+def _describe_target_failure(failure: TargetFailure) -> str:
+    lines = [line for line in failure.log_tail.splitlines() if line.strip()]
+    tail = "\n    ".join(lines[-LOG_TAIL_LINES:])
+    text = f"- {failure.instance_id}: {failure.lifecycle_event} {failure.error_code}: {failure.message}".rstrip(": ")
+    if tail:
+        text += f"\n    {tail}"
+    return text

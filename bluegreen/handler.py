@@ -1,0 +1,354 @@
+"""The Lambda entry point and the composition root.
+
+Owns everything that touches the process: reading the environment, building the `requests.Session` and the
+boto3 clients, configuring logging, telling a CodePipeline job from a console test, and turning the flow's
+outcome into exactly one CodePipeline report (or a console result). It is the only module that does these
+things; the rest of the package receives what it needs as arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import IO, TYPE_CHECKING, Any, Final
+
+from bluegreen import logs
+from bluegreen.aws import AwsGateway
+from bluegreen.clock import Clock, SystemClock
+from bluegreen.errors import (
+    BlueGreenError,
+    ConfigurationError,
+    JobAlreadyReportedError,
+    ReportFailedError,
+)
+from bluegreen.flow import Deployment, Failed, InProgress, Outcome, Succeeded, Timing
+from bluegreen.params import DeploymentParams, PlainToken, parse_user_parameters, validate_parameters
+from bluegreen.spot import DEFAULT_BASE_URL, SpotClient, validate_base_url
+from bluegreen.state import decode_token, encode_token
+from bluegreen.token import TokenResolver
+
+if TYPE_CHECKING:
+    import boto3
+    import requests
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+__all__ = ["create_handler", "lambda_handler"]
+
+logger = logging.getLogger(__name__)
+
+MAX_FAILURE_MESSAGE: Final = 5000
+MAX_SUMMARY: Final = 2048
+MAX_EXTERNAL_ID: Final = 1500
+USER_AGENT: Final = "bluegreen/1.0.0"
+
+Handler = Callable[[Any, Any], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Function-level configuration from the environment."""
+
+    spot_url: str
+    timing: Timing
+    default_secret: str | None
+    log_level: str
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        """Raises: ConfigurationError naming the environment variable at fault."""
+        problems: list[str] = []
+        poll = _seconds(environ, "BLUEGREEN_POLL_INTERVAL", 15.0, 1.0, 300.0, problems)
+        margin = _seconds(environ, "BLUEGREEN_SAFETY_MARGIN", 30.0, 5.0, 600.0, problems)
+        try:
+            spot_url = validate_base_url(environ.get("SPOT_API_URL") or DEFAULT_BASE_URL)
+        except ConfigurationError as exc:
+            problems.extend(exc.problems)
+            spot_url = DEFAULT_BASE_URL
+        if problems:
+            raise ConfigurationError([f"environment variable {p}" for p in problems])
+        return cls(
+            spot_url=spot_url,
+            timing=Timing(poll_interval=poll, safety_margin=margin),
+            default_secret=environ.get("SPOT_API_TOKEN_SECRET") or None,
+            log_level=environ.get("POWERTOOLS_LOG_LEVEL") or environ.get("LOG_LEVEL") or "INFO",
+        )
+
+
+def _seconds(
+    environ: Mapping[str, str], name: str, default: float, low: float, high: float, problems: list[str]
+) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not low <= value <= high:
+        problems.append(f"{name}: expected seconds between {low:g} and {high:g}, got {raw!r}")
+        return default
+    return value
+
+
+class _Clients:
+    """boto3 clients and the HTTP session, built on first use and kept for warm invocations."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    @cache  # noqa: B019 - one instance per handler, lives as long as the container
+    def session(self) -> boto3.session.Session:
+        import boto3  # noqa: PLC0415 - deferred: only paths that call AWS pay for it
+
+        return boto3.session.Session()
+
+    @cache  # noqa: B019
+    def client(self, service: str) -> Any:
+        from botocore.config import Config  # noqa: PLC0415
+
+        config = Config(
+            connect_timeout=5,
+            read_timeout=20,
+            retries={"mode": "standard", "max_attempts": 3},
+            user_agent_extra=USER_AGENT,
+        )
+        with self._lock:  # boto3 sessions are not thread-safe while creating clients
+            return self.session().client(service, config=config)  # type: ignore[call-overload]
+
+    @cache  # noqa: B019
+    def http(self) -> requests.Session:
+        import requests  # noqa: PLC0415
+
+        return requests.Session()
+
+    def gateway(self) -> AwsGateway:
+        return AwsGateway(
+            ec2=lambda: self.client("ec2"),
+            codedeploy=lambda: self.client("codedeploy"),
+            codepipeline=lambda: self.client("codepipeline"),
+            s3=lambda: self.client("s3"),
+        )
+
+    @cache  # noqa: B019
+    def tokens(self) -> TokenResolver:
+        return TokenResolver(secrets=self._secrets_provider, ssm=self._ssm_provider)
+
+    @cache  # noqa: B019
+    def _secrets_provider(self) -> SecretsProvider:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
+
+        return SecretsProvider(boto3_client=self.client("secretsmanager"))
+
+    @cache  # noqa: B019
+    def _ssm_provider(self) -> SSMProvider:
+        from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415
+
+        return SSMProvider(boto3_client=self.client("ssm"))
+
+
+class _BlueGreenHandler:
+    def __init__(self, clock: Clock, environ: Mapping[str, str], log_stream: IO[str] | None) -> None:
+        self._clock = clock
+        self._environ = environ
+        self._clients = _Clients()
+        level = environ.get("POWERTOOLS_LOG_LEVEL") or environ.get("LOG_LEVEL") or "INFO"
+        self._sink = logs.LogSink(log_stream, level)
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any] | None:
+        with self._sink.serving():
+            logs.bind(aws_request_id=getattr(context, "aws_request_id", None))
+            job = event.get("CodePipeline.job") if isinstance(event, dict) else None
+            if job is not None:
+                return self._codepipeline_job(job, context)
+            return self._console_test(event, context)
+
+    # ---- the two kinds of invocation ------------------------------------------------------------
+
+    def _codepipeline_job(self, job: Any, context: Any) -> dict[str, Any] | None:
+        job_id = job.get("id") if isinstance(job, dict) else None
+        if not isinstance(job_id, str) or not job_id:
+            # Without a job id there is nobody to report to, and raising would only make Lambda retry.
+            logger.error("CodePipeline event without a job id: nothing can be reported; ignoring it")
+            return None
+        logs.bind(job_id=job_id)
+        data = job.get("data") if isinstance(job.get("data"), dict) else {}
+        configuration = (data.get("actionConfiguration") or {}).get("configuration") or {}
+        user_parameters = configuration.get("UserParameters") if isinstance(configuration, dict) else None
+        continuation = data.get("continuationToken")
+
+        def load(settings: Settings) -> DeploymentParams:
+            if user_parameters is not None and not isinstance(user_parameters, str):
+                raise ConfigurationError("UserParameters: expected a JSON string")
+            return parse_user_parameters(user_parameters, default_secret=settings.default_secret)
+
+        outcome, deployment = self._execute(load, continuation, job_id, context)
+        self._report(job_id, outcome)
+        return _result(outcome, deployment)
+
+    def _console_test(self, event: Any, context: Any) -> dict[str, Any]:
+        if not isinstance(event, dict):
+            outcome: Outcome = Failed(
+                "ConfigurationError", "event: expected a JSON object with the UserParameters keys"
+            )
+            return _result(outcome, None)
+        fields = {k: v for k, v in event.items() if k != "continuationToken"}
+        continuation = event.get("continuationToken")
+
+        def load(settings: Settings) -> DeploymentParams:
+            return validate_parameters(fields, default_secret=settings.default_secret)
+
+        outcome, deployment = self._execute(load, continuation, None, context)
+        return _result(outcome, deployment)
+
+    # ---- running the flow -----------------------------------------------------------------------
+
+    def _execute(
+        self,
+        load: Callable[[Settings], DeploymentParams],
+        continuation: Any,
+        job_id: str | None,
+        context: Any,
+    ) -> tuple[Outcome, Deployment | None]:
+        try:
+            settings = Settings.from_environ(self._environ)
+            params = load(settings)
+            if isinstance(params.token_source, PlainToken):
+                logs.register_secret(params.token_source.token.reveal())
+            token = self._clients.tokens().resolve(params.token_source)
+            logs.register_secret(token.reveal())
+            spot = SpotClient(
+                self._clients.http(),
+                token=token.reveal(),
+                account_id=params.account_id,
+                clock=self._clock,
+                base_url=settings.spot_url,
+                user_agent=USER_AGENT,
+            )
+            deployment = Deployment(
+                params,
+                spot=spot,
+                aws=self._clients.gateway(),
+                clock=self._clock,
+                timing=settings.timing,
+                remaining_seconds=_remaining_seconds(context),
+            )
+            if continuation is not None:
+                if not isinstance(continuation, str) or not continuation:
+                    raise ConfigurationError("continuationToken: expected a non-empty string")
+                state = decode_token(continuation, fingerprint=params.fingerprint())
+            else:
+                state = deployment.begin(job_id)
+            logs.bind(
+                green_identifier=state.green,
+                spot_deployment_id=state.spot_deployment_id,
+                codedeploy_deployment_id=state.codedeploy_deployment_id,
+            )
+            return deployment.run(state), deployment
+        except BlueGreenError as exc:
+            logger.error("Run cannot start: %s", exc)
+            return Failed(exc.failure_type, str(exc)), None
+        except Exception as exc:
+            logger.exception("Unexpected error before the run started")
+            return Failed("JobFailed", f"internal error {type(exc).__name__}: {exc}"), None
+
+    def _report(self, job_id: str, outcome: Outcome) -> None:
+        try:
+            if isinstance(outcome, InProgress):
+                self._clients.gateway().report_in_progress(
+                    job_id, encode_token(outcome.state), _details(outcome.summary, outcome.state, outcome.percent)
+                )
+            elif isinstance(outcome, Succeeded):
+                self._clients.gateway().report_success(
+                    job_id, _details(outcome.summary, outcome.state, 100), _output_variables(outcome)
+                )
+            else:
+                external_id = outcome.state.codedeploy_deployment_id if outcome.state else None
+                self._clients.gateway().report_failure(
+                    job_id, outcome.failure_type, _fit(outcome.message, MAX_FAILURE_MESSAGE), external_id
+                )
+        except JobAlreadyReportedError as exc:
+            logger.warning("CodePipeline no longer waits for this job (another delivery reported it): %s", exc)
+            return
+        except BlueGreenError as exc:
+            logger.error("Could not report the result to CodePipeline: %s", exc)
+            raise ReportFailedError(f"reporting to CodePipeline failed: {exc}") from exc
+        logger.info("Reported %s to CodePipeline", type(outcome).__name__)
+
+
+def _remaining_seconds(context: Any) -> Callable[[], float]:
+    getter = getattr(context, "get_remaining_time_in_millis", None)
+    if getter is None:
+        return lambda: math.inf
+    return lambda: float(getter()) / 1000.0
+
+
+def _fit(text: str, limit: int) -> str:
+    """`text` redacted and cut to `limit` characters, keeping the end, where the cause is."""
+    text = logs.redact(text)
+    if len(text) <= limit:
+        return text
+    marker = "[...truncated] "
+    return marker + text[-(limit - len(marker)) :]
+
+
+def _details(summary: str, state: Any, percent: int) -> dict[str, Any]:
+    details: dict[str, Any] = {"summary": _fit(summary, MAX_SUMMARY), "percentComplete": max(0, min(100, percent))}
+    if state is not None and state.codedeploy_deployment_id:
+        details["externalExecutionId"] = state.codedeploy_deployment_id[:MAX_EXTERNAL_ID]
+    return details
+
+
+def _output_variables(outcome: Succeeded) -> dict[str, str]:
+    state = outcome.state
+    outputs = {
+        "GreenIdentifier": state.green,
+        "SpotDeploymentId": state.spot_deployment_id,
+        "CodeDeployDeploymentId": state.codedeploy_deployment_id,
+    }
+    return {k: v for k, v in outputs.items() if v}
+
+
+def _result(outcome: Outcome, deployment: Deployment | None) -> dict[str, Any]:
+    state = outcome.state
+    result: dict[str, Any] = {
+        "status": {InProgress: "InProgress", Succeeded: "Succeeded", Failed: "Failed"}[type(outcome)],
+        "phase": state.phase if state else "START",
+        "greenIdentifier": state.green if state else None,
+        "spotDeploymentId": state.spot_deployment_id if state else None,
+        "codeDeployDeploymentId": state.codedeploy_deployment_id if state else None,
+    }
+    if isinstance(outcome, Failed):
+        result["summary"] = _fit(outcome.message, MAX_FAILURE_MESSAGE)
+        result["failureType"] = outcome.failure_type
+    else:
+        result["summary"] = _fit(outcome.summary, MAX_SUMMARY)
+    if isinstance(outcome, InProgress):
+        result["continuationToken"] = encode_token(outcome.state)
+        result["percentComplete"] = outcome.percent
+    return result
+
+
+def create_handler(
+    *,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+    log_stream: IO[str] | None = None,
+) -> Handler:
+    """A Lambda handler with its dependencies: the production one uses the system clock and os.environ."""
+    return _BlueGreenHandler(clock or SystemClock(), os.environ if environ is None else environ, log_stream)
+
+
+_default_handler: Handler | None = None
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any] | None:
+    """The function's entry point (`bluegreen.lambda_handler`)."""
+    global _default_handler  # noqa: PLW0603 - built on the first invocation, reused while the container is warm
+    if _default_handler is None:
+        _default_handler = create_handler()
+    return _default_handler(event, context)

@@ -1,0 +1,369 @@
+"""UserParameters: parsed and validated once, at the edge, into a typed `DeploymentParams`.
+
+Owns every rule about what a user may write in the CodePipeline action (or the console test event).
+Every problem is collected and reported at once, each naming the key and what was expected. The
+token's value is never echoed. Nothing downstream re-checks these values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from bluegreen.errors import ConfigurationError
+
+BundleType = Literal["tar", "tgz", "zip", "YAML", "JSON"]
+
+_BUNDLE_TYPES: Final[dict[str, BundleType]] = {
+    "tar": "tar",
+    "tgz": "tgz",
+    "zip": "zip",
+    "yaml": "YAML",
+    "json": "JSON",
+}
+
+MIN_TIMEOUT: Final = 60
+MAX_TIMEOUT: Final = 86400
+DEFAULT_TIMEOUT: Final = 3600
+
+_TOKEN_KEYS: Final = ("API_TOKEN", "API_TOKEN_SECRET", "API_TOKEN_PARAMETER")
+_REQUIRED_KEYS: Final = ("ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP")
+_S3_KEYS: Final = ("S3_BUCKET", "S3_KEY", "S3_BUNDLE")
+_GITHUB_KEYS: Final = ("GITHUB_REPO", "COMMIT_ID")
+_OPTIONAL_KEYS: Final = ("TIMEOUT", "DRY_RUN")
+ACCEPTED_KEYS: Final = (*_TOKEN_KEYS, *_REQUIRED_KEYS, *_OPTIONAL_KEYS, *_S3_KEYS, *_GITHUB_KEYS)
+
+_ACCOUNT_RE: Final = re.compile(r"act-[0-9a-zA-Z]+")
+_GROUP_RE: Final = re.compile(r"sig-[0-9a-zA-Z]+")
+_CODEDEPLOY_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.+\-@]{1,100}")
+_GITHUB_REPO_RE: Final = re.compile(r"[A-Za-z0-9_.\-]{1,100}/[A-Za-z0-9_.\-]{1,100}")
+_COMMIT_RE: Final = re.compile(r"[0-9a-fA-F]{40}")
+_BUCKET_RE: Final = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+_TOKEN_RE: Final = re.compile(r"[\x21-\x7e]{8,4096}")  # printable, no spaces: it goes into an HTTP header
+_SECRET_ID_RE: Final = re.compile(r"[A-Za-z0-9/_+=.@:\-]{1,2048}")
+_PARAMETER_RE: Final = re.compile(r"[A-Za-z0-9/_.\-:]{1,2048}")
+
+
+class SpotToken:
+    """The Spot API token. Its repr and str never show the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The raw token, for the Authorization header and the log scrubber only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SpotToken('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpotToken) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class PlainToken:
+    """The token written into UserParameters (works, but everyone who can read the pipeline sees it)."""
+
+    token: SpotToken
+
+
+@dataclass(frozen=True)
+class SecretToken:
+    """A Secrets Manager secret (name or ARN) holding the token, raw or as JSON `{"token": ...}`."""
+
+    secret_id: str
+
+
+@dataclass(frozen=True)
+class ParameterToken:
+    """An SSM SecureString parameter holding the token."""
+
+    name: str
+
+
+TokenSource = PlainToken | SecretToken | ParameterToken
+
+
+@dataclass(frozen=True)
+class S3Revision:
+    bucket: str
+    key: str
+    bundle_type: BundleType
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.key} ({self.bundle_type})"
+
+
+@dataclass(frozen=True)
+class GitHubRevision:
+    repository: str
+    commit_id: str
+
+    def describe(self) -> str:
+        return f"github.com/{self.repository}@{self.commit_id[:12]}"
+
+
+Revision = S3Revision | GitHubRevision
+
+
+@dataclass(frozen=True)
+class DeploymentParams:
+    token_source: TokenSource
+    account_id: str
+    group_id: str
+    application: str
+    deployment_group: str
+    timeout_seconds: int
+    revision: Revision
+    dry_run: bool = False
+
+    def fingerprint(self) -> str:
+        """A short digest of what is deployed where: binds a continuation token to these parameters."""
+        text = "|".join(
+            (self.account_id, self.group_id, self.application, self.deployment_group, repr(self.revision))
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def parse_user_parameters(text: str | None, *, default_secret: str | None = None) -> DeploymentParams:
+    """Parse the UserParameters JSON string of a CodePipeline action.
+
+    Raises:
+        ConfigurationError: the string is missing, not a JSON object, or any key is invalid.
+    """
+    if text is None or not text.strip():
+        raise ConfigurationError(
+            "UserParameters: missing; expected a JSON object with the keys " + ", ".join(ACCEPTED_KEYS)
+        )
+    duplicates: list[str] = []
+
+    def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                duplicates.append(key)
+            seen[key] = value
+        return seen
+
+    try:
+        decoded = json.loads(text, object_pairs_hook=_reject_duplicates)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"UserParameters: invalid JSON at line {exc.lineno} column {exc.colno} (char {exc.pos}): {exc.msg}"
+        ) from None
+    except RecursionError:
+        raise ConfigurationError("UserParameters: invalid JSON: nested too deeply") from None
+    if not isinstance(decoded, dict):
+        raise ConfigurationError(
+            f"UserParameters: expected a JSON object, got {_json_type(decoded)}"
+        )
+    problems = [f"{_show_key(key)}: given more than once" for key in dict.fromkeys(duplicates)]
+    return validate_parameters(decoded, default_secret=default_secret, problems=problems)
+
+
+def validate_parameters(
+    raw: Mapping[str, Any],
+    *,
+    default_secret: str | None = None,
+    problems: list[str] | None = None,
+) -> DeploymentParams:
+    """Validate already-decoded parameters (the console test event, or decoded UserParameters).
+
+    Raises:
+        ConfigurationError: listing every problem found, each naming its key.
+    """
+    problems = list(problems or [])
+    unknown = [key for key in raw if key not in ACCEPTED_KEYS]
+    if unknown:
+        problems.append(
+            "unknown key(s) "
+            + ", ".join(_show_key(k) for k in unknown[:10])
+            + ("" if len(unknown) <= 10 else f" and {len(unknown) - 10} more")
+            + "; accepted keys are "
+            + ", ".join(ACCEPTED_KEYS)
+        )
+
+    token_source = _token_source(raw, default_secret, problems)
+    account_id = _matching(raw, "ACCOUNT_ID", _ACCOUNT_RE, "a Spot account id like act-1234abcd", problems)
+    group_id = _matching(raw, "GROUP_ID", _GROUP_RE, "an Elastigroup id like sig-1234abcd", problems)
+    application = _matching(
+        raw, "APP_NAME", _CODEDEPLOY_NAME_RE, "a CodeDeploy application name (1-100 characters)", problems
+    )
+    deployment_group = _matching(
+        raw,
+        "DEPLOYMENT_GROUP",
+        _CODEDEPLOY_NAME_RE,
+        "a CodeDeploy deployment group name (1-100 characters)",
+        problems,
+    )
+    timeout = _timeout(raw, problems)
+    revision = _revision(raw, problems)
+    dry_run = _flag(raw, "DRY_RUN", problems)
+
+    if (
+        problems
+        or token_source is None
+        or not (account_id and group_id and application and deployment_group and revision)
+    ):
+        raise ConfigurationError(problems)
+    return DeploymentParams(
+        token_source=token_source,
+        account_id=account_id,
+        group_id=group_id,
+        application=application,
+        deployment_group=deployment_group,
+        timeout_seconds=timeout,
+        revision=revision,
+        dry_run=dry_run,
+    )
+
+
+def _token_source(
+    raw: Mapping[str, Any], default_secret: str | None, problems: list[str]
+) -> TokenSource | None:
+    given = [key for key in _TOKEN_KEYS if key in raw]
+    if len(given) > 1:
+        problems.append(f"{' and '.join(given)}: give only one token source")
+        return None
+    if not given:
+        if default_secret:
+            return SecretToken(default_secret)
+        problems.append(
+            "API_TOKEN: missing; give the Spot API token as API_TOKEN_SECRET (a Secrets Manager secret), "
+            "API_TOKEN_PARAMETER (an SSM SecureString) or API_TOKEN"
+        )
+        return None
+    key = given[0]
+    value = raw[key]
+    if key == "API_TOKEN":
+        if not isinstance(value, str) or not _TOKEN_RE.fullmatch(value):
+            # Never echo the value: it may be a real token with a stray character.
+            problems.append(
+                f"API_TOKEN: expected the Spot API token as a string of 8+ printable characters without "
+                f"spaces, got {_json_type(value)}"
+                + (f" of length {len(value)}" if isinstance(value, str) else "")
+            )
+            return None
+        return PlainToken(SpotToken(value))
+    if key == "API_TOKEN_SECRET":
+        secret = _matching(raw, key, _SECRET_ID_RE, "a Secrets Manager secret name or ARN", problems)
+        return SecretToken(secret) if secret else None
+    name = _matching(raw, key, _PARAMETER_RE, "an SSM parameter name like /spot/api-token", problems)
+    return ParameterToken(name) if name else None
+
+
+def _matching(
+    raw: Mapping[str, Any], key: str, pattern: re.Pattern[str], expected: str, problems: list[str]
+) -> str | None:
+    if key not in raw:
+        problems.append(f"{key}: missing; expected {expected}")
+        return None
+    value = raw[key]
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        problems.append(f"{key}: expected {expected}, got {_show_value(value)}")
+        return None
+    return value
+
+
+def _timeout(raw: Mapping[str, Any], problems: list[str]) -> int:
+    if "TIMEOUT" not in raw:
+        return DEFAULT_TIMEOUT
+    value = raw["TIMEOUT"]
+    expected = f"whole seconds between {MIN_TIMEOUT} and {MAX_TIMEOUT}"
+    seconds: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        seconds = value
+    elif isinstance(value, float) and value.is_integer():
+        seconds = int(value)
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,6}\s*", value):
+        seconds = int(value)
+    if seconds is None or not MIN_TIMEOUT <= seconds <= MAX_TIMEOUT:
+        problems.append(f"TIMEOUT: expected {expected}, got {_show_value(value)}")
+        return DEFAULT_TIMEOUT
+    return seconds
+
+
+def _flag(raw: Mapping[str, Any], key: str, problems: list[str]) -> bool:
+    value = raw.get(key, False)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    problems.append(f"{key}: expected true or false, got {_show_value(value)}")
+    return False
+
+
+def _revision(raw: Mapping[str, Any], problems: list[str]) -> Revision | None:
+    has_s3 = any(key in raw for key in _S3_KEYS)
+    has_github = any(key in raw for key in _GITHUB_KEYS)
+    if has_s3 and has_github:
+        problems.append(
+            "revision: give either S3_BUCKET/S3_KEY/S3_BUNDLE or GITHUB_REPO/COMMIT_ID, not both"
+        )
+        return None
+    if not has_s3 and not has_github:
+        problems.append(
+            "revision: missing; give S3_BUCKET, S3_KEY and S3_BUNDLE, or GITHUB_REPO and COMMIT_ID"
+        )
+        return None
+    if has_github:
+        repo = _matching(raw, "GITHUB_REPO", _GITHUB_REPO_RE, "a GitHub repository like owner/repo", problems)
+        commit = _matching(raw, "COMMIT_ID", _COMMIT_RE, "a full 40-character hex commit SHA", problems)
+        return GitHubRevision(repo, commit.lower()) if repo and commit else None
+    bucket = _matching(raw, "S3_BUCKET", _BUCKET_RE, "an S3 bucket name", problems)
+    key = raw.get("S3_KEY")
+    if "S3_KEY" not in raw:
+        problems.append("S3_KEY: missing; expected the object key of the revision bundle")
+    elif not isinstance(key, str) or not 1 <= len(key) <= 1024:
+        problems.append(f"S3_KEY: expected an S3 object key (1-1024 characters), got {_show_value(key)}")
+        key = None
+    bundle = _bundle(raw, problems)
+    if bucket and isinstance(key, str) and bundle:
+        return S3Revision(bucket, key, bundle)
+    return None
+
+
+def _bundle(raw: Mapping[str, Any], problems: list[str]) -> BundleType | None:
+    expected = "one of tar, tgz, zip, YAML, JSON"
+    if "S3_BUNDLE" not in raw:
+        problems.append(f"S3_BUNDLE: missing; expected {expected}")
+        return None
+    value = raw["S3_BUNDLE"]
+    bundle = _BUNDLE_TYPES.get(value.strip().lower()) if isinstance(value, str) else None
+    if bundle is None:
+        problems.append(f"S3_BUNDLE: expected {expected}, got {_show_value(value)}")
+    return bundle
+
+
+def _json_type(value: object) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    for kind, name in names.items():
+        if isinstance(value, kind):
+            return name
+    return "a number" if isinstance(value, int | float) else type(value).__name__
+
+
+def _show_value(value: object) -> str:
+    if isinstance(value, str):
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return repr(shown)
+    if isinstance(value, bool | int | float) or value is None:
+        text = json.dumps(value)
+        return text if len(text) <= 30 else text[:27] + "..."
+    return _json_type(value)
+
+
+def _show_key(key: str) -> str:
+    return repr(key if len(key) <= 40 else key[:37] + "...")

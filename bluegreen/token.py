@@ -1,0 +1,113 @@
+"""Where the Spot API token comes from: UserParameters, a Secrets Manager secret or an SSM SecureString.
+
+Owns reading the secret (through Powertools' cached parameters utility) and turning a missing, empty or
+unreadable secret into an error that names the source without ever showing a value.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from bluegreen.errors import AccessDeniedError, BlueGreenError, ConfigurationError, ServiceUnavailableError
+from bluegreen.params import PlainToken, SecretToken, SpotToken, TokenSource
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+
+logger = logging.getLogger(__name__)
+
+CACHE_SECONDS = 300
+
+_warned_plain_token = False
+
+
+class TokenResolver:
+    """Resolves a `TokenSource` to the token itself, caching secret reads for CACHE_SECONDS."""
+
+    def __init__(self, *, secrets: Callable[[], SecretsProvider], ssm: Callable[[], SSMProvider]) -> None:
+        # Factories: a run with a plain token never loads the parameters utility or builds these clients.
+        self._secrets = secrets
+        self._ssm = ssm
+
+    def resolve(self, source: TokenSource) -> SpotToken:
+        """The token the source holds.
+
+        Raises:
+            ConfigurationError: the secret or parameter does not exist, is empty or has no usable token.
+            AccessDeniedError: the function's role may not read it.
+            ServiceUnavailableError: Secrets Manager or SSM could not be reached.
+        """
+        if isinstance(source, PlainToken):
+            _warn_plain_token_once()
+            return source.token
+        if isinstance(source, SecretToken):
+            raw = self._fetch(self._secrets(), source.secret_id, "API_TOKEN_SECRET", {})
+            return SpotToken(_token_from_secret(raw, source.secret_id))
+        value = self._fetch(self._ssm(), source.name, "API_TOKEN_PARAMETER", {"decrypt": True})
+        text = value.strip() if isinstance(value, str) else ""
+        if not text:
+            raise ConfigurationError(f"API_TOKEN_PARAMETER: parameter {source.name!r} is empty")
+        return SpotToken(text)
+
+    @staticmethod
+    def _fetch(provider: Any, name: str, key: str, options: dict[str, Any]) -> Any:
+        try:
+            return provider.get(name, max_age=CACHE_SECONDS, **options)
+        except Exception as exc:
+            raise _wrap(exc, key, name) from exc
+
+
+def _token_from_secret(raw: object, secret_id: str) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode("utf-8", errors="replace")
+    text = raw.strip() if isinstance(raw, str) else ""
+    if text.startswith("{"):
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError:
+            raise ConfigurationError(
+                f"API_TOKEN_SECRET: secret {secret_id!r} looks like JSON but does not parse"
+            ) from None
+        token = document.get("token") if isinstance(document, dict) else None
+        if not isinstance(token, str) or not token.strip():
+            raise ConfigurationError(
+                f"API_TOKEN_SECRET: secret {secret_id!r} is JSON without a non-empty \"token\" key"
+            )
+        return token.strip()
+    if not text:
+        raise ConfigurationError(f"API_TOKEN_SECRET: secret {secret_id!r} is empty")
+    return text
+
+
+def _wrap(exc: Exception, key: str, name: str) -> BlueGreenError:
+    cause = exc.__cause__ or exc
+    code = ""
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", ""))
+    where = f"{key}: {name!r}"
+    if code in ("ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"):
+        return ConfigurationError(f"{where} does not exist (in this function's region)")
+    if code in ("AccessDeniedException", "AccessDenied"):
+        return AccessDeniedError(
+            f"{where} cannot be read: access denied; grant the function's role secretsmanager:GetSecretValue "
+            "/ ssm:GetParameter on it (and kms:Decrypt for a customer-managed key)"
+        )
+    if code in ("DecryptionFailure", "InvalidKeyId", "KMSAccessDeniedException"):
+        return AccessDeniedError(f"{where} cannot be decrypted ({code}); grant kms:Decrypt on its key")
+    if code:
+        return ConfigurationError(f"{where} cannot be read: {code}")
+    return ServiceUnavailableError(f"{where} cannot be read: {type(cause).__name__}")
+
+
+def _warn_plain_token_once() -> None:
+    global _warned_plain_token  # noqa: PLW0603 - once per Lambda container is the point
+    if not _warned_plain_token:
+        _warned_plain_token = True
+        logger.warning(
+            "The Spot token is given as API_TOKEN in UserParameters, readable by everyone who can read the "
+            "pipeline; store it in Secrets Manager and pass API_TOKEN_SECRET instead"
+        )

@@ -1,0 +1,210 @@
+"""Shared fixtures: a fake cloud at every boundary the function talks to.
+
+- Spot: `responses` (tests/fakes/spot.py), with an Elastigroup that launches greens into moto's EC2.
+- EC2, S3, Secrets Manager, SSM: moto, in-process.
+- CodeDeploy and CodePipeline: small JSON-protocol servers on 127.0.0.1 (moto lacks the calls we need),
+  reached through the standard AWS_ENDPOINT_URL_* variables.
+Time is a FakeClock: the handler's sleeps advance it and move the fake world.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import pytest
+import responses
+from moto import mock_aws
+
+from bluegreen.handler import create_handler
+from tests.fakes.awsjson import AwsJsonServer
+from tests.fakes.clock import FakeClock, FakeLambdaContext
+from tests.fakes.codedeploy import FakeCodeDeploy
+from tests.fakes.codepipeline import FakeCodePipeline, Report
+from tests.fakes.spot import FakeSpot
+
+CANARY_TOKEN = "canary-TOKEN-5f1e2d3c"
+ACCOUNT_ID = "act-1234abcd"
+GROUP_ID = "sig-1234abcd"
+
+
+@pytest.fixture(scope="session")
+def codedeploy_server() -> Iterator[AwsJsonServer]:
+    server = AwsJsonServer(FakeCodeDeploy(now=lambda: 0.0, tagged_instances=lambda _: []))
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def codepipeline_server() -> Iterator[AwsJsonServer]:
+    server = AwsJsonServer(FakeCodePipeline())
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+@dataclass
+class Cloud:
+    clock: FakeClock
+    spot: FakeSpot
+    codedeploy: FakeCodeDeploy
+    codepipeline: FakeCodePipeline
+    ec2: Any
+    s3: Any
+    log_stream: io.StringIO
+    environ: dict[str, str]
+    results: list[dict[str, Any] | None] = field(default_factory=list)
+    invocations: int = 0
+
+    def params(self, **overrides: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "API_TOKEN": CANARY_TOKEN,
+            "ACCOUNT_ID": ACCOUNT_ID,
+            "GROUP_ID": GROUP_ID,
+            "APP_NAME": "App",
+            "DEPLOYMENT_GROUP": "DG",
+            "TIMEOUT": 1800,
+            "S3_BUCKET": "revisions",
+            "S3_KEY": "app/v2.zip",
+            "S3_BUNDLE": "zip",
+        }
+        params.update(overrides)
+        return {k: v for k, v in params.items() if v is not None}
+
+    def handler(self) -> Any:
+        return create_handler(clock=self.clock, environ=self.environ, log_stream=self.log_stream)
+
+    def job_event(self, params: dict[str, Any] | str, job_id: str, continuation: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "actionConfiguration": {
+                "configuration": {
+                    "FunctionName": "bluegreen",
+                    "UserParameters": params if isinstance(params, str) else json.dumps(params),
+                }
+            },
+            "inputArtifacts": [],
+            "outputArtifacts": [],
+            "artifactCredentials": {"accessKeyId": "AKIA", "secretAccessKey": "SECRET-CREDS", "sessionToken": "S"},
+        }
+        if continuation is not None:
+            data["continuationToken"] = continuation
+        return {"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}}
+
+    def invoke(self, event: Any, *, budget: float = 900.0, handler: Any = None) -> dict[str, Any] | None:
+        self.invocations += 1
+        context = FakeLambdaContext(self.clock, budget, request_id=f"req-{self.invocations}")
+        result = (handler or self.handler())(event, context)
+        self.results.append(result)
+        return result
+
+    def run_pipeline(
+        self, params: dict[str, Any] | str, *, budget: float = 900.0, max_invocations: int = 20
+    ) -> Report:
+        """Invoke like CodePipeline does: again with the continuation token (new job id) until a final report."""
+        handler = self.handler()
+        event = self.job_event(params, "job-0001")
+        for n in range(1, max_invocations + 1):
+            before = len(self.codepipeline.reports)
+            self.invoke(event, budget=budget, handler=handler)
+            assert len(self.codepipeline.reports) == before + 1, "each invocation reports exactly once"
+            report = self.codepipeline.reports[-1]
+            if report.kind != "in_progress":
+                return report
+            self.clock.advance(10)  # CodePipeline's delay before it calls again
+            event = self.job_event(params, f"job-{n + 1:04d}", report.body["continuationToken"])
+        raise AssertionError(f"no final report after {max_invocations} invocations")
+
+    def green_instances(self, states: tuple[str, ...] = ("pending", "running")) -> list[str]:
+        reply = self.ec2.describe_instances(
+            Filters=[
+                {"Name": "tag-key", "Values": ["GreenIdentifier"]},
+                {"Name": "instance-state-name", "Values": list(states)},
+            ]
+        )
+        return [i["InstanceId"] for r in reply["Reservations"] for i in r["Instances"]]
+
+    @property
+    def logs(self) -> str:
+        return self.log_stream.getvalue()
+
+
+@pytest.fixture
+def cloud(
+    aws_environment: None,
+    monkeypatch: pytest.MonkeyPatch,
+    codedeploy_server: AwsJsonServer,
+    codepipeline_server: AwsJsonServer,
+) -> Iterator[Cloud]:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEDEPLOY", codedeploy_server.url)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", codepipeline_server.url)
+    clock = FakeClock()
+    with mock_aws(), responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        ec2 = boto3.client("ec2", region_name="us-east-1")
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="revisions")
+        s3.put_object(Bucket="revisions", Key="app/v2.zip", Body=b"PK-fake-bundle")
+        image_id = ec2.describe_images()["Images"][0]["ImageId"]
+
+        def launch(green: str, count: int) -> list[str]:
+            reply = ec2.run_instances(
+                ImageId=image_id,
+                MinCount=count,
+                MaxCount=count,
+                TagSpecifications=[
+                    {"ResourceType": "instance", "Tags": [{"Key": "GreenIdentifier", "Value": green}]}
+                ],
+            )
+            return [i["InstanceId"] for i in reply["Instances"]]
+
+        def terminate(ids: list[str]) -> None:
+            if ids:
+                ec2.terminate_instances(InstanceIds=ids)
+
+        def tagged(green: str) -> list[str]:
+            reply = ec2.describe_instances(
+                Filters=[
+                    {"Name": "tag:GreenIdentifier", "Values": [green]},
+                    {"Name": "instance-state-name", "Values": ["running"]},
+                ]
+            )
+            return [i["InstanceId"] for r in reply["Reservations"] for i in r["Instances"]]
+
+        spot = FakeSpot(
+            rsps,
+            token=CANARY_TOKEN,
+            account_id=ACCOUNT_ID,
+            group_id=GROUP_ID,
+            now=clock.now,
+            launch_greens=launch,
+            terminate=terminate,
+        )
+        clock.on_advance.append(spot.tick)
+        codedeploy = FakeCodeDeploy(now=clock.now, tagged_instances=tagged)
+        codepipeline = FakeCodePipeline()
+        codedeploy_server.service = codedeploy
+        codepipeline_server.service = codepipeline
+        yield Cloud(
+            clock=clock,
+            spot=spot,
+            codedeploy=codedeploy,
+            codepipeline=codepipeline,
+            ec2=ec2,
+            s3=s3,
+            log_stream=io.StringIO(),
+            environ={"BLUEGREEN_POLL_INTERVAL": "15", "BLUEGREEN_SAFETY_MARGIN": "30"},
+        )
