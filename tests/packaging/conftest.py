@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -89,3 +90,51 @@ def default_zip(tmp_path_factory: pytest.TempPathFactory) -> build_zip.BuildResu
 def boto_zip(tmp_path_factory: pytest.TempPathFactory) -> build_zip.BuildResult:
     out = tmp_path_factory.mktemp("boto") / "lambda_package.zip"
     return build_zip.build(out, bundle_boto3=True, wheelhouse=wheelhouse())
+
+
+def console_script(name: str) -> str:
+    """The path of a dev tool installed beside the running interpreter (cfn-lint, parliament)."""
+    beside = VENV_BIN / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed (it is a dev dependency: pip install -e '.[dev]')")
+    return found
+
+
+def policy_statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statements of a policy document, with CloudFormation `Fn::If` branches flattened.
+
+    Both branches of a condition count (the template grants an action when its condition holds); the
+    `AWS::NoValue` branch contributes nothing.
+    """
+    out: list[dict[str, Any]] = []
+
+    def visit(item: Any) -> None:
+        if isinstance(item, dict) and "Fn::If" in item:
+            for branch in item["Fn::If"][1:]:
+                visit(branch)
+        elif isinstance(item, dict) and item.get("Ref") == "AWS::NoValue":
+            return
+        elif isinstance(item, dict):
+            out.append(item)
+        else:
+            raise AssertionError(f"unexpected statement {item!r}")
+
+    statements = document["Statement"]
+    for statement in statements if isinstance(statements, list) else [statements]:
+        visit(statement)
+    return out
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def actions_by_sid(document: dict[str, Any]) -> dict[str, set[str]]:
+    return {s["Sid"]: set(as_list(s["Action"])) for s in policy_statements(document)}
+
+
+def all_actions(document: dict[str, Any]) -> set[str]:
+    return {a for actions in actions_by_sid(document).values() for a in actions}
