@@ -1,0 +1,182 @@
+"""Simulated time for the whole simulated cloud: one clock, one event queue, cooperative runners.
+
+Owns the simulated `now`, the queue of timed world events (green launches, lifecycle steps, Spot
+finalisation) and the scheduling of the threads that run handler invocations ("participants").
+
+Time only moves when every participant is blocked in `sleep`: then the clock jumps to the earliest
+wake-up, running the world events that fall due on the way, and wakes exactly that participant. So at
+most one participant runs at any moment and a run with many concurrent pipelines is as deterministic as
+a run with one. A thread that is not a participant and calls `sleep` waits passively until simulated time
+has moved far enough (a handler's watchdog thread, say); with no participant at all, `sleep` simply
+advances time (the single-threaded convenience used by unit tests).
+
+It must not perform I/O itself, apart from the optional real-time pacing (`speed`).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+WorldEvent = Callable[[], None]
+AdvanceListener = Callable[[float], None]
+
+
+@dataclass(order=True)
+class _Scheduled:
+    at: float
+    seq: int
+    action: WorldEvent = field(compare=False)
+
+
+@dataclass
+class _Participant:
+    name: str
+    seq: int
+    wake: float
+    waiting: bool
+
+
+class SimClock:
+    """Implements `bluegreen.clock.Clock` on simulated time.
+
+    `speed`: None runs as fast as possible; X > 0 also sleeps for real `seconds / X` while advancing, so a
+    person can watch.
+    """
+
+    def __init__(self, start: float, *, speed: float | None = None) -> None:
+        if speed is not None and speed <= 0:
+            raise ValueError("speed must be positive")
+        self._start = start
+        self._now = start
+        self._speed = speed
+        self._cond = threading.Condition(threading.RLock())
+        self._events: list[_Scheduled] = []
+        self._events_lock = threading.Lock()
+        self._seq = itertools.count()
+        self._participants: dict[int, _Participant] = {}
+        self._listeners: list[AdvanceListener] = []
+        self._running: str | None = None
+
+    # -- the Clock protocol ---------------------------------------------------------------------------
+    def now(self) -> float:
+        """Simulated epoch seconds."""
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        """Block the caller for `seconds` of simulated time."""
+        seconds = max(0.0, float(seconds))
+        ident = threading.get_ident()
+        with self._cond:
+            me = self._participants.get(ident)
+            if me is None:
+                target = self._now + seconds
+                if not self._participants:
+                    self._advance_to(target)
+                    return
+                while self._now < target:
+                    self._cond.wait()
+                return
+            me.wake = self._now + seconds
+            me.waiting = True
+            self._running = None
+            self._schedule()
+            while me.waiting:
+                self._cond.wait()
+
+    # -- everything else ------------------------------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        """Simulated seconds since the clock was created."""
+        return self._now - self._start
+
+    @property
+    def running(self) -> str | None:
+        """Name of the participant that is running now, if any."""
+        return self._running
+
+    def call_at(self, at: float, action: WorldEvent) -> None:
+        """Run `action` (a world event) when simulated time reaches `at` (or next advance if past)."""
+        with self._events_lock:
+            heapq.heappush(self._events, _Scheduled(max(at, self._now), next(self._seq), action))
+
+    def call_later(self, delay: float, action: WorldEvent) -> None:
+        """Run `action` `delay` simulated seconds from now."""
+        self.call_at(self._now + max(0.0, delay), action)
+
+    def add_listener(self, listener: AdvanceListener) -> None:
+        """Call `listener(now)` after every advance of time (progress displays)."""
+        self._listeners.append(listener)
+
+    @contextmanager
+    def participant(self, name: str, registered: threading.Event | None = None) -> Iterator[None]:
+        """Make the calling thread a scheduled participant for the duration of the block.
+
+        `registered` is set once the thread counts as a participant (before it is first scheduled), so a
+        starter can make several threads participants before simulated time moves on.
+        """
+        ident = threading.get_ident()
+        with self._cond:
+            if ident in self._participants:
+                raise RuntimeError(f"thread is already participant {self._participants[ident].name}")
+            me = _Participant(name, next(self._seq), self._now, True)
+            self._participants[ident] = me
+            if registered is not None:
+                registered.set()
+            self._schedule()
+            while me.waiting:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                del self._participants[ident]
+                self._running = None
+                self._schedule()
+
+    def is_participant(self) -> bool:
+        """Whether the calling thread is a participant."""
+        return threading.get_ident() in self._participants
+
+    def run_due_events(self) -> None:
+        """Run world events already due (used after a participant changes the world and leaves)."""
+        with self._cond:
+            self._advance_to(self._now)
+
+    # -- internals (called with self._cond held) ------------------------------------------------------
+    def _schedule(self) -> None:
+        parts = list(self._participants.values())
+        if not parts or any(not p.waiting for p in parts):
+            return
+        nxt = min(parts, key=lambda p: (p.wake, p.seq))
+        self._advance_to(nxt.wake)
+        nxt.waiting = False
+        self._running = nxt.name
+        self._cond.notify_all()
+
+    def _advance_to(self, target: float) -> None:
+        while True:
+            with self._events_lock:
+                due = self._events[0] if self._events and self._events[0].at <= target else None
+                if due is not None:
+                    heapq.heappop(self._events)
+            if due is None:
+                break
+            self._move(due.at)
+            due.action()
+        self._move(target)
+
+    def _move(self, to: float) -> None:
+        if to <= self._now:
+            return
+        if self._speed is not None:
+            time.sleep((to - self._now) / self._speed)
+        self._now = to
+        self._cond.notify_all()
+        for listener in self._listeners:
+            listener(to)

@@ -1,0 +1,277 @@
+"""The simulated cloud: composition root of the simulator.
+
+Owns starting and stopping everything on 127.0.0.1 (moto's ThreadedMotoServer, the AWS gateway in front
+of it, the Spot emulator), the process environment the handler's boto3 clients read (restored on close),
+and the resources of each simulated pipeline (Elastigroup with its blue instances, CodeDeploy application
+and blue/green deployment group, S3 revision, UserParameters). Several pipelines may share one cloud.
+
+moto keeps its state in process-wide backends, so only one `Cloud` may be open per process at a time; it
+resets moto when it starts.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import os
+import random
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from bluegreen_sim.clock import SimClock
+from bluegreen_sim.codedeploy_sim import CodeDeploySim, DeployBehaviour
+from bluegreen_sim.codepipeline import JobStore, PipelineDriver
+from bluegreen_sim.ec2fleet import ACCOUNT, REGION, Fleet
+from bluegreen_sim.elastigroup import GROUP_TAG, Elastigroups, Group, GroupBehaviour
+from bluegreen_sim.gateway import AwsGateway
+from bluegreen_sim.logcapture import LogCapture
+from bluegreen_sim.spot import RateLimiter, SpotEmulator
+
+Revision = Literal["s3", "github"]
+BUCKET = "bluegreen-sim-artifacts"
+KEY = "releases/app-1.4.2.zip"
+GITHUB_REPO = "example-org/storefront"
+COMMIT_ID = "3f2c9a1b7d4e6f8091a2b3c4d5e6f708192a3b4c"
+_ENV_SERVICES = ("EC2", "CODEDEPLOY", "CODEPIPELINE", "S3", "SECRETS_MANAGER", "SSM")
+_lock = threading.Lock()
+_open_cloud: list[Cloud] = []
+
+
+@dataclass
+class Pipeline:
+    """One simulated pipeline's resources and UserParameters."""
+
+    name: str
+    group: Group
+    app_name: str
+    deployment_group: str
+    params: dict[str, Any]
+    deploy: DeployBehaviour
+    log: LogCapture | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def user_parameters(self) -> str:
+        return json.dumps(self.params)
+
+
+class Cloud:
+    """Everything a simulated run needs, on loopback. Use as a context manager."""
+
+    def __init__(
+        self,
+        *,
+        speed: float | None = None,
+        spot_budget: int = 60,
+        forced_429: Mapping[str, int] | None = None,
+        seed: int = 0,
+        poll_interval: float = 15.0,
+        safety_margin: float = 30.0,
+        start_time: float = 1_767_225_600.0,
+    ) -> None:
+        self.rng = random.Random(seed)  # noqa: S311 - determinism, not secrecy
+        self.clock = SimClock(start_time, speed=speed)
+        self.account_id = f"act-{self.rng.getrandbits(32):08x}"
+        self.token = f"sim-canary-{self.rng.getrandbits(128):032x}"
+        self.artifact_secret = f"sim-artifact-secret-{self.rng.getrandbits(64):016x}"
+        self._spot_budget = spot_budget
+        self._forced_429 = dict(forced_429 or {})
+        self._poll_interval = poll_interval
+        self._safety_margin = safety_margin
+        self.pipelines: list[Pipeline] = []
+        self._saved_env: dict[str, str | None] = {}
+        self._moto: ThreadedMotoServer | None = None
+        self.jobs = JobStore(self.clock)
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def __enter__(self) -> Cloud:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self) -> Cloud:
+        """Start moto, the gateway and the Spot emulator; point the process's AWS settings at them."""
+        with _lock:
+            if _open_cloud:
+                raise RuntimeError("another simulated Cloud is open in this process (moto state is global)")
+            _open_cloud.append(self)
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._moto.start()
+        _, port = self._moto.get_host_and_port()
+        self.moto_url = f"http://127.0.0.1:{port}"
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("POST", "/moto-api/reset")
+        conn.getresponse().read()
+        conn.close()
+        self.fleet = Fleet(self.setup_client("ec2"))
+        self.groups = Elastigroups(self.clock, self.fleet, self.rng)
+        self.codedeploy = CodeDeploySim(self.clock, self.groups.codedeploy_done)
+        self.gateway = AwsGateway(
+            self.clock, port, self.fleet, self.groups, self.codedeploy, self.jobs.receive, self._deploy_behaviour
+        )
+        self.gateway.start()
+        self.limiter = RateLimiter(self.clock, self._spot_budget, forced=self._forced_429)
+        self.spot = SpotEmulator(self.clock, self.groups, {self.token: {self.account_id}}, self.limiter)
+        self.spot.start()
+        s3 = self.setup_client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"PK\x05\x06" + b"\x00" * 18)
+        self._set_env()
+        return self
+
+    def close(self) -> None:
+        """Stop the servers and restore the environment."""
+        for server in (getattr(self, "spot", None), getattr(self, "gateway", None), self._moto):
+            if server is not None:
+                server.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+        boto3.DEFAULT_SESSION = None
+        with _lock:
+            if self in _open_cloud:
+                _open_cloud.remove(self)
+
+    def _set_env(self) -> None:
+        values = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": None,
+            "AWS_SECURITY_TOKEN": None,
+            "AWS_PROFILE": None,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_ENDPOINT_URL": self.gateway.url,
+        }
+        values.update({f"AWS_ENDPOINT_URL_{svc}": self.gateway.url for svc in _ENV_SERVICES})
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        boto3.DEFAULT_SESSION = None
+
+    def setup_client(self, service: str) -> Any:
+        """A boto3 client straight to moto (not counted as the handler's call)."""
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=self.moto_url,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",  # noqa: S106 - moto's well-known test credentials
+        )
+
+    def handler_environ(self) -> dict[str, str]:
+        """The Lambda function's environment variables for the handler."""
+        return {
+            "SPOT_API_URL": self.spot.url,
+            "BLUEGREEN_POLL_INTERVAL": str(self._poll_interval),
+            "BLUEGREEN_SAFETY_MARGIN": str(self._safety_margin),
+            "POWERTOOLS_SERVICE_NAME": "bluegreen",
+            "AWS_LAMBDA_FUNCTION_NAME": "bluegreen",
+        }
+
+    # -- pipelines ------------------------------------------------------------------------------------
+    def add_pipeline(
+        self,
+        *,
+        instances: int = 4,
+        revision: Revision = "s3",
+        timeout: int = 3600,
+        token: str | None = None,
+        group: GroupBehaviour | None = None,
+        deploy: DeployBehaviour | None = None,
+    ) -> Pipeline:
+        """Create a group with `instances` blues, its CodeDeploy app and group, and the UserParameters."""
+        n = len(self.pipelines) + 1
+        app, dg = f"storefront-{n}", f"storefront-{n}-bluegreen"
+        grp = self.groups.add_group(self.account_id, f"storefront-{n}", instances, app, dg, group or GroupBehaviour())
+        cd = self.setup_client("codedeploy")
+        cd.create_application(applicationName=app, computePlatform="Server")
+        cd.create_deployment_group(
+            applicationName=app,
+            deploymentGroupName=dg,
+            serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/CodeDeployServiceRole",
+            deploymentConfigName="CodeDeployDefault.OneAtATime",
+            ec2TagFilters=[{"Key": GROUP_TAG, "Value": grp.id, "Type": "KEY_AND_VALUE"}],
+            deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"},
+            blueGreenDeploymentConfiguration={
+                "terminateBlueInstancesOnDeploymentSuccess": {"action": "KEEP_ALIVE"},
+                "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
+                "greenFleetProvisioningOption": {"action": "DISCOVER_EXISTING"},
+            },
+        )
+        params: dict[str, Any] = {
+            "API_TOKEN": token or self.token,
+            "ACCOUNT_ID": self.account_id,
+            "GROUP_ID": grp.id,
+            "APP_NAME": app,
+            "DEPLOYMENT_GROUP": dg,
+            "TIMEOUT": timeout,
+        }
+        if revision == "s3":
+            params.update(S3_BUCKET=BUCKET, S3_KEY=KEY, S3_BUNDLE="zip")
+        else:
+            params.update(GITHUB_REPO=GITHUB_REPO, COMMIT_ID=COMMIT_ID)
+        pipeline = Pipeline(f"pipeline-{n}", grp, app, dg, params, deploy or DeployBehaviour())
+        self.pipelines.append(pipeline)
+        return pipeline
+
+    def _deploy_behaviour(self, app: str, dg: str) -> DeployBehaviour:
+        for p in self.pipelines:
+            if (p.app_name, p.deployment_group) == (app, dg):
+                return p.deploy
+        return DeployBehaviour()
+
+    def driver(self, pipeline: Pipeline, *, log: LogCapture, duplicate_first: bool = False) -> PipelineDriver:
+        """A CodePipeline driver for `pipeline`, invoking a fresh handler (one Lambda container)."""
+        from bluegreen.handler import create_handler  # noqa: PLC0415 - the simulator works without it
+
+        pipeline.log = log
+        handler = create_handler(clock=self.clock, environ=self.handler_environ(), log_stream=log)
+        return PipelineDriver(
+            self.clock,
+            self.jobs,
+            handler,
+            pipeline.user_parameters,
+            name=pipeline.name,
+            rng=random.Random(self.rng.getrandbits(64)),  # noqa: S311 duplicate_first=duplicate_first,
+            artifact_secret=self.artifact_secret,
+        )
+
+    def settle(self, seconds: float = 300.0) -> None:
+        """Let the world run on after the pipelines are done (Spot finalising, cleanup delays)."""
+        with self.clock.participant("settle"):
+            self.clock.sleep(seconds)
+
+    # -- observations ---------------------------------------------------------------------------------
+    def counts(self, pipeline: Pipeline) -> dict[str, int]:
+        """Blues running, greens running and greens ready (status checks ok) for a pipeline's group."""
+        group = pipeline.group
+        blues = len(self.fleet.alive(group.blue_ids))
+        greens = [g for bg in group.deployments for g in bg.green_ids]
+        alive = self.fleet.alive(greens)
+        ready = [g for g in alive if self.fleet.state(g) == "running" and self.fleet.view(g).checks == "ok"]
+        finished = any(bg.state == "FINISHED" for bg in group.deployments)
+        if finished:  # the greens have become the group's instances
+            blues_original = [i for i in group.all_instances if i not in greens]
+            blues = len(self.fleet.alive(blues_original))
+        return {"blues": blues, "greens": len(alive), "greens_ready": len(ready), "target": group.target}

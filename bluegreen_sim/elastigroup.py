@@ -1,0 +1,351 @@
+"""Elastigroups and their CodeDeploy blue/green deployments: the behaviour behind the Spot emulator.
+
+Owns groups (capacity, CodeDeploy integration, blue and green instances) and Spot blue/green
+deployments: launching greens after a delay, replacing reclaimed spot instances, following the CodeDeploy
+deployment that targets the greens (success: retire the blues, state FINISHED; failure or stop: terminate
+the greens), and Spot's own timeout. It knows nothing about HTTP: `spot.py` translates requests into these
+calls and `SpotError`s into Spot's error envelope.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from bluegreen_sim.clock import SimClock
+from bluegreen_sim.codedeploy_sim import DeploymentRun
+from bluegreen_sim.ec2fleet import Fleet
+
+GROUP_TAG = "spotinst:aws:ec2:group:id"
+GREEN_TAG = "GreenIdentifier"
+
+
+class SpotError(Exception):
+    """A Spot API error: HTTP status, Spot error code and message."""
+
+    def __init__(self, status: int, code: str, message: str, field_name: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field_name = field_name
+
+
+@dataclass(frozen=True)
+class GroupBehaviour:
+    """How Elastigroup provisions greens for one group (seconds of simulated time)."""
+
+    launch_delay: float = 120.0
+    boot_delay: float = 30.0
+    checks_delay: float = 90.0
+    never_ready: bool = False
+    interrupt_after_boot: float | None = None
+    replace_delay: float = 10.0
+    finalize_delay: float = 30.0
+    cleanup_delay: float = 10.0
+    timeout_unit_seconds: float = 60.0  # Spot's docs disagree (minutes/seconds); minutes is the lenient reading
+
+
+@dataclass
+class BlueGreen:
+    """One Spot blue/green deployment."""
+
+    id: str
+    group_id: str
+    tags: list[dict[str, str]]
+    timeout: int
+    deployment_groups: list[dict[str, str]]
+    config: dict[str, Any]
+    created_at: float
+    state: str = "STARTING"
+    status: str = "INITIALIZING"
+    green_ids: list[str] = field(default_factory=list)
+    codedeploy_id: str | None = None
+    stopped_by_user: bool = False
+
+    @property
+    def green_value(self) -> str | None:
+        for tag in self.tags:
+            if tag.get("tagKey") == GREEN_TAG:
+                return tag.get("tagValue")
+        return None
+
+    @property
+    def open(self) -> bool:
+        return self.state not in ("FINISHED", "FAILED", "STOPPED")
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "groupId": self.group_id,
+            "state": self.state,
+            "status": self.status,
+            "config": self.config,
+        }
+
+
+@dataclass
+class Group:
+    """One Elastigroup."""
+
+    id: str
+    account_id: str
+    name: str
+    target: int
+    app_name: str
+    deployment_group: str
+    behaviour: GroupBehaviour
+    created_at: float
+    blue_ids: list[str] = field(default_factory=list)
+    deployments: list[BlueGreen] = field(default_factory=list)
+    all_instances: list[str] = field(default_factory=list)
+
+    def wire(self, iso: str) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "description": "bluegreen simulated Elastigroup",
+            "region": "us-east-1",
+            "capacity": {"minimum": 0, "maximum": max(self.target * 2, 1), "target": self.target, "unit": "instance"},
+            "strategy": {"risk": 100, "availabilityVsCost": "balanced", "fallbackToOd": True},
+            "compute": {
+                "product": "Linux/UNIX",
+                "instanceTypes": {"ondemand": "m5.large", "spot": ["m5.large", "m5a.large"]},
+            },
+            "thirdPartiesIntegration": {
+                "codeDeploy": {
+                    "cleanUpOnFailure": True,
+                    "terminateInstanceOnFailure": True,
+                    "deploymentGroups": [
+                        {"applicationName": self.app_name, "deploymentGroupName": self.deployment_group}
+                    ],
+                }
+            },
+            "createdAt": iso,
+            "updatedAt": iso,
+        }
+
+
+class Elastigroups:
+    """All groups of the simulated Spot organisation, and what Elastigroup does over time."""
+
+    def __init__(self, clock: SimClock, fleet: Fleet, rng: random.Random) -> None:
+        self.clock = clock
+        self.fleet = fleet
+        self.rng = rng
+        self.lock = threading.RLock()
+        self.groups: dict[str, Group] = {}
+        self.started: int = 0
+        self.stops: int = 0
+        self.interruptions: int = 0
+
+    # -- setup ----------------------------------------------------------------------------------------
+    def add_group(
+        self,
+        account_id: str,
+        name: str,
+        instances: int,
+        app_name: str,
+        deployment_group: str,
+        behaviour: GroupBehaviour,
+    ) -> Group:
+        """Create a group with `instances` running blue instances."""
+        with self.lock:
+            gid = f"sig-{self.rng.getrandbits(32):08x}"
+            group = Group(gid, account_id, name, instances, app_name, deployment_group, behaviour, self.clock.now())
+            group.blue_ids = self.fleet.launch(instances, {GROUP_TAG: gid, "Name": name}, running=True)
+            group.all_instances.extend(group.blue_ids)
+            self.groups[gid] = group
+            return group
+
+    # -- Spot API operations ----------------------------------------------------------------------------
+    def group(self, account_id: str, group_id: str) -> Group:
+        """The group, if it belongs to the account. Raises SpotError."""
+        group = self.groups.get(group_id)
+        if group is None or group.account_id != account_id:
+            raise SpotError(400, "GROUP_DOESNT_EXIST", f"Group {group_id} does not exist")
+        return group
+
+    def status_items(self, group: Group) -> list[dict[str, Any]]:
+        """One item per live instance of the group, as `/status` lists them."""
+        items = []
+        for n, iid in enumerate(self.fleet.alive(group.all_instances)):
+            items.append(
+                {
+                    "instanceId": iid,
+                    "status": "fulfilled",
+                    "lockStatus": None,
+                    "availabilityZone": "us-east-1a",
+                    "privateIp": f"10.0.{n // 250}.{n % 250 + 4}",
+                    "lifeCycle": "SPOT",
+                    "instanceType": "m5.large",
+                    "product": "Linux/UNIX",
+                }
+            )
+        return items
+
+    def start(self, group: Group, body: Any) -> BlueGreen:
+        """POST blueGreenDeployment. Raises SpotError."""
+        dep = body.get("deployment") if isinstance(body, dict) else None
+        if not isinstance(dep, dict):
+            raise SpotError(400, "VALIDATION_ERROR", "deployment is required", "deployment")
+        tags, timeout, dgs = dep.get("tags"), dep.get("timeout"), dep.get("deploymentGroups")
+        if (
+            not isinstance(tags, list)
+            or not tags
+            or not all(
+                isinstance(t, dict) and isinstance(t.get("tagKey"), str) and isinstance(t.get("tagValue"), str)
+                for t in tags
+            )
+        ):
+            raise SpotError(
+                400,
+                "VALIDATION_ERROR",
+                "deployment.tags must be a non-empty list of {tagKey, tagValue}",
+                "deployment.tags",
+            )
+        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout <= 0:
+            raise SpotError(
+                400, "VALIDATION_ERROR", "deployment.timeout must be a positive integer", "deployment.timeout"
+            )
+        wanted = {"applicationName": group.app_name, "deploymentGroupName": group.deployment_group}
+        if not isinstance(dgs, list) or not dgs or any(d != wanted for d in dgs):
+            raise SpotError(
+                400,
+                "CODE_DEPLOY_DEPLOYMENT_GROUP_NOT_CONFIGURED",
+                "deploymentGroups must be configured in the group's CodeDeploy integration",
+                "deployment.deploymentGroups",
+            )
+        if any(d.open for d in group.deployments):
+            raise SpotError(
+                400,
+                "DEPLOYMENT_ALREADY_IN_PROGRESS",
+                f"A blue/green deployment is already in progress for group {group.id}",
+            )
+        bg = BlueGreen(
+            f"cdbg-{self.rng.getrandbits(32):08x}",
+            group.id,
+            [dict(t) for t in tags],
+            timeout,
+            [dict(d) for d in dgs],
+            {"deployment": dep},
+            self.clock.now(),
+        )
+        group.deployments.append(bg)
+        self.started += 1
+        count = group.target or len(group.blue_ids)
+        self.clock.call_later(group.behaviour.launch_delay, lambda: self._launch(group, bg, count))
+        limit = timeout * group.behaviour.timeout_unit_seconds
+        self.clock.call_later(limit, lambda: self._spot_timeout(group, bg))
+        return bg
+
+    def stop(self, group: Group, bg_id: str) -> BlueGreen:
+        """PUT .../stop. Raises SpotError."""
+        bg = next((d for d in group.deployments if d.id == bg_id), None)
+        if bg is None:
+            raise SpotError(404, "DEPLOYMENT_NOT_FOUND", f"Deployment {bg_id} not found")
+        if not bg.open:
+            raise SpotError(400, "DEPLOYMENT_NOT_IN_PROGRESS", f"Deployment {bg_id} is {bg.state}")
+        self.stops += 1
+        bg.stopped_by_user = True
+        bg.state, bg.status = "STOPPED", "STOPPED"
+        self.clock.call_later(group.behaviour.cleanup_delay, lambda: self._terminate_greens(bg))
+        return bg
+
+    # -- following CodeDeploy -------------------------------------------------------------------------
+    def find_by_green(self, value: str) -> tuple[Group, BlueGreen] | None:
+        """The open deployment whose green tag is `value`."""
+        for group in self.groups.values():
+            for bg in group.deployments:
+                if bg.green_value == value and bg.open:
+                    return group, bg
+        return None
+
+    def codedeploy_started(self, value: str, deployment_id: str) -> None:
+        """A CodeDeploy deployment targets the greens tagged `value`."""
+        with self.lock:
+            found = self.find_by_green(value)
+            if found is not None:
+                found[1].codedeploy_id = deployment_id
+                found[1].state, found[1].status = "IN_PROGRESS", "DEPLOYING"
+
+    def codedeploy_done(self, run: DeploymentRun) -> None:
+        """Elastigroup sees the CodeDeploy deployment end."""
+        with self.lock:
+            for group in self.groups.values():
+                for bg in group.deployments:
+                    if bg.codedeploy_id != run.deployment_id or not bg.open:
+                        continue
+                    if run.status == "Succeeded":
+                        bg.status = "FINALIZING"
+                        self.clock.call_later(group.behaviour.finalize_delay, lambda g=group, b=bg: self._finish(g, b))
+                    else:
+                        bg.state, bg.status = "FAILED", "CODE_DEPLOY_FAILED"
+                        self.clock.call_later(group.behaviour.cleanup_delay, lambda b=bg: self._terminate_greens(b))
+
+    # -- world events ---------------------------------------------------------------------------------
+    def _launch(self, group: Group, bg: BlueGreen, count: int) -> None:
+        with self.lock:
+            if not bg.open:
+                return
+            tags = {GROUP_TAG: group.id, "Name": group.name}
+            tags.update({t["tagKey"]: t["tagValue"] for t in bg.tags})
+            ids = self.fleet.launch(count, tags, running=False)
+            bg.green_ids.extend(ids)
+            group.all_instances.extend(ids)
+            if bg.state == "STARTING":
+                bg.state, bg.status = "IN_PROGRESS", "LAUNCHING_INSTANCES"
+            for iid in ids:
+                self.clock.call_later(group.behaviour.boot_delay, lambda i=iid: self._boot(group, bg, i))
+
+    def _boot(self, group: Group, bg: BlueGreen, iid: str) -> None:
+        with self.lock:
+            if self.fleet.state(iid) != "pending":
+                return
+            self.fleet.boot(iid)
+            b = group.behaviour
+            if not b.never_ready:
+                self.clock.call_later(b.checks_delay, lambda: self._ready(bg, iid))
+            if b.interrupt_after_boot is not None and self.interruptions == 0 and iid == bg.green_ids[0]:
+                self.clock.call_later(b.interrupt_after_boot, lambda: self._interrupt(group, bg, iid))
+
+    def _ready(self, bg: BlueGreen, iid: str) -> None:
+        with self.lock:
+            if self.fleet.state(iid) == "running":
+                self.fleet.set_checks(iid, "ok")
+                alive = self.fleet.alive(bg.green_ids)
+                if (
+                    bg.open
+                    and bg.codedeploy_id is None
+                    and alive
+                    and all(self.fleet.view(i).checks == "ok" for i in alive)
+                ):
+                    bg.status = "WAITING_FOR_CODE_DEPLOY"
+
+    def _interrupt(self, group: Group, bg: BlueGreen, iid: str) -> None:
+        with self.lock:
+            if not bg.open or self.fleet.state(iid) != "running":
+                return
+            self.interruptions += 1
+            self.fleet.terminate([iid])
+            self.clock.call_later(group.behaviour.replace_delay, lambda: self._launch(group, bg, 1))
+
+    def _finish(self, group: Group, bg: BlueGreen) -> None:
+        with self.lock:
+            if not bg.open:
+                return
+            self.fleet.terminate(group.blue_ids)
+            group.blue_ids = self.fleet.alive(bg.green_ids)
+            bg.state, bg.status = "FINISHED", "FINISHED"
+
+    def _terminate_greens(self, bg: BlueGreen) -> None:
+        with self.lock:
+            self.fleet.terminate(bg.green_ids)
+
+    def _spot_timeout(self, group: Group, bg: BlueGreen) -> None:
+        with self.lock:
+            if bg.open:
+                bg.state, bg.status = "FAILED", "TIMED_OUT"
+                self._terminate_greens(bg)

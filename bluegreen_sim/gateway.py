@@ -1,0 +1,365 @@
+"""The loopback AWS endpoint the handler talks to: counts every call, fills moto's gaps, forwards the rest.
+
+Owns the AWS wire in front of moto: it reads the service from the SigV4 credential scope and the operation
+from `X-Amz-Target` (JSON protocol), `Action` (query protocol) or the method and path (S3); records
+"service:Operation" per call; answers itself what moto does not implement (CodeDeploy StopDeployment,
+ListDeploymentTargets, BatchGetDeploymentTargets, GetDeploymentConfig; CodePipeline job results), checks
+CreateDeployment the way CodeDeploy does (targets must exist, one active deployment per group), gives
+deployments real-looking `d-` ids, and patches moto's empty `errorInformation`. Everything else goes to
+moto unchanged. Setup code talks to moto directly, so the ledger holds only the handler's calls.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+from moto.codedeploy.models import codedeploy_backends
+
+from bluegreen_sim.clock import SimClock
+from bluegreen_sim.codedeploy_sim import CodeDeploySim, DeployBehaviour
+from bluegreen_sim.ec2fleet import ACCOUNT, REGION, Fleet
+from bluegreen_sim.elastigroup import GREEN_TAG, Elastigroups
+
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
+_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"})
+_IAM_ACTION = {"s3:HeadObject": "s3:GetObject", "s3:ListObjectsV2": "s3:ListBucket", "s3:ListObjects": "s3:ListBucket"}
+_CONFIGS = {
+    "CodeDeployDefault.OneAtATime": ("HOST_COUNT", 1),
+    "CodeDeployDefault.HalfAtATime": ("FLEET_PERCENT", 50),
+    "CodeDeployDefault.AllAtOnce": ("FLEET_PERCENT", 0),
+}
+
+Reply = tuple[int, list[tuple[str, str]], bytes]
+
+
+class AwsError(Exception):
+    """An AWS JSON-protocol error reply."""
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+def iam_action(call: str) -> str:
+    """The IAM action a "service:Operation" call needs (S3 HeadObject needs s3:GetObject)."""
+    return _IAM_ACTION.get(call, call)
+
+
+@dataclass
+class AwsLedger:
+    """Every AWS call that reached the gateway."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    by_caller: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, call: str, caller: str | None) -> None:
+        with self.lock:
+            self.calls[call] += 1
+            self.by_caller[caller or "-"] += 1
+
+    def status(self, status: int) -> None:
+        with self.lock:
+            self.statuses[status] += 1
+
+
+JobResultSink = Callable[[str, dict[str, Any]], None]
+
+
+class AwsGateway:
+    """Loopback AWS endpoint in front of a moto server."""
+
+    def __init__(
+        self,
+        clock: SimClock,
+        moto_port: int,
+        fleet: Fleet,
+        groups: Elastigroups,
+        codedeploy: CodeDeploySim,
+        job_results: JobResultSink,
+        deploy_behaviour: Callable[[str, str], DeployBehaviour],
+    ) -> None:
+        self.clock = clock
+        self.moto_port = moto_port
+        self.fleet = fleet
+        self.groups = groups
+        self.codedeploy = codedeploy
+        self.job_results = job_results
+        self.deploy_behaviour = deploy_behaviour
+        self.ledger = AwsLedger()
+        self.lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        gateway = self
+
+        class Handler(_GatewayHandler):
+            gw = gateway
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-gateway", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    # -- dispatch -------------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        """Answer one AWS request."""
+        lower = {k.lower(): v for k, v in headers.items()}
+        scope = _SCOPE.search(lower.get("authorization", ""))
+        service = scope["service"] if scope else "unknown"
+        operation = _operation(service, method, path, lower, body)
+        self.ledger.record(f"{service}:{operation}", self.clock.running)
+        local = self._local.get((service, operation))
+        try:
+            if local is not None:
+                with self.lock, self.groups.lock:
+                    result = local(self, _json(body))
+                reply = _json_reply(200, result)
+            elif (service, operation) == ("codedeploy", "CreateDeployment"):
+                reply = self._create_deployment(method, path, headers, body)
+            elif (service, operation) in (("codedeploy", "GetDeployment"), ("codedeploy", "BatchGetDeployments")):
+                reply = self._patched_deployments(self._forward(method, path, headers, body))
+            else:
+                reply = self._forward(method, path, headers, body)
+        except AwsError as fault:
+            reply = _json_reply(fault.status, {"__type": fault.code, "message": fault.message}, error_type=fault.code)
+        self.ledger.status(reply[0])
+        return reply
+
+    def _forward(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.moto_port, timeout=30)
+        try:
+            out = {k: v for k, v in headers.items() if k.lower() not in ("connection", "transfer-encoding")}
+            out["Content-Length"] = str(len(body))
+            conn.request(method, path, body=body, headers=out)
+            resp = conn.getresponse()
+            data = resp.read()
+            hdrs = [(k, v) for k, v in resp.getheaders() if k.lower() not in _HOP]
+            if method == "HEAD":
+                hdrs.append(("Content-Length", resp.getheader("Content-Length") or "0"))
+            return resp.status, hdrs, data
+        finally:
+            conn.close()
+
+    # -- CodeDeploy -----------------------------------------------------------------------------------
+    def _create_deployment(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
+        request = _json(body)
+        app, group = request.get("applicationName", ""), request.get("deploymentGroupName", "")
+        filters = (request.get("targetInstances") or {}).get("tagFilters") or []
+        with self.lock:
+            active = self.codedeploy.active_in_group(app, group)
+            if active is not None:
+                raise AwsError(
+                    "DeploymentLimitExceededException",
+                    f"The Deployment Group '{group}' already has an active Deployment '{active.deployment_id}'",
+                )
+            targets = self.fleet.find_running(filters) if filters else []
+            if filters and not targets:
+                raise AwsError(
+                    "InvalidTargetInstancesException", "No running EC2 instances match the targetInstances tag filters"
+                )
+            reply = self._forward(method, path, headers, body)
+            if reply[0] != 200:
+                return reply
+            data = reply[2]
+            moto_id = json.loads(data)["deploymentId"]
+            backend = codedeploy_backends[ACCOUNT][REGION]
+            real_id = "d-" + uuid.UUID(int=self.groups.rng.getrandbits(128)).hex[:9].upper()
+            info = backend.deployments.pop(moto_id)
+            info.deployment_id = real_id
+            backend.deployments[real_id] = info
+            self.codedeploy.start(real_id, app, group, filters, targets, self.deploy_behaviour(app, group))
+            for f in filters:
+                if f.get("Key") == GREEN_TAG:
+                    self.groups.codedeploy_started(f.get("Value", ""), real_id)
+            return _json_reply(200, {"deploymentId": real_id})
+
+    def _patched_deployments(self, reply: Reply) -> Reply:
+        status, _, data = reply
+        if status != 200:
+            return reply
+        doc = json.loads(data)
+        infos = [doc["deploymentInfo"]] if "deploymentInfo" in doc else doc.get("deploymentsInfo", [])
+        for info in infos:
+            run = self.codedeploy.runs.get(info.get("deploymentId", ""))
+            for key in ("errorInformation", "previousRevision", "rollbackInfo", "relatedDeployments"):
+                if info.get(key) in ({}, None):
+                    info.pop(key, None)
+            if run is not None and run.error_information:
+                info["errorInformation"] = dict(run.error_information)
+            for key in ("startTime", "completeTime"):
+                if info.get(key) is None:
+                    info.pop(key, None)
+        return _json_reply(200, doc)
+
+    def _run(self, deployment_id: str) -> Any:
+        if not deployment_id:
+            raise AwsError("DeploymentIdRequiredException", "At least one deployment ID must be specified.")
+        if not re.fullmatch(r"d-[A-Z0-9]{9}", deployment_id):
+            raise AwsError(
+                "InvalidDeploymentIdException", f"Specified DeploymentId is not in the valid format: {deployment_id}"
+            )
+        run = self.codedeploy.runs.get(deployment_id)
+        if run is None:
+            raise AwsError("DeploymentDoesNotExistException", f"The deployment {deployment_id} could not be found.")
+        return run
+
+    def _stop_deployment(self, request: dict[str, Any]) -> dict[str, Any]:
+        run = self._run(request.get("deploymentId", ""))
+        if run.done:
+            raise AwsError(
+                "DeploymentAlreadyCompletedException", f"The deployment {run.deployment_id} has already completed."
+            )
+        self.codedeploy.stop(run.deployment_id, bool(request.get("autoRollbackEnabled", False)))
+        return {"status": "Succeeded", "statusMessage": "Deployment stopped"}
+
+    def _list_targets(self, request: dict[str, Any]) -> dict[str, Any]:
+        run = self._run(request.get("deploymentId", ""))
+        if run.status == "Created":
+            raise AwsError("DeploymentNotStartedException", f"The deployment {run.deployment_id} has not started yet.")
+        return {"targetIds": list(run.targets)}
+
+    def _batch_get_targets(self, request: dict[str, Any]) -> dict[str, Any]:
+        run = self._run(request.get("deploymentId", ""))
+        ids = request.get("targetIds") or []
+        if not ids:
+            raise AwsError("DeploymentTargetIdRequiredException", "A deployment target ID was not provided.")
+        if len(ids) > 25:
+            raise AwsError(
+                "DeploymentTargetListSizeExceededException",
+                "The maximum number of targets that can be requested is 25.",
+            )
+        out = []
+        for target_id in ids:
+            target = run.targets.get(target_id)
+            if target is None:
+                raise AwsError(
+                    "DeploymentTargetDoesNotExistException",
+                    f"The target {target_id} does not exist for deployment {run.deployment_id}.",
+                )
+            out.append(self.codedeploy.target_wire(run, target))
+        return {"deploymentTargets": out}
+
+    def _get_config(self, request: dict[str, Any]) -> dict[str, Any]:
+        name = request.get("deploymentConfigName", "")
+        if name not in _CONFIGS:
+            raise AwsError(
+                "DeploymentConfigDoesNotExistException", f"No deployment configuration found for name: {name}"
+            )
+        kind, value = _CONFIGS[name]
+        return {
+            "deploymentConfigInfo": {
+                "deploymentConfigId": str(uuid.uuid5(uuid.NAMESPACE_DNS, name)),
+                "deploymentConfigName": name,
+                "minimumHealthyHosts": {"type": kind, "value": value},
+                "createTime": 1_420_070_400.0,
+                "computePlatform": "Server",
+            }
+        }
+
+    # -- CodePipeline -----------------------------------------------------------------------------------
+    def _put_success(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.job_results("PutJobSuccessResult", request)
+        return {}
+
+    def _put_failure(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.job_results("PutJobFailureResult", request)
+        return {}
+
+    _local: ClassVar[dict[tuple[str, str], Callable[[AwsGateway, dict[str, Any]], dict[str, Any]]]] = {
+        ("codedeploy", "StopDeployment"): _stop_deployment,
+        ("codedeploy", "ListDeploymentTargets"): _list_targets,
+        ("codedeploy", "BatchGetDeploymentTargets"): _batch_get_targets,
+        ("codedeploy", "GetDeploymentConfig"): _get_config,
+        ("codepipeline", "PutJobSuccessResult"): _put_success,
+        ("codepipeline", "PutJobFailureResult"): _put_failure,
+    }
+
+
+def _operation(service: str, method: str, path: str, headers: Mapping[str, str], body: bytes) -> str:
+    target = headers.get("x-amz-target")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    if service == "s3":
+        parts = [p for p in urlsplit(path).path.split("/") if p]
+        query = parse_qs(urlsplit(path).query, keep_blank_values=True)
+        if len(parts) >= 2:
+            return {"HEAD": "HeadObject", "GET": "GetObject", "PUT": "PutObject", "DELETE": "DeleteObject"}.get(
+                method, method
+            )
+        if method == "GET":
+            return "ListObjectsV2" if "list-type" in query else "ListObjects"
+        return {"HEAD": "HeadBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket"}.get(method, method)
+    form = parse_qs(body.decode("utf-8", "replace")) if body else parse_qs(urlsplit(path).query)
+    return (form.get("Action") or ["Unknown"])[0]
+
+
+def _json(body: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(body or b"{}")
+    except ValueError as exc:
+        raise AwsError("SerializationException", "Request body is not valid JSON") from exc
+    if not isinstance(doc, dict):
+        raise AwsError("SerializationException", "Request body must be a JSON object")
+    return doc
+
+
+def _json_reply(status: int, doc: dict[str, Any], *, error_type: str | None = None) -> Reply:
+    data = json.dumps(doc, default=str).encode()
+    headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", str(uuid.uuid4()))]
+    if error_type:
+        headers.append(("x-amzn-ErrorType", error_type))
+    return status, headers, data
+
+
+class _GatewayHandler(BaseHTTPRequestHandler):
+    gw: AwsGateway
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, headers, data = self.gw.handle(self.command, self.path, dict(self.headers.items()), body)
+        self.send_response(status)
+        has_length = False
+        for name, value in headers:
+            has_length = has_length or name.lower() == "content-length"
+            self.send_header(name, value)
+        if not has_length:
+            self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default stderr access log."""

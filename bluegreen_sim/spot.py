@@ -1,0 +1,296 @@
+"""HTTP emulator of the Spot Elastigroup endpoints `bluegreen` uses, on 127.0.0.1.
+
+Owns the wire: routing, Spot's response envelope and error shape, the Bearer-token and `accountId`
+checks, the per organisation x route x method rate limit over a sliding 60 s window of SIMULATED time
+(with `X-RateLimit-*` headers on every reply and a 429 `"Rate limit exceeded"` without `errors[]` when the
+budget is spent), and a ledger of the calls made. Behaviour lives in `elastigroup.py`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import re
+import threading
+import uuid
+from collections import Counter, deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from bluegreen_sim.clock import SimClock
+from bluegreen_sim.elastigroup import Elastigroups, SpotError
+
+WINDOW = 60.0
+DEFAULT_ACCOUNT = "act-00000000"  # what Spot uses when accountId is missing: the organisation's oldest account
+
+_ROUTES: tuple[tuple[str, re.Pattern[str], str], ...] = (
+    ("GET", re.compile(r"^/aws/ec2/group/(?P<g>[^/]+)$"), "/aws/ec2/group/{groupId}"),
+    ("GET", re.compile(r"^/aws/ec2/group/(?P<g>[^/]+)/status$"), "/aws/ec2/group/{groupId}/status"),
+    (
+        "GET",
+        re.compile(r"^/aws/ec2/group/(?P<g>[^/]+)/codeDeploy/blueGreenDeployment$"),
+        "/aws/ec2/group/{groupId}/codeDeploy/blueGreenDeployment",
+    ),
+    (
+        "POST",
+        re.compile(r"^/aws/ec2/group/(?P<g>[^/]+)/codeDeploy/blueGreenDeployment$"),
+        "/aws/ec2/group/{groupId}/codeDeploy/blueGreenDeployment",
+    ),
+    (
+        "PUT",
+        re.compile(r"^/aws/ec2/group/(?P<g>[^/]+)/codeDeploy/blueGreenDeployment/(?P<d>[^/]+)/stop$"),
+        "/aws/ec2/group/{groupId}/codeDeploy/blueGreenDeployment/{deploymentId}/stop",
+    ),
+)
+_STATUS_TEXT = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The rate limiter's verdict on one call."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int
+
+
+class RateLimiter:
+    """Sliding-window budget per (organisation, "METHOD /route") on simulated time.
+
+    `forced`: route keys whose next N calls are answered 429 regardless (with `forced_reset` seconds),
+    so a scenario can show rate limiting without depending on how often the handler calls.
+    """
+
+    def __init__(
+        self, clock: SimClock, budget: int = 60, *, forced: Mapping[str, int] | None = None, forced_reset: int = 5
+    ) -> None:
+        self._clock = clock
+        self.budget = budget
+        self._forced = dict(forced or {})
+        self._forced_reset = forced_reset
+        self._calls: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, org: str, route: str) -> Decision:
+        """Count the call if allowed; say how much budget is left and when a call is allowed again."""
+        now = self._clock.now()
+        with self._lock:
+            window = self._calls.setdefault((org, route), deque())
+            while window and window[0] <= now - WINDOW:
+                window.popleft()
+            if self._forced.get(route, 0) > 0:
+                self._forced[route] -= 1
+                return Decision(False, self.budget, 0, self._forced_reset)
+            if len(window) >= self.budget:
+                return Decision(False, self.budget, 0, max(1, math.ceil(window[0] + WINDOW - now)))
+            window.append(now)
+            reset = max(1, math.ceil(window[0] + WINDOW - now))
+            return Decision(True, self.budget, self.budget - len(window), reset)
+
+
+@dataclass
+class SpotLedger:
+    """Every call the emulator answered."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    throttled: int = 0
+    by_caller: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, route: str, status: int, caller: str | None) -> None:
+        with self.lock:
+            self.calls[route] += 1
+            self.statuses[status] += 1
+            if status == 429:
+                self.throttled += 1
+            self.by_caller[caller or "-"] += 1
+
+
+class SpotEmulator:
+    """The Spot API on loopback. `tokens` maps each accepted token to the accounts it may use."""
+
+    def __init__(
+        self, clock: SimClock, groups: Elastigroups, tokens: Mapping[str, set[str]], limiter: RateLimiter
+    ) -> None:
+        self.clock = clock
+        self.groups = groups
+        self.tokens = {k: set(v) for k, v in tokens.items()}
+        self.limiter = limiter
+        self.ledger = SpotLedger()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("start() first")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        emulator = self
+
+        class Handler(_SpotHandler):
+            spot = emulator
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="spot-emulator", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    # -- request handling (transport-free, so unit tests can call it) --------------------------------
+    def handle(
+        self, method: str, raw_path: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[int, dict[str, str], dict[str, Any]]:
+        """Answer one request: (HTTP status, extra headers, JSON envelope)."""
+        parts = urlsplit(raw_path)
+        query = parse_qs(parts.query)
+        request = {
+            "id": str(uuid.UUID(int=self.groups.rng.getrandbits(128), version=4)),
+            "url": raw_path,
+            "method": method,
+            "timestamp": self._iso(),
+        }
+        route, match = self._route(method, parts.path)
+        key = f"{method} {route}"
+        caller = self.clock.running
+        token = _bearer(headers)
+        if token is None or token not in self.tokens:
+            self.ledger.record(key, 401, caller)
+            return 401, {}, _error(request, 401, "UNAUTHORIZED", "Unauthorized: invalid or missing token")
+        decision = self.limiter.check(token, key)
+        limits = {
+            "X-RateLimit-Limit": str(decision.limit),
+            "X-RateLimit-Remaining": str(decision.remaining),
+            "X-RateLimit-Reset": str(decision.reset),
+        }
+        if not decision.allowed:
+            self.ledger.record(key, 429, caller)
+            return (
+                429,
+                limits,
+                {
+                    "request": request,
+                    "response": {"status": {"code": 429, "message": _STATUS_TEXT[429]}, "data": "Rate limit exceeded"},
+                },
+            )
+        try:
+            if match is None:
+                raise SpotError(404, "NOT_FOUND", f"No route for {method} {parts.path}")
+            account = (query.get("accountId") or [DEFAULT_ACCOUNT])[0]
+            if not account.startswith("act-"):
+                raise SpotError(400, "INVALID_ACCOUNT_ID", f"Invalid accountId {account}", "accountId")
+            if account != DEFAULT_ACCOUNT and account not in self.tokens[token]:
+                raise SpotError(403, "FORBIDDEN", f"Account {account} is not accessible with this token")
+            kind, items = self._dispatch(method, route, match, account, body)
+        except SpotError as fault:
+            self.ledger.record(key, fault.status, caller)
+            return fault.status, limits, _error(request, fault.status, fault.code, fault.message, fault.field_name)
+        self.ledger.record(key, 200, caller)
+        return (
+            200,
+            limits,
+            {
+                "request": request,
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "kind": kind,
+                    "items": items,
+                    "count": len(items),
+                },
+            },
+        )
+
+    def _dispatch(
+        self, method: str, route: str, match: re.Match[str], account: str, body: bytes
+    ) -> tuple[str, list[dict[str, Any]]]:
+        with self.groups.lock:
+            group = self.groups.group(account, match["g"])
+            if route == "/aws/ec2/group/{groupId}":
+                return "spotinst:aws:ec2:group", [group.wire(self._iso(group.created_at))]
+            if route.endswith("/status"):
+                return "spotinst:aws:ec2:group:instance", self.groups.status_items(group)
+            kind = "spotinst:aws:ec2:group:codeDeploy:blueGreenDeployment"
+            if method == "GET":
+                return kind, [d.wire() for d in group.deployments]
+            if method == "POST":
+                try:
+                    payload = json.loads(body or b"null")
+                except ValueError as exc:
+                    raise SpotError(400, "INVALID_JSON", f"Request body is not valid JSON: {exc}") from exc
+                return kind, [self.groups.start(group, payload).wire()]
+            return kind, [self.groups.stop(group, match["d"]).wire()]
+
+    def _route(self, method: str, path: str) -> tuple[str, re.Match[str] | None]:
+        for verb, pattern, template in _ROUTES:
+            found = pattern.match(path)
+            if found and verb == method:
+                return template, found
+        return path, None
+
+    def _iso(self, at: float | None = None) -> str:
+        moment = dt.datetime.fromtimestamp(self.clock.now() if at is None else at, dt.UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    if not value.startswith("Bearer "):
+        return None
+    return value[len("Bearer ") :].strip() or None
+
+
+def _error(
+    request: dict[str, Any], status: int, code: str, message: str, field_name: str | None = None
+) -> dict[str, Any]:
+    error: dict[str, str] = {"code": code, "message": message}
+    if field_name:
+        error["field"] = field_name
+    return {
+        "request": request,
+        "response": {"status": {"code": status, "message": _STATUS_TEXT.get(status, "Error")}, "errors": [error]},
+    }
+
+
+class _SpotHandler(BaseHTTPRequestHandler):
+    spot: SpotEmulator
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        status, headers, doc = self.spot.handle(self.command, self.path, dict(self.headers.items()), body)
+        data = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _serve  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the default stderr access log."""
