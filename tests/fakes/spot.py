@@ -9,9 +9,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlparse
 
 import requests
-from urllib.parse import parse_qsl, urlparse
 import responses
 
 BASE = "https://api.spotinst.io"
