@@ -112,9 +112,7 @@ class Cloud:
         self.results.append(result)
         return result
 
-    def run_pipeline(
-        self, params: dict[str, Any] | str, *, budget: float = 900.0, max_invocations: int = 20
-    ) -> Report:
+    def run_pipeline(self, params: dict[str, Any] | str, *, budget: float = 900.0, max_invocations: int = 20) -> Report:
         """Invoke like CodePipeline does: again with the continuation token (new job id) until a final report."""
         handler = self.handler()
         event = self.job_event(params, "job-0001")
@@ -165,9 +163,7 @@ def cloud(
                 ImageId=image_id,
                 MinCount=count,
                 MaxCount=count,
-                TagSpecifications=[
-                    {"ResourceType": "instance", "Tags": [{"Key": "GreenIdentifier", "Value": green}]}
-                ],
+                TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "GreenIdentifier", "Value": green}]}],
             )
             return [i["InstanceId"] for i in reply["Instances"]]
 

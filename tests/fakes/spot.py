@@ -165,13 +165,18 @@ class FakeSpot:
             "request": {"id": "spot-req-1", "method": "GET"},
             "response": {"status": {"code": 200, "message": "OK"}, "items": items, "count": len(items)},
         }
-        return 200, {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59", "X-RateLimit-Reset": "0"}, json.dumps(
-            envelope
+        return (
+            200,
+            {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59", "X-RateLimit-Reset": "0"},
+            json.dumps(envelope),
         )
 
     @staticmethod
     def _error(status: int, code: str = "ERROR", message: str = "failure") -> dict[str, Any]:
         return {
             "request": {"id": "spot-req-err"},
-            "response": {"status": {"code": status, "message": message}, "errors": [{"code": code, "message": message}]},
+            "response": {
+                "status": {"code": status, "message": message},
+                "errors": [{"code": code, "message": message}],
+            },
         }
