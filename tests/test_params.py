@@ -1,0 +1,222 @@
+"""UserParameters validation: every rule, each error naming its key, the token never echoed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from bluegreen.errors import ConfigurationError
+from bluegreen.params import (
+    ACCEPTED_KEYS,
+    GitHubRevision,
+    ParameterToken,
+    PlainToken,
+    S3Revision,
+    SecretToken,
+    parse_user_parameters,
+    validate_parameters,
+)
+
+TOKEN = "canary-TOKEN-5f1e2d3c"
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _params(**overrides: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "API_TOKEN": TOKEN,
+        "ACCOUNT_ID": "act-1234abcd",
+        "GROUP_ID": "sig-1234abcd",
+        "APP_NAME": "App",
+        "DEPLOYMENT_GROUP": "DG",
+        "S3_BUCKET": "bucket",
+        "S3_KEY": "k/app.zip",
+        "S3_BUNDLE": "zip",
+    }
+    params.update(overrides)
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _problems(raw: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigurationError) as caught:
+        validate_parameters(raw)
+    assert TOKEN not in str(caught.value)
+    return caught.value.problems
+
+
+def test_valid_s3_parameters_parse_into_a_typed_value() -> None:
+    params = parse_user_parameters(json.dumps(_params(TIMEOUT=600)))
+
+    assert params.token_source == PlainToken(params.token_source.token)  # type: ignore[union-attr]
+    assert params.revision == S3Revision("bucket", "k/app.zip", "zip")
+    assert params.timeout_seconds == 600
+    assert params.dry_run is False
+
+
+def test_github_revision_is_parsed() -> None:
+    params = validate_parameters(
+        _params(S3_BUCKET=None, S3_KEY=None, S3_BUNDLE=None, GITHUB_REPO="acme/web", COMMIT_ID=SHA.upper())
+    )
+
+    assert params.revision == GitHubRevision("acme/web", SHA)
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"), [("zip", "zip"), ("ZIP", "zip"), ("Tgz", "tgz"), ("yaml", "YAML"), ("json", "JSON")]
+)
+def test_bundle_type_accepts_any_case_and_is_sent_in_codedeploy_spelling(given: str, sent: str) -> None:
+    params = validate_parameters(_params(S3_BUNDLE=given))
+
+    assert isinstance(params.revision, S3Revision)
+    assert params.revision.bundle_type == sent
+
+
+@pytest.mark.parametrize(("given", "seconds"), [(None, 3600), (60, 60), ("900", 900), (86400, 86400), (600.0, 600)])
+def test_timeout_accepts_whole_seconds_as_number_or_string(given: Any, seconds: int) -> None:
+    assert validate_parameters(_params(TIMEOUT=given)).timeout_seconds == seconds
+
+
+@pytest.mark.parametrize("given", [59, 86401, "ten", True, 1.5, None.__class__, [600], "-60"])
+def test_timeout_out_of_range_or_of_the_wrong_type_is_rejected(given: Any) -> None:
+    value = given if given is not None.__class__ else {"x": 1}
+    problems = _problems(_params(TIMEOUT=value))
+
+    assert any(p.startswith("TIMEOUT: expected whole seconds between 60 and 86400") for p in problems)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("GROUP_ID", "abc", "GROUP_ID: expected an Elastigroup id like sig-1234abcd, got 'abc'"),
+        ("ACCOUNT_ID", "sig-1", "ACCOUNT_ID: expected a Spot account id like act-1234abcd, got 'sig-1'"),
+        ("APP_NAME", "", "APP_NAME: expected a CodeDeploy application name"),
+        ("DEPLOYMENT_GROUP", 5, "DEPLOYMENT_GROUP: expected a CodeDeploy deployment group name"),
+        ("S3_BUNDLE", "rar", "S3_BUNDLE: expected one of tar, tgz, zip, YAML, JSON, got 'rar'"),
+        ("S3_BUCKET", "Bad_Bucket", "S3_BUCKET: expected an S3 bucket name"),
+        ("DRY_RUN", "maybe", "DRY_RUN: expected true or false"),
+    ],
+)
+def test_an_invalid_value_names_the_key_and_the_expectation(key: str, value: Any, expected: str) -> None:
+    problems = _problems(_params(**{key: value}))
+
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+@pytest.mark.parametrize("key", ["ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP"])
+def test_a_missing_required_key_is_named(key: str) -> None:
+    problems = _problems(_params(**{key: None}))
+
+    assert any(p.startswith(f"{key}: missing") for p in problems)
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    problems = _problems(_params(GROUP_ID="x", ACCOUNT_ID="y", TIMEOUT=1))
+
+    assert len(problems) == 3
+
+
+def test_unknown_keys_are_an_error_listing_the_accepted_keys() -> None:
+    problems = _problems(_params(GROUPID="sig-1"))
+
+    assert problems[0].startswith("unknown key(s) 'GROUPID'; accepted keys are ")
+    assert all(key in problems[0] for key in ACCEPTED_KEYS)
+
+
+def test_both_revision_sources_are_rejected() -> None:
+    problems = _problems(_params(GITHUB_REPO="a/b", COMMIT_ID=SHA))
+
+    assert "not both" in problems[0]
+
+
+def test_no_revision_source_is_rejected() -> None:
+    problems = _problems(_params(S3_BUCKET=None, S3_KEY=None, S3_BUNDLE=None))
+
+    assert problems[0].startswith("revision: missing")
+
+
+def test_a_partial_s3_revision_names_each_missing_key() -> None:
+    problems = _problems(_params(S3_KEY=None, S3_BUNDLE=None))
+
+    assert any(p.startswith("S3_KEY: missing") for p in problems)
+    assert any(p.startswith("S3_BUNDLE: missing") for p in problems)
+
+
+def test_a_short_github_commit_is_rejected() -> None:
+    problems = _problems(_params(S3_BUCKET=None, S3_KEY=None, S3_BUNDLE=None, GITHUB_REPO="a/b", COMMIT_ID="abc123"))
+
+    assert problems == ["COMMIT_ID: expected a full 40-character hex commit SHA, got 'abc123'"]
+
+
+def test_a_malformed_token_is_rejected_without_echoing_it() -> None:
+    problems = _problems(_params(API_TOKEN=TOKEN + " with spaces"))
+
+    assert problems[0].startswith("API_TOKEN: expected the Spot API token")
+
+
+def test_the_token_is_never_in_the_repr_of_the_parameters() -> None:
+    params = validate_parameters(_params())
+
+    assert TOKEN not in repr(params)
+    assert TOKEN not in str(params)
+
+
+def test_invalid_json_says_so_with_the_position() -> None:
+    with pytest.raises(ConfigurationError, match=r"UserParameters: invalid JSON at line 1 column 14 \(char 13\)"):
+        parse_user_parameters('{"GROUP_ID": }')
+
+
+@pytest.mark.parametrize(("text", "kind"), [("[]", "an array"), ('"x"', "a string"), ("3", "a number")])
+def test_user_parameters_must_be_a_json_object(text: str, kind: str) -> None:
+    with pytest.raises(ConfigurationError, match=f"expected a JSON object, got {kind}"):
+        parse_user_parameters(text)
+
+
+@pytest.mark.parametrize("text", [None, "", "   "])
+def test_missing_user_parameters_are_reported(text: str | None) -> None:
+    with pytest.raises(ConfigurationError, match="UserParameters: missing"):
+        parse_user_parameters(text)
+
+
+def test_duplicate_keys_are_rejected() -> None:
+    text = json.dumps(_params())[:-1] + ', "GROUP_ID": "sig-99999999"}'
+
+    with pytest.raises(ConfigurationError, match="'GROUP_ID': given more than once"):
+        parse_user_parameters(text)
+
+
+@pytest.mark.parametrize(
+    ("extra", "source"),
+    [
+        ({"API_TOKEN": None, "API_TOKEN_SECRET": "spot/token"}, SecretToken("spot/token")),
+        ({"API_TOKEN": None, "API_TOKEN_PARAMETER": "/spot/token"}, ParameterToken("/spot/token")),
+    ],
+)
+def test_token_may_come_from_a_secret_or_a_parameter(extra: dict[str, Any], source: object) -> None:
+    assert validate_parameters(_params(**extra)).token_source == source
+
+
+def test_the_function_default_secret_applies_when_no_token_is_given() -> None:
+    params = validate_parameters(_params(API_TOKEN=None), default_secret="arn:aws:secretsmanager:x")
+
+    assert params.token_source == SecretToken("arn:aws:secretsmanager:x")
+
+
+def test_two_token_sources_are_rejected() -> None:
+    problems = _problems(_params(API_TOKEN_SECRET="spot/token"))
+
+    assert problems == ["API_TOKEN and API_TOKEN_SECRET: give only one token source"]
+
+
+def test_no_token_source_is_rejected() -> None:
+    problems = _problems(_params(API_TOKEN=None))
+
+    assert problems[0].startswith("API_TOKEN: missing")
+
+
+def test_fingerprint_changes_with_the_revision() -> None:
+    one = validate_parameters(_params())
+    other = validate_parameters(_params(S3_KEY="k/app-2.zip"))
+
+    assert one.fingerprint() != other.fingerprint()
+    assert one.fingerprint() == validate_parameters(_params(TIMEOUT=900)).fingerprint()
