@@ -13,9 +13,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, host_arch, wheelhouse
 
 import build_zip
+from tests.packaging.helpers import ROOT, host_arch, wheelhouse
 
 BOTO_TOP_LEVEL = ("boto3/", "botocore/", "s3transfer/", "jmespath/", "urllib3/", "dateutil/", "six.py")
 RUNTIME_TOP_LEVEL = ("requests/", "certifi/", "charset_normalizer/", "idna/", "aws_lambda_powertools/",

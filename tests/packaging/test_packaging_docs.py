@@ -7,9 +7,9 @@ import re
 
 import pytest
 import yaml
-from conftest import ROOT, load_template
 
 import build_zip
+from tests.packaging.helpers import ROOT, load_template
 
 DEPLOY = ROOT / "docs" / "deploy.md"
 

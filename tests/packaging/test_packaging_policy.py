@@ -10,7 +10,8 @@ from typing import Any
 
 import parliament
 import pytest
-from conftest import POLICY_FILE, all_actions, as_list, console_script, policy_statements
+
+from tests.packaging.helpers import POLICY_FILE, all_actions, as_list, console_script, policy_statements
 
 EXPECTED_ACTIONS = {
     "codepipeline:PutJobSuccessResult",

@@ -5,7 +5,15 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from conftest import TEMPLATE_FILE, actions_by_sid, all_actions, as_list, console_script, policy_statements
+
+from tests.packaging.helpers import (
+    TEMPLATE_FILE,
+    actions_by_sid,
+    all_actions,
+    as_list,
+    console_script,
+    policy_statements,
+)
 
 
 def role_policy(template):

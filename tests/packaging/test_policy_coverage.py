@@ -13,7 +13,8 @@ from collections.abc import Iterable
 from typing import Any
 
 import pytest
-from conftest import all_actions
+
+from tests.packaging.helpers import all_actions
 
 # botocore service ids (hyphenised) whose IAM prefix differs.
 IAM_PREFIXES = {
