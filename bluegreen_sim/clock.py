@@ -109,6 +109,14 @@ class SimClock:
         """Run `action` `delay` simulated seconds from now."""
         self.call_at(self._now + max(0.0, delay), action)
 
+    def set_speed(self, speed: float | None) -> None:
+        """Change real-time pacing (None: as fast as possible)."""
+        self._speed = speed
+
+    def clear_listeners(self) -> None:
+        """Forget every advance listener."""
+        self._listeners.clear()
+
     def add_listener(self, listener: AdvanceListener) -> None:
         """Call `listener(now)` after every advance of time (progress displays)."""
         self._listeners.append(listener)

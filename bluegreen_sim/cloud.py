@@ -253,7 +253,8 @@ class Cloud:
             handler,
             pipeline.user_parameters,
             name=pipeline.name,
-            rng=random.Random(self.rng.getrandbits(64)),  # noqa: S311 duplicate_first=duplicate_first,
+            rng=random.Random(self.rng.getrandbits(64)),  # noqa: S311 - determinism, not secrecy
+            duplicate_first=duplicate_first,
             artifact_secret=self.artifact_secret,
         )
 

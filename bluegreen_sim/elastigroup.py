@@ -230,7 +230,7 @@ class Elastigroups:
             [dict(t) for t in tags],
             timeout,
             [dict(d) for d in dgs],
-            {"deployment": dep},
+            dict(dep),  # Spot echoes the deployment object: config.tags, config.timeout
             self.clock.now(),
         )
         group.deployments.append(bg)

@@ -149,7 +149,9 @@ class SpotEmulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="spot-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="spot-emulator", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -276,6 +278,7 @@ def _error(
 class _SpotHandler(BaseHTTPRequestHandler):
     spot: SpotEmulator
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in separate writes: avoid 40 ms ACK stalls
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -1,0 +1,251 @@
+"""Run one named scenario through the real handler on a fresh simulated cloud and judge the result.
+
+Owns `run_scenario()` and `SimulationResult`: the figures the CLI prints, the end-to-end tests assert and
+other tools (IAM policy check, benchmarks) read. It prints nothing; an optional `Observer` hears about
+phase changes, time passing and CodePipeline results as they happen.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+from bluegreen_sim.cloud import Cloud, Pipeline, Revision
+from bluegreen_sim.codepipeline import DriverResult, Report
+from bluegreen_sim.logcapture import LogCapture, PhaseChange
+from bluegreen_sim.scenarios import SCENARIOS, Scenario
+
+SETTLE_SECONDS = 300.0
+
+
+class Observer(Protocol):
+    """Live notifications during a run (the CLI's display)."""
+
+    def started(self, scenario: Scenario, cloud: Cloud, pipeline: Pipeline) -> None: ...
+
+    def phase(self, change: PhaseChange, counts: dict[str, int]) -> None: ...
+
+    def tick(self, elapsed: float) -> None: ...
+
+    def report(self, report: Report) -> None: ...
+
+
+@dataclass
+class SimulationResult:
+    """Everything a simulated run produced. Counters are keyed "METHOD /route" (Spot) or "service:Op".
+
+    `aws_operations` holds the handler's AWS operations as "service:Operation" (botocore operation names
+    under IAM service prefixes, e.g. "s3:HeadObject"), never the simulator's own setup calls.
+    `greens_left_running` counts green instances still alive after a run that did not succeed (after a
+    success the greens are the group's serving instances, so it is 0); `blues_left_running` counts the
+    original instances still alive."""
+
+    scenario: str
+    description: str
+    instances: int
+    revision: str
+    outcome: str
+    expected_outcome: str
+    passed: bool
+    checks: dict[str, bool]
+    reports: list[dict[str, Any]]
+    invocations: int
+    timeline: dict[str, float]
+    phases: list[dict[str, Any]]
+    spot_calls: Counter[str]
+    spot_429s: int
+    spot_deployments_started: int
+    spot_stops: int
+    aws_calls: Counter[str]
+    aws_operations: frozenset[str]
+    greens_left_running: int
+    blues_left_running: int
+    log_lines: list[str]
+    wall_seconds: float
+    simulated_seconds: float
+    final_message: str
+    invocation_details: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (counters as objects, the operation set sorted)."""
+        doc = asdict(self)
+        doc["spot_calls"] = dict(sorted(self.spot_calls.items()))
+        doc["aws_calls"] = dict(sorted(self.aws_calls.items()))
+        doc["aws_operations"] = sorted(self.aws_operations)
+        return doc
+
+
+def run_scenario(
+    name: str,
+    *,
+    instances: int = 4,
+    revision: Revision = "s3",
+    speed: float | None = None,
+    observer: Observer | None = None,
+    seed: int = 0,
+) -> SimulationResult:
+    """Run scenario `name` end to end through `bluegreen.handler` on a fresh simulated cloud.
+
+    Raises:
+        KeyError: unknown scenario name.
+        ValueError: `instances` < 1.
+    """
+    scenario = SCENARIOS[name]
+    if instances < 1:
+        raise ValueError("instances must be at least 1")
+    wall = time.perf_counter()
+    with Cloud(speed=speed, spot_budget=scenario.spot_budget, forced_429=scenario.forced_429, seed=seed) as cloud:
+        bad_token = f"sim-bad-canary-{cloud.rng.getrandbits(96):024x}"
+        pipeline = cloud.add_pipeline(
+            instances=instances,
+            revision=revision,
+            timeout=scenario.timeout,
+            token=bad_token if scenario.bad_token else None,
+            group=scenario.group,
+            deploy=scenario.deploy,
+        )
+
+        def on_phase(change: PhaseChange) -> None:
+            if observer is not None:
+                observer.phase(change, cloud.counts(pipeline))
+
+        log = LogCapture(cloud.clock, on_phase)
+        if observer is not None:
+            observer.started(scenario, cloud, pipeline)
+            cloud.clock.add_listener(lambda _now: observer.tick(cloud.clock.elapsed))
+            seen = 0
+
+            def forward_reports(_: float) -> None:
+                nonlocal seen
+                while seen < len(cloud.jobs.reports):
+                    observer.report(cloud.jobs.reports[seen])
+                    seen += 1
+
+            cloud.clock.add_listener(forward_reports)
+        driver = cloud.driver(pipeline, log=log, duplicate_first=scenario.duplicate_first)
+        outcome = driver.run()
+        if observer is not None:
+            forward_reports(0.0)
+        simulated = cloud.clock.elapsed
+        cloud.clock.clear_listeners()
+        cloud.clock.set_speed(None)  # nobody watches the aftermath: Spot finalising, cleanup delays
+        cloud.settle(SETTLE_SECONDS)
+        counts = cloud.counts(pipeline)
+        secrets = [cloud.token, bad_token, cloud.artifact_secret]
+        return _judge(
+            scenario,
+            cloud,
+            pipeline,
+            log,
+            outcome,
+            counts,
+            secrets,
+            instances,
+            revision,
+            simulated,
+            time.perf_counter() - wall,
+        )
+
+
+def _judge(
+    scenario: Scenario,
+    cloud: Cloud,
+    pipeline: Pipeline,
+    log: LogCapture,
+    driven: DriverResult,
+    counts: dict[str, int],
+    secrets: list[str],
+    instances: int,
+    revision: str,
+    simulated: float,
+    wall: float,
+) -> SimulationResult:
+    reports = list(cloud.jobs.reports)
+    accepted = [r for r in reports if r.accepted]
+    finals = [r for r in accepted if r.final]
+    per_job = Counter(r.job_id for r in accepted)
+    rejected = [r for r in reports if not r.accepted]
+    allowed_rejections = ("InvalidJobStateException",) if scenario.duplicate_first else ()
+    returns = [inv.returned for inv in driven.invocations]
+    everything = "\n".join([log.text(), json.dumps([r.request for r in reports]), json.dumps(returns, default=str)])
+    succeeded = driven.outcome == "Succeeded"
+    checks = {
+        "exactly one final report": len(finals) == 1 and driven.outcome not in ("NoReport", "TooManyInvocations"),
+        "every job answered exactly once": all(per_job.get(j) == 1 for j in driven.job_ids),
+        "no report rejected by CodePipeline": all((r.error or "").startswith(allowed_rejections) for r in rejected),
+        "handler never raised": not any(inv.raised for inv in driven.invocations),
+        "no invocation overran 900 s": not any(inv.overran for inv in driven.invocations),
+        "token and credentials never in output": not any(s in everything for s in secrets),
+        "enough invocations": len(driven.invocations) >= scenario.min_invocations,
+    }
+    if succeeded:
+        checks["blues retired"] = counts["blues"] == 0
+        checks["greens serving"] = counts["greens"] == instances
+    else:
+        checks["no green left running"] = counts["greens"] == 0
+        checks["blues still serving"] = counts["blues"] == instances
+    if scenario.forced_429 or scenario.spot_budget < 60:
+        checks["429s absorbed"] = cloud.spot.ledger.throttled > 0
+    if scenario.duplicate_first:
+        checks["one Spot deployment"] = cloud.groups.started == 1
+    if scenario.bad_token:
+        checks["nothing launched"] = cloud.groups.started == 0
+    final = finals[-1] if finals else None
+    return SimulationResult(
+        scenario=scenario.name,
+        description=scenario.description,
+        instances=instances,
+        revision=revision,
+        outcome=driven.outcome,
+        expected_outcome=scenario.expected,
+        passed=driven.outcome == scenario.expected and all(checks.values()),
+        checks=checks,
+        reports=[r.wire() for r in reports],
+        invocations=len(driven.invocations),
+        timeline=_timeline(log.phases, simulated),
+        phases=[{"elapsed": c.elapsed, "phase": c.phase, "invocation": c.caller} for c in log.phases],
+        spot_calls=Counter(cloud.spot.ledger.calls),
+        spot_429s=cloud.spot.ledger.throttled,
+        spot_deployments_started=cloud.groups.started,
+        spot_stops=cloud.groups.stops,
+        aws_calls=Counter(cloud.gateway.ledger.calls),
+        aws_operations=frozenset(cloud.gateway.ledger.calls),
+        greens_left_running=counts["greens"] if not succeeded else 0,
+        blues_left_running=counts["blues"],
+        log_lines=[line for _, line in log.lines],
+        wall_seconds=round(wall, 3),
+        simulated_seconds=simulated,
+        final_message=_final_message(final),
+        invocation_details=[
+            {
+                "name": i.name,
+                "job_id": i.job_id,
+                "started": i.started,
+                "ended": i.ended,
+                "raised": i.raised,
+                "overran": i.overran,
+            }
+            for i in driven.invocations
+        ],
+    )
+
+
+def _final_message(report: Report | None) -> str:
+    if report is None:
+        return ""
+    if report.operation == "PutJobFailureResult":
+        details = report.request.get("failureDetails") or {}
+        return f"{details.get('type')}: {details.get('message')}"
+    return str((report.request.get("executionDetails") or {}).get("summary", ""))
+
+
+def _timeline(phases: list[PhaseChange], end: float) -> dict[str, float]:
+    """Simulated seconds spent in each phase (a phase entered twice adds up)."""
+    timeline: dict[str, float] = {}
+    for n, change in enumerate(phases):
+        until = phases[n + 1].elapsed if n + 1 < len(phases) else end
+        timeline[change.phase] = round(timeline.get(change.phase, 0.0) + max(0.0, until - change.elapsed), 3)
+    return timeline

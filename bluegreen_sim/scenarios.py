@@ -1,0 +1,83 @@
+"""The named scenarios: how the simulated cloud misbehaves in each, and what outcome is expected.
+
+Owns only data. Durations are simulated seconds; `runner.py` builds the cloud from a `Scenario`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from bluegreen_sim.codedeploy_sim import DeployBehaviour
+from bluegreen_sim.elastigroup import GroupBehaviour
+
+POST_BG = "POST /aws/ec2/group/{groupId}/codeDeploy/blueGreenDeployment"
+GET_GROUP = "GET /aws/ec2/group/{groupId}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One named situation for a simulated pipeline run."""
+
+    name: str
+    description: str
+    expected: str  # "Succeeded" or "Failed:<CodePipeline failure type>"
+    group: GroupBehaviour = field(default_factory=GroupBehaviour)
+    deploy: DeployBehaviour = field(default_factory=DeployBehaviour)
+    timeout: int = 3600
+    bad_token: bool = False
+    duplicate_first: bool = False
+    spot_budget: int = 60
+    forced_429: Mapping[str, int] = field(default_factory=dict)
+    min_invocations: int = 1
+
+
+SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
+    {
+        s.name: s
+        for s in (
+            Scenario("happy", "greens launch, CodeDeploy succeeds, Elastigroup retires the blues", "Succeeded"),
+            Scenario(
+                "deploy-fails",
+                "one green instance fails AfterInstall (ScriptFailed, with a log tail); everything is cleaned up",
+                "Failed:JobFailed",
+                deploy=DeployBehaviour(fail_instance=1, fail_event="AfterInstall"),
+            ),
+            Scenario(
+                "slow-launch",
+                "greens take longer than one 900 s invocation to launch: continuation tokens carry the run",
+                "Succeeded",
+                group=GroupBehaviour(launch_delay=1100.0),
+                min_invocations=2,
+            ),
+            Scenario(
+                "spot-interruption",
+                "a green instance is reclaimed while booting and Elastigroup launches a replacement",
+                "Succeeded",
+                group=GroupBehaviour(interrupt_after_boot=20.0),
+            ),
+            Scenario(
+                "rate-limited",
+                "Spot answers 429 with X-RateLimit-Reset on the first calls and enforces a small budget",
+                "Succeeded",
+                spot_budget=6,
+                forced_429=MappingProxyType({GET_GROUP: 1, POST_BG: 2}),
+            ),
+            Scenario(
+                "timeout",
+                "greens never pass their status checks: TIMEOUT passes and everything is cleaned up",
+                "Failed:JobFailed",
+                group=GroupBehaviour(never_ready=True),
+                timeout=600,
+            ),
+            Scenario("bad-token", "Spot rejects the API token with 401", "Failed:PermissionError", bad_token=True),
+            Scenario(
+                "duplicate-delivery",
+                "Lambda delivers the first event twice; only one Spot deployment may start",
+                "Succeeded",
+                duplicate_first=True,
+            ),
+        )
+    }
+)
