@@ -131,6 +131,7 @@ class TargetFailure:
 class DeploymentGroupInfo:
     blue_green: bool
     deployment_config: str | None
+    green_provisioning: str | None
 
 
 def _wrap(operation: str, exc: ClientError | BotoCoreError) -> BlueGreenError:
@@ -248,9 +249,11 @@ class AwsGateway:
                 applicationName=application, deploymentGroupName=deployment_group
             )["deploymentGroupInfo"]
         style = info.get("deploymentStyle", {})
+        provisioning = info.get("blueGreenDeploymentConfiguration", {}).get("greenFleetProvisioningOption", {})
         return DeploymentGroupInfo(
             blue_green=style.get("deploymentType") == "BLUE_GREEN",
             deployment_config=info.get("deploymentConfigName"),
+            green_provisioning=provisioning.get("action"),
         )
 
     def find_deployment_for_green(self, application: str, deployment_group: str, green: str) -> str | None:

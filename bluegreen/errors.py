@@ -28,7 +28,7 @@ class BlueGreenError(Exception):
 class ConfigurationError(BlueGreenError):
     """The user's parameters, the continuation token or the AWS/Spot setup are not usable as given."""
 
-    failure_type = "ConfigurationError"
+    failure_type: FailureType = "ConfigurationError"
 
     def __init__(self, problems: list[str] | str) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
@@ -38,19 +38,19 @@ class ConfigurationError(BlueGreenError):
 class AccessDeniedError(BlueGreenError):
     """Spot rejected the token (401/403) or AWS denied an action to the function's role."""
 
-    failure_type = "PermissionError"
+    failure_type: FailureType = "PermissionError"
 
 
 class RevisionUnavailableError(BlueGreenError):
     """The application revision (S3 object or GitHub commit) cannot be read."""
 
-    failure_type = "RevisionUnavailable"
+    failure_type: FailureType = "RevisionUnavailable"
 
 
 class ServiceUnavailableError(BlueGreenError):
     """Spot or AWS stayed unreachable, throttled or broken after bounded retries."""
 
-    failure_type = "SystemUnavailable"
+    failure_type: FailureType = "SystemUnavailable"
 
 
 class SpotApiError(BlueGreenError):
@@ -102,25 +102,25 @@ class AwsApiError(BlueGreenError):
             text += f" (AWS request id {request_id})"
         super().__init__(text)
 
-    failure_type = "JobFailed"
+    failure_type: FailureType = "JobFailed"
 
 
 class DeploymentFailedError(BlueGreenError):
     """The CodeDeploy or Spot deployment ended in failure (or was stopped by someone else)."""
 
-    failure_type = "JobFailed"
+    failure_type: FailureType = "JobFailed"
 
 
 class DeploymentTimedOutError(BlueGreenError):
     """The run's TIMEOUT passed before the deployment reached a final state."""
 
-    failure_type = "JobFailed"
+    failure_type: FailureType = "JobFailed"
 
 
 class ReportFailedError(BlueGreenError):
     """CodePipeline did not accept our result; the handler re-raises so Lambda retries the report."""
 
-    failure_type = "SystemUnavailable"
+    failure_type: FailureType = "SystemUnavailable"
 
 
 class JobAlreadyReportedError(BlueGreenError):

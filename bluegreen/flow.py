@@ -20,13 +20,13 @@ from bluegreen.aws import GREEN_TAG_KEY, AwsGateway, DeploymentProgress, Instanc
 from bluegreen.clock import Clock
 from bluegreen.errors import (
     BlueGreenError,
-    ConfigurationError,
     DeploymentFailedError,
     DeploymentTimedOutError,
     FailureType,
     failure_type_of,
 )
-from bluegreen.params import DeploymentParams, S3Revision
+from bluegreen.params import DeploymentParams
+from bluegreen.preflight import Preflight, run_preflight
 from bluegreen.spot import SpotClient
 from bluegreen.state import Phase, RunState
 
@@ -155,7 +155,7 @@ class Deployment:
 
     def _step(self, state: RunState) -> tuple[RunState, Outcome | None]:
         if state.phase == "START":
-            return self._start(state), None
+            return self._start(state)
         if state.phase == "WAIT_GREEN":
             return self._wait_green(state), None
         if state.phase == "DEPLOY":
@@ -181,19 +181,18 @@ class Deployment:
 
     # ---- phases -----------------------------------------------------------------------------------
 
-    def _start(self, state: RunState) -> RunState:
+    def _start(self, state: RunState) -> tuple[RunState, Outcome | None]:
         p = self._params
-        if isinstance(p.revision, S3Revision):
-            self._aws.check_revision_exists(p.revision)  # before launching a fleet it could not use
-        expected = state.expected_greens or self._expected_green_count()
-        existing = self._spot.find_deployment_by_tag(p.group_id, GREEN_TAG_KEY, state.green)
-        if existing is not None:
+        checked = run_preflight(p, state.green, spot=self._spot, aws=self._aws)
+        if p.dry_run:
+            return state, Succeeded(state, _dry_run_summary(p, state, checked))
+        if checked.existing is not None:
             logger.info(
                 "Spot deployment %s already carries GreenIdentifier=%s: attaching to it (duplicate delivery)",
-                existing.deployment_id,
+                checked.existing.deployment_id,
                 state.green,
             )
-            deployment = existing
+            deployment = checked.existing
         else:
             deployment = self._spot.start_deployment(
                 p.group_id,
@@ -203,21 +202,10 @@ class Deployment:
                 application=p.application,
                 deployment_group=p.deployment_group,
             )
-        return state.advance(
-            phase="WAIT_GREEN", expected_greens=expected, spot_deployment_id=deployment.deployment_id
+        started = state.advance(
+            phase="WAIT_GREEN", expected_greens=checked.expected_greens, spot_deployment_id=deployment.deployment_id
         )
-
-    def _expected_green_count(self) -> int:
-        group = self._spot.get_group(self._params.group_id)
-        if group.capacity_target:
-            return group.capacity_target
-        running = self._spot.count_group_instances(self._params.group_id)
-        if running:
-            return running
-        raise ConfigurationError(
-            f"GROUP_ID: Elastigroup {self._params.group_id} has a capacity target of 0 and no running "
-            "instances, so a blue/green deployment would launch nothing; scale the group up first"
-        )
+        return started, None
 
     def _wait_green(self, state: RunState) -> RunState:
         expected = state.expected_greens or 1
@@ -402,6 +390,18 @@ def spot_timeout(timeout_seconds: int) -> int:
     than our own deadline, never leave capacity running longer, and our deadline stops the deployment anyway.
     """
     return timeout_seconds
+
+
+def _dry_run_summary(params: DeploymentParams, state: RunState, checked: Preflight) -> str:
+    group = checked.group
+    return (
+        f"Dry run: all checks passed; nothing was created or changed. A real run would start a Spot blue/green "
+        f"deployment on Elastigroup {group.group_id} ({group.name or 'unnamed'}), wait for "
+        f"{checked.expected_greens} green instance(s) tagged {GREEN_TAG_KEY}={state.green}, then deploy "
+        f"{params.revision.describe()} with CodeDeploy {params.application}/{params.deployment_group} (deployment "
+        f"config {checked.deployment_group.deployment_config or 'the group default'}), within TIMEOUT "
+        f"{params.timeout_seconds} s."
+    )
 
 
 def _describe_target_failure(failure: TargetFailure) -> str:

@@ -21,9 +21,6 @@ logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 300
 
-_warned_plain_token = False
-
-
 class TokenResolver:
     """Resolves a `TokenSource` to the token itself, caching secret reads for CACHE_SECONDS."""
 
@@ -31,6 +28,7 @@ class TokenResolver:
         # Factories: a run with a plain token never loads the parameters utility or builds these clients.
         self._secrets = secrets
         self._ssm = ssm
+        self._warned_plain_token = False
 
     def resolve(self, source: TokenSource) -> SpotToken:
         """The token the source holds.
@@ -41,7 +39,12 @@ class TokenResolver:
             ServiceUnavailableError: Secrets Manager or SSM could not be reached.
         """
         if isinstance(source, PlainToken):
-            _warn_plain_token_once()
+            if not self._warned_plain_token:  # once per container: the resolver lives as long as the handler
+                self._warned_plain_token = True
+                logger.warning(
+                    "The Spot token is given as API_TOKEN in UserParameters, readable by everyone who can read the "
+                    "pipeline; store it in Secrets Manager and pass API_TOKEN_SECRET instead"
+                )
             return source.token
         if isinstance(source, SecretToken):
             raw = self._fetch(self._secrets(), source.secret_id, "API_TOKEN_SECRET", {})
@@ -83,7 +86,8 @@ def _token_from_secret(raw: object, secret_id: str) -> str:
 
 
 def _wrap(exc: Exception, key: str, name: str) -> BlueGreenError:
-    cause = exc.__cause__ or exc
+    # Powertools re-raises botocore's error as GetParameterError without `from`: the cause is the context.
+    cause = exc.__cause__ or exc.__context__ or exc
     code = ""
     response = getattr(cause, "response", None)
     if isinstance(response, dict):
@@ -101,13 +105,3 @@ def _wrap(exc: Exception, key: str, name: str) -> BlueGreenError:
     if code:
         return ConfigurationError(f"{where} cannot be read: {code}")
     return ServiceUnavailableError(f"{where} cannot be read: {type(cause).__name__}")
-
-
-def _warn_plain_token_once() -> None:
-    global _warned_plain_token  # noqa: PLW0603 - once per Lambda container is the point
-    if not _warned_plain_token:
-        _warned_plain_token = True
-        logger.warning(
-            "The Spot token is given as API_TOKEN in UserParameters, readable by everyone who can read the "
-            "pipeline; store it in Secrets Manager and pass API_TOKEN_SECRET instead"
-        )

@@ -43,6 +43,7 @@ class FakeCodeDeploy:
     now: Callable[[], float]
     tagged_instances: Callable[[str], list[str]]
     blue_green: bool = True
+    green_provisioning: str = "DISCOVER_EXISTING"
     script: Script = field(default_factory=Script)
     deployments: dict[str, FakeDeployment] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
@@ -66,6 +67,9 @@ class FakeCodeDeploy:
                 "deploymentGroupName": body["deploymentGroupName"],
                 "deploymentConfigName": "CodeDeployDefault.OneAtATime",
                 "deploymentStyle": {"deploymentType": style, "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"},
+                "blueGreenDeploymentConfiguration": {
+                    "greenFleetProvisioningOption": {"action": self.green_provisioning}
+                },
             }
         }
 

@@ -1,0 +1,162 @@
+"""Checks made before anything is launched, so a misconfiguration fails in seconds, not after a fleet started.
+
+Owns what "ready to deploy" means: the Spot token, account and group work; the Elastigroup's CodeDeploy integration
+names our application and deployment group; that deployment group exists and is a blue/green group that takes
+tagged instances; the revision exists; no other blue/green deployment runs on the group. The independent checks
+run in parallel. Changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Final, TypeVar
+
+from bluegreen.aws import GREEN_TAG_KEY, AwsGateway, DeploymentGroupInfo
+from bluegreen.errors import BlueGreenError, ConfigurationError
+from bluegreen.params import DeploymentParams, S3Revision
+from bluegreen.spot import SpotClient, SpotDeployment, SpotGroup
+
+logger = logging.getLogger(__name__)
+
+_WORKERS: Final = 4
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the checks found: enough to start, or to describe a dry run."""
+
+    group: SpotGroup
+    expected_greens: int
+    deployment_group: DeploymentGroupInfo
+    existing: SpotDeployment | None
+
+
+class PreflightError(ConfigurationError):
+    """Several preflight checks failed; carries the failure type of the most important one."""
+
+    def __init__(self, errors: list[BlueGreenError]) -> None:
+        super().__init__([str(e) for e in errors])
+        self.errors = errors
+        self.failure_type = errors[0].failure_type
+
+    def __str__(self) -> str:
+        if len(self.errors) == 1:
+            return str(self.errors[0])
+        return f"preflight found {len(self.errors)} problems: " + "; ".join(str(e) for e in self.errors)
+
+
+def run_preflight(params: DeploymentParams, green: str, *, spot: SpotClient, aws: AwsGateway) -> Preflight:
+    """Check everything a deployment needs, in parallel where the checks are independent.
+
+    Raises:
+        BlueGreenError: the single failed check, or PreflightError listing all of them.
+    """
+    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="preflight") as pool:
+        group_f = pool.submit(spot.get_group, params.group_id)
+        deployments_f = pool.submit(spot.list_deployments, params.group_id)
+        codedeploy_f = pool.submit(aws.describe_deployment_group, params.application, params.deployment_group)
+        revision_f = (
+            pool.submit(aws.check_revision_exists, params.revision)
+            if isinstance(params.revision, S3Revision)
+            else None
+        )
+    errors: list[BlueGreenError] = []
+    group = _result(group_f, errors)
+    deployments = _result(deployments_f, errors)
+    deployment_group = _result(codedeploy_f, errors)
+    if revision_f is not None:
+        _result(revision_f, errors)
+
+    if group is not None:
+        _check_integration(params, group, errors)
+    if deployment_group is not None:
+        _check_deployment_group(params, deployment_group, errors)
+    existing = None
+    if deployments is not None:
+        existing = next((d for d in deployments if d.has_tag(GREEN_TAG_KEY, green)), None)
+        _check_no_other_deployment(params, deployments, green, errors)
+    expected = 0
+    if group is not None and not errors:
+        expected = _expected_greens(params, group, spot, errors)
+    if errors or group is None or deployment_group is None:
+        # Access problems first: they explain the rest.
+        errors.sort(key=lambda e: e.failure_type != "PermissionError")
+        raise errors[0] if len(errors) == 1 else PreflightError(errors)
+    return Preflight(group, expected, deployment_group, existing)
+
+
+def _result(future: Future[_T], errors: list[BlueGreenError]) -> _T | None:
+    try:
+        return future.result()
+    except BlueGreenError as exc:
+        errors.append(exc)
+        return None
+
+
+def _check_integration(params: DeploymentParams, group: SpotGroup, errors: list[BlueGreenError]) -> None:
+    pair = (params.application, params.deployment_group)
+    if pair in group.codedeploy_groups:
+        return
+    configured = ", ".join(f"{a}/{g}" for a, g in group.codedeploy_groups) or "none"
+    errors.append(
+        ConfigurationError(
+            f"APP_NAME/DEPLOYMENT_GROUP: {pair[0]}/{pair[1]} is not in Elastigroup {params.group_id}'s CodeDeploy "
+            f"integration (configured: {configured}); add it under the group's Integrations > CodeDeploy, or fix "
+            "the parameters"
+        )
+    )
+
+
+def _check_deployment_group(params: DeploymentParams, info: DeploymentGroupInfo, errors: list[BlueGreenError]) -> None:
+    where = f"DEPLOYMENT_GROUP: {params.application}/{params.deployment_group}"
+    if not info.blue_green:
+        errors.append(
+            ConfigurationError(
+                f"{where} is an in-place deployment group; the Elastigroup flow needs a blue/green group "
+                "(deployment type BLUE_GREEN) whose replacement instances are found by tag"
+            )
+        )
+    elif info.green_provisioning == "COPY_AUTO_SCALING_GROUP":
+        errors.append(
+            ConfigurationError(
+                f"{where} provisions its green fleet by copying an Auto Scaling group; the Elastigroup flow needs "
+                "'Manually provision instances' (greenFleetProvisioningOption DISCOVER_EXISTING)"
+            )
+        )
+
+
+def _check_no_other_deployment(
+    params: DeploymentParams, deployments: list[SpotDeployment], green: str, errors: list[BlueGreenError]
+) -> None:
+    others = [d for d in deployments if d.outcome == "running" and not d.has_tag(GREEN_TAG_KEY, green)]
+    if others:
+        running = ", ".join(f"{d.deployment_id} ({d.state or '?'}/{d.status or '?'})" for d in others)
+        errors.append(
+            ConfigurationError(
+                f"GROUP_ID: Elastigroup {params.group_id} already runs a blue/green deployment: {running}; "
+                "wait for it to finish or stop it in the Spot console (bluegreen leaves it alone)"
+            )
+        )
+
+
+def _expected_greens(
+    params: DeploymentParams, group: SpotGroup, spot: SpotClient, errors: list[BlueGreenError]
+) -> int:
+    if group.capacity_target:
+        return group.capacity_target
+    try:
+        running = spot.count_group_instances(params.group_id)
+    except BlueGreenError as exc:
+        errors.append(exc)
+        return 0
+    if not running:
+        errors.append(
+            ConfigurationError(
+                f"GROUP_ID: Elastigroup {params.group_id} has a capacity target of 0 and no running instances, "
+                "so a blue/green deployment would launch nothing; scale the group up first"
+            )
+        )
+    return running
