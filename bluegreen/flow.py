@@ -11,6 +11,7 @@ import base64
 import hashlib
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
@@ -77,6 +78,10 @@ def green_identifier(job_id: str | None) -> str:
     return base64.urlsafe_b64encode(seed[:16]).decode().rstrip("=")
 
 
+class _Abandoned(Exception):  # noqa: N818 - a signal, not an error
+    """Raised inside the run once the handler has given it up."""
+
+
 @dataclass
 class _GreenView:
     """What the last look at the green fleet showed (kept in memory, not in the token)."""
@@ -107,6 +112,9 @@ class Deployment:
         self._green_view = _GreenView([], [])
         self._known_green_ids: list[str] = []
         self._last_progress: DeploymentProgress | None = None
+        self._current: RunState | None = None
+        self._failing: Failed | None = None
+        self._abandoned = threading.Event()
 
     def begin(self, job_id: str | None) -> RunState:
         """The state of a new run, whose deadline is TIMEOUT seconds from now."""
@@ -128,18 +136,48 @@ class Deployment:
             state.invocation,
             extra={"phase": state.phase, "green_identifier": state.green},
         )
+        self._current = state
         try:
             return self._loop(state)
+        except _Abandoned:
+            return self.abandon()
         except Exception as exc:  # noqa: BLE001 - every failure ends in one report, after cleanup
-            return self._fail(self._current, exc)
+            if self._abandoned.is_set():
+                # The next invocation owns the run now: cleaning up here would pull capacity from under it.
+                return self.abandon()
+            return self._fail(self._current or state, exc)
+
+    def abandon(self) -> Outcome:
+        """Give the run up in this invocation (a call hangs past its deadline); says what to report.
+
+        Safe to call from another thread. The phases are idempotent (the green tag finds an already started Spot
+        or CodeDeploy deployment), so the last state reached can be resumed: report it as in progress. A run that
+        was already failing is reported as failed, with the cleanup it could not finish.
+        """
+        self._abandoned.set()
+        state = self._current
+        if self._failing is not None:
+            return Failed(
+                self._failing.failure_type,
+                self._failing.message + "\nCleanup did not finish before the invocation's deadline: check that the "
+                "Spot and CodeDeploy deployments named above are stopped.",
+                self._failing.state,
+            )
+        if state is None:
+            return Failed("SystemUnavailable", "no answer from Spot or AWS before the invocation's deadline")
+        summary, percent = self.progress_summary(state)
+        summary = f"{summary} (a call to Spot or AWS did not answer in time; resuming in the next invocation)"
+        logger.warning("A call did not answer before the invocation's deadline in phase %s: handing over", state.phase)
+        return InProgress(state.advance(invocation=state.invocation + 1), summary, percent)
 
     # ---- the loop ---------------------------------------------------------------------------------
 
     def _loop(self, state: RunState) -> Outcome:
-        self._current = state
         while True:
             phase_before = state.phase
             state, done = self._step(state)
+            if self._abandoned.is_set():
+                raise _Abandoned
             self._current = state
             if done is not None:
                 return done
@@ -152,6 +190,8 @@ class Deployment:
             if self._remaining_seconds() < self._timing.safety_margin + self._timing.poll_interval:
                 return self._hand_over(state)
             self._clock.sleep(max(0.0, min(self._timing.poll_interval, state.deadline - now)))
+            if self._abandoned.is_set():
+                raise _Abandoned
 
     def _step(self, state: RunState) -> tuple[RunState, Outcome | None]:
         if state.phase == "START":
@@ -344,6 +384,7 @@ class Deployment:
         else:
             message = f"{state.phase}: internal error {type(exc).__name__}: {exc}"
             logger.exception("Run failed in phase %s with an unexpected error", state.phase)
+        self._failing = Failed(failure_type, message, state)
         cleanup = self._clean_up(state)
         if cleanup:
             message += "\n" + cleanup

@@ -8,6 +8,7 @@ things; the rest of the package receives what it needs as arguments.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import math
 import os
@@ -29,7 +30,7 @@ from bluegreen.errors import (
 from bluegreen.flow import Deployment, Failed, InProgress, Outcome, Succeeded, Timing
 from bluegreen.params import DeploymentParams, PlainToken, parse_user_parameters, validate_parameters
 from bluegreen.spot import DEFAULT_BASE_URL, SpotClient, validate_base_url
-from bluegreen.state import decode_token, encode_token
+from bluegreen.state import RunState, decode_token, encode_token
 from bluegreen.token import TokenResolver
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ logger = logging.getLogger(__name__)
 MAX_FAILURE_MESSAGE: Final = 5000
 MAX_SUMMARY: Final = 2048
 MAX_EXTERNAL_ID: Final = 1500
+_WATCHDOG_TICK: Final = 1.0  # seconds between looks at the invocation's remaining time while a call runs
 USER_AGENT: Final = "bluegreen/1.0.0"
 
 Handler = Callable[[Any, Any], dict[str, Any] | None]
@@ -248,7 +250,13 @@ class _BlueGreenHandler:
                 spot_deployment_id=state.spot_deployment_id,
                 codedeploy_deployment_id=state.codedeploy_deployment_id,
             )
-            return deployment.run(state), deployment
+            outcome = _run_before_deadline(deployment, state, context, settings.timing)
+            if outcome.state is not None:
+                logs.bind(
+                    spot_deployment_id=outcome.state.spot_deployment_id,
+                    codedeploy_deployment_id=outcome.state.codedeploy_deployment_id,
+                )
+            return outcome, deployment
         except BlueGreenError as exc:
             logger.error("Run cannot start: %s", exc)
             return Failed(exc.failure_type, str(exc)), None
@@ -278,6 +286,31 @@ class _BlueGreenHandler:
             logger.error("Could not report the result to CodePipeline: %s", exc)
             raise ReportFailedError(f"reporting to CodePipeline failed: {exc}") from exc
         logger.info("Reported %s to CodePipeline", type(outcome).__name__)
+
+
+def _run_before_deadline(deployment: Deployment, state: RunState, context: Any, timing: Timing) -> Outcome:
+    """Run the flow in a worker thread; if a call hangs until the invocation is nearly out of time, give the run
+    up so the job is still answered before Lambda kills the invocation (the flow hands over on its own otherwise).
+    """
+    remaining = _remaining_seconds(context)
+    reserve = timing.safety_margin / 2  # time kept for the report itself
+    outcomes: list[Outcome] = []
+    worker = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(lambda: outcomes.append(deployment.run(state)),),
+        name="bluegreen-run",
+        daemon=True,
+    )
+    worker.start()
+    while True:
+        worker.join(timeout=max(0.0, min(_WATCHDOG_TICK, remaining() - reserve)))
+        if outcomes:
+            return outcomes[0]
+        if not worker.is_alive():  # pragma: no cover - run() never raises; kept so a bug cannot hang the handler
+            return Failed("JobFailed", "internal error: the run ended without an outcome")
+        if remaining() <= reserve:
+            logger.error("A call is still waiting with %.1f s of the invocation left: giving the run up", remaining())
+            return deployment.abandon()
 
 
 def _remaining_seconds(context: Any) -> Callable[[], float]:

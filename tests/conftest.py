@@ -105,9 +105,11 @@ class Cloud:
             data["continuationToken"] = continuation
         return {"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}}
 
-    def invoke(self, event: Any, *, budget: float = 900.0, handler: Any = None) -> dict[str, Any] | None:
+    def invoke(
+        self, event: Any, *, budget: float = 900.0, handler: Any = None, context: FakeLambdaContext | None = None
+    ) -> dict[str, Any] | None:
         self.invocations += 1
-        context = FakeLambdaContext(self.clock, budget, request_id=f"req-{self.invocations}")
+        context = context or FakeLambdaContext(self.clock, budget, request_id=f"req-{self.invocations}")
         result = (handler or self.handler())(event, context)
         self.results.append(result)
         return result
@@ -152,6 +154,7 @@ def cloud(
     monkeypatch.setenv("AWS_ENDPOINT_URL_CODEPIPELINE", codepipeline_server.url)
     clock = FakeClock()
     with mock_aws(), responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru("http://127.0.0.1")  # loopback endpoints that tests start themselves
         ec2 = boto3.client("ec2", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="revisions")

@@ -19,6 +19,15 @@ class AwsFault(Exception):
         self.status = status
 
 
+class Stall(Exception):
+    """Raised by a service to hang the request until `released` is set (then it answers 500)."""
+
+    def __init__(self, released: threading.Event, on_stall: object = None) -> None:
+        super().__init__("stalled")
+        self.released = released
+        self.on_stall = on_stall
+
+
 class JsonService(Protocol):
     def handle(self, operation: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -37,6 +46,11 @@ class AwsJsonServer:
                 operation = (self.headers.get("X-Amz-Target") or ".").split(".", 1)[1]
                 try:
                     status, reply = 200, outer.service.handle(operation, body)
+                except Stall as stall:
+                    if callable(stall.on_stall):
+                        stall.on_stall()
+                    stall.released.wait(timeout=60)
+                    status, reply = 500, {"__type": "InternalFailure", "message": "stalled"}
                 except AwsFault as fault:
                     status, reply = fault.status, {"__type": fault.code, "message": fault.message}
                 data = json.dumps(reply, default=str).encode()

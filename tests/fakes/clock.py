@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 
@@ -39,5 +40,14 @@ class FakeLambdaContext:
         self._deadline = clock.now() + budget_seconds
         self.aws_request_id = request_id
 
+        self._expires_at: float | None = None
+
+    def expire_in(self, real_seconds: float) -> None:
+        """From now on the invocation runs out after `real_seconds` of wall time (a call is hanging)."""
+        self._expires_at = time.monotonic() + real_seconds
+
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - self._clock.now()) * 1000))
+        remaining = self._deadline - self._clock.now()
+        if self._expires_at is not None:
+            remaining = min(remaining, self._expires_at - time.monotonic())
+        return max(0, int(remaining * 1000))

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.awsjson import AwsFault
+from tests.fakes.awsjson import AwsFault, Stall
 
 
 @dataclass
@@ -47,9 +47,9 @@ class FakeCodeDeploy:
     script: Script = field(default_factory=Script)
     deployments: dict[str, FakeDeployment] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
-    faults: dict[str, list[AwsFault]] = field(default_factory=dict)
+    faults: dict[str, list[AwsFault | Stall]] = field(default_factory=dict)
 
-    def fail_next(self, operation: str, *faults: AwsFault) -> None:
+    def fail_next(self, operation: str, *faults: AwsFault | Stall) -> None:
         self.faults.setdefault(operation, []).extend(faults)
 
     def handle(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,90 @@
+"""A call that hangs past the invocation's time still ends in a report before Lambda would kill it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import Cloud
+from tests.fakes.awsjson import Stall
+from tests.fakes.clock import FakeLambdaContext
+from tests.fakes.codedeploy import Script
+
+SAFETY_MARGIN = 5.0  # the watchdog keeps half of it for the report: 2.5 s
+HANG_BUDGET = 3.0  # wall seconds the invocation has left once a call hangs
+
+
+@pytest.fixture
+def stalled_endpoint() -> Iterator[str]:
+    """A loopback HTTP endpoint that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def test_a_spot_call_hanging_at_the_start_hands_over_with_a_continuation_token(
+    cloud: Cloud, stalled_endpoint: str
+) -> None:
+    cloud.environ.update(BLUEGREEN_SAFETY_MARGIN=str(SAFETY_MARGIN), SPOT_API_URL=stalled_endpoint)
+    context = FakeLambdaContext(cloud.clock)
+    context.expire_in(HANG_BUDGET)
+
+    cloud.invoke(cloud.job_event(cloud.params(), "job-1"), context=context)
+
+    assert len(cloud.codepipeline.reports) == 1
+    report = cloud.codepipeline.reports[0]
+    assert report.kind == "in_progress"
+    assert "did not answer in time" in report.body["executionDetails"]["summary"]
+    assert context.get_remaining_time_in_millis() > 0, "reported before the invocation ran out"
+
+    # CodePipeline calls again; Spot answers now, and the run resumes from the token.
+    del cloud.environ["SPOT_API_URL"]
+    final = cloud.invoke(cloud.job_event(cloud.params(), "job-2", report.body["continuationToken"]))
+
+    assert final is not None
+    assert final["status"] == "Succeeded"
+    assert len(cloud.spot.deployments) == 1
+
+
+def test_a_codedeploy_call_hanging_while_deploying_hands_over_and_the_next_invocation_finishes(cloud: Cloud) -> None:
+    cloud.environ["BLUEGREEN_SAFETY_MARGIN"] = str(SAFETY_MARGIN)
+    context = FakeLambdaContext(cloud.clock)
+    released = threading.Event()
+    cloud.codedeploy.fail_next("GetDeployment", Stall(released, on_stall=lambda: context.expire_in(HANG_BUDGET)))
+
+    try:
+        cloud.invoke(cloud.job_event(cloud.params(), "job-1"), context=context)
+    finally:
+        released.set()
+
+    report = cloud.codepipeline.reports[0]
+    assert report.kind == "in_progress"
+    assert report.body["executionDetails"]["externalExecutionId"].startswith("d-FAKE")
+    final = cloud.invoke(cloud.job_event(cloud.params(), "job-2", report.body["continuationToken"]))
+    assert final is not None
+    assert final["status"] == "Succeeded"
+    assert len(cloud.codedeploy.deployments) == 1
+
+
+def test_a_call_hanging_during_cleanup_reports_the_failure_and_the_unfinished_cleanup(cloud: Cloud) -> None:
+    cloud.environ["BLUEGREEN_SAFETY_MARGIN"] = str(SAFETY_MARGIN)
+    cloud.codedeploy.script = Script(duration=10_000)
+    context = FakeLambdaContext(cloud.clock)
+    released = threading.Event()
+    cloud.codedeploy.fail_next("StopDeployment", Stall(released, on_stall=lambda: context.expire_in(HANG_BUDGET)))
+
+    try:
+        cloud.invoke(cloud.job_event(cloud.params(TIMEOUT=600), "job-1"), context=context)
+    finally:
+        released.set()
+
+    assert len(cloud.codepipeline.reports) == 1
+    failure = cloud.codepipeline.reports[0].body["failureDetails"]
+    assert failure["type"] == "JobFailed"
+    assert "Timed out" in failure["message"]
+    assert "Cleanup did not finish before the invocation's deadline" in failure["message"]
