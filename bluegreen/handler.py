@@ -100,11 +100,14 @@ def _seconds(
 class _Clients:
     """boto3 clients and the HTTP session, built on first use and kept for warm invocations."""
 
-    def __init__(self) -> None:
+    def __init__(self, boto3_session: boto3.session.Session | None = None) -> None:
         self._lock = threading.Lock()
+        self._boto3_session = boto3_session
 
     @cache  # noqa: B019 - one instance per handler, lives as long as the container
     def session(self) -> boto3.session.Session:
+        if self._boto3_session is not None:
+            return self._boto3_session
         import boto3  # noqa: PLC0415 - deferred: only paths that call AWS pay for it
 
         return boto3.session.Session()
@@ -154,10 +157,16 @@ class _Clients:
 
 
 class _BlueGreenHandler:
-    def __init__(self, clock: Clock, environ: Mapping[str, str], log_stream: IO[str] | None) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        environ: Mapping[str, str],
+        log_stream: IO[str] | None,
+        boto3_session: boto3.session.Session | None,
+    ) -> None:
         self._clock = clock
         self._environ = environ
-        self._clients = _Clients()
+        self._clients = _Clients(boto3_session)
         level = environ.get("POWERTOOLS_LOG_LEVEL") or environ.get("LOG_LEVEL") or "INFO"
         self._sink = logs.LogSink(log_stream, level)
 
@@ -371,9 +380,14 @@ def create_handler(
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
     log_stream: IO[str] | None = None,
+    boto3_session: boto3.session.Session | None = None,
 ) -> Handler:
-    """A Lambda handler with its dependencies: the production one uses the system clock and os.environ."""
-    return _BlueGreenHandler(clock or SystemClock(), os.environ if environ is None else environ, log_stream)
+    """A Lambda handler with its dependencies: the production one uses the system clock, os.environ and a new
+    boto3 session; tests and the simulator pass their own (a session lets them hook botocore's events).
+    """
+    return _BlueGreenHandler(
+        clock or SystemClock(), os.environ if environ is None else environ, log_stream, boto3_session
+    )
 
 
 _default_handler: Handler | None = None
