@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 MAX_FAILED_TARGETS_SHOWN: Final = 3
 LOG_TAIL_LINES: Final = 5
+SPOT_CHECK_AFTER_STALL: Final = 300.0  # seconds without a new green before Spot is asked whether it gave up
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,7 @@ class Deployment:
         self._green_view = _GreenView([], [])
         self._known_green_ids: list[str] = []
         self._last_progress: DeploymentProgress | None = None
+        self._stalled_since: float | None = None
         self._current: RunState | None = None
         self._failing: Failed | None = None
         self._abandoned = threading.Event()
@@ -249,10 +251,35 @@ class Deployment:
 
     def _wait_green(self, state: RunState) -> RunState:
         expected = state.expected_greens or 1
+        live_before = len(self._green_view.live)
         self._observe_greens(state.green, expected)
         if len(self._green_view.ready) >= expected:
             return state.advance(phase="DEPLOY")
+        now = self._clock.now()
+        if self._stalled_since is None or len(self._green_view.live) != live_before:
+            self._stalled_since = now
+        elif now - self._stalled_since >= SPOT_CHECK_AFTER_STALL:
+            # The fleet has not grown for a while: ask Spot once whether it gave up, rather than wait for TIMEOUT.
+            self._stalled_since = now
+            self._check_spot_still_running(state)
         return state
+
+    def _check_spot_still_running(self, state: RunState) -> None:
+        if state.spot_deployment_id is None:
+            return
+        deployment = next(
+            (
+                d
+                for d in self._spot.list_deployments(self._params.group_id)
+                if d.deployment_id == state.spot_deployment_id
+            ),
+            None,
+        )
+        if deployment is not None and deployment.outcome == "failed":
+            raise DeploymentFailedError(
+                f"Spot deployment {deployment.deployment_id} ended ({deployment.state}/{deployment.status}) before "
+                f"the green instances were ready; see the Elastigroup's log in the Spot console"
+            )
 
     def _observe_greens(self, green: str, expected: int) -> None:
         # Steady state costs one EC2 call per poll: once enough greens are known, only their status is read;

@@ -378,3 +378,31 @@ def _fingerprint(cloud: Cloud) -> str:
     from bluegreen.params import validate_parameters
 
     return validate_parameters(cloud.params()).fingerprint()
+
+
+def test_a_spot_deployment_that_fails_while_greens_are_awaited_is_noticed_before_the_timeout(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 10_000
+    original_tick = cloud.spot.tick
+
+    def tick(now: float) -> None:
+        original_tick(now)
+        if cloud.spot.deployments and now - cloud.spot.deployments[0].launch_at > -9_800:
+            cloud.spot.deployments[0].state = "FAILED"  # Elastigroup could not get the capacity
+
+    cloud.clock.on_advance[0] = tick
+
+    report = cloud.run_pipeline(cloud.params(TIMEOUT=3600))
+
+    failure = report.body["failureDetails"]
+    assert failure["type"] == "JobFailed"
+    assert "Spot deployment cdbg-00000001 ended (FAILED/INITIALIZING)" in failure["message"]
+    assert cloud.clock.now() - 1_800_000_000 < 900
+
+
+def test_spot_is_not_polled_while_codedeploy_deploys(cloud: Cloud) -> None:
+    cloud.codedeploy.script = Script(duration=3000)
+
+    cloud.run_pipeline(cloud.params(TIMEOUT=7200))
+
+    spot_calls = len(cloud.spot.calls)
+    assert spot_calls == 3  # group, list (preflight), start
