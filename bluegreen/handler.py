@@ -9,6 +9,7 @@ things; the rest of the package receives what it needs as arguments.
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import math
 import os
@@ -28,7 +29,7 @@ from bluegreen.errors import (
     ReportFailedError,
 )
 from bluegreen.flow import Deployment, Failed, InProgress, Outcome, Succeeded, Timing
-from bluegreen.params import DeploymentParams, PlainToken, parse_user_parameters, validate_parameters
+from bluegreen.params import DeploymentParams, parse_user_parameters, validate_parameters
 from bluegreen.spot import DEFAULT_BASE_URL, SpotClient, validate_base_url
 from bluegreen.state import RunState, decode_token, encode_token
 from bluegreen.token import TokenResolver
@@ -45,6 +46,7 @@ logger = logging.getLogger(__name__)
 MAX_FAILURE_MESSAGE: Final = 5000
 MAX_SUMMARY: Final = 2048
 MAX_EXTERNAL_ID: Final = 1500
+MIN_SECRET_LENGTH: Final = 8  # shorter strings are no token, and redacting them would garble the logs
 _WATCHDOG_TICK: Final = 1.0  # seconds between looks at the invocation's remaining time while a call runs
 USER_AGENT: Final = "bluegreen/1.0.0"
 
@@ -58,7 +60,6 @@ class Settings:
     spot_url: str
     timing: Timing
     default_secret: str | None
-    log_level: str
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -77,7 +78,6 @@ class Settings:
             spot_url=spot_url,
             timing=Timing(poll_interval=poll, safety_margin=margin),
             default_secret=environ.get("SPOT_API_TOKEN_SECRET") or None,
-            log_level=environ.get("POWERTOOLS_LOG_LEVEL") or environ.get("LOG_LEVEL") or "INFO",
         )
 
 
@@ -195,26 +195,28 @@ class _BlueGreenHandler:
         def load(settings: Settings) -> DeploymentParams:
             if user_parameters is not None and not isinstance(user_parameters, str):
                 raise ConfigurationError("UserParameters: expected a JSON string")
+            _register_plain_token(user_parameters)
             return parse_user_parameters(user_parameters, default_secret=settings.default_secret)
 
-        outcome, deployment = self._execute(load, continuation, job_id, context)
+        outcome = self._execute(load, continuation, job_id, context)
         self._report(job_id, outcome)
-        return _result(outcome, deployment)
+        return _result(outcome)
 
     def _console_test(self, event: Any, context: Any) -> dict[str, Any]:
         if not isinstance(event, dict):
             outcome: Outcome = Failed(
                 "ConfigurationError", "event: expected a JSON object with the UserParameters keys"
             )
-            return _result(outcome, None)
+            return _result(outcome)
         fields = {k: v for k, v in event.items() if k != "continuationToken"}
         continuation = event.get("continuationToken")
 
         def load(settings: Settings) -> DeploymentParams:
+            _register_plain_token(fields)
             return validate_parameters(fields, default_secret=settings.default_secret)
 
-        outcome, deployment = self._execute(load, continuation, None, context)
-        return _result(outcome, deployment)
+        outcome = self._execute(load, continuation, None, context)
+        return _result(outcome)
 
     # ---- running the flow -----------------------------------------------------------------------
 
@@ -224,12 +226,10 @@ class _BlueGreenHandler:
         continuation: Any,
         job_id: str | None,
         context: Any,
-    ) -> tuple[Outcome, Deployment | None]:
+    ) -> Outcome:
         try:
             settings = Settings.from_environ(self._environ)
             params = load(settings)
-            if isinstance(params.token_source, PlainToken):
-                logs.register_secret(params.token_source.token.reveal())
             token = self._clients.tokens().resolve(params.token_source)
             logs.register_secret(token.reveal())
             spot = SpotClient(
@@ -265,13 +265,13 @@ class _BlueGreenHandler:
                     spot_deployment_id=outcome.state.spot_deployment_id,
                     codedeploy_deployment_id=outcome.state.codedeploy_deployment_id,
                 )
-            return outcome, deployment
+            return outcome
         except BlueGreenError as exc:
             logger.error("Run cannot start: %s", exc)
-            return Failed(exc.failure_type, str(exc)), None
+            return Failed(exc.failure_type, str(exc))
         except Exception as exc:
             logger.exception("Unexpected error before the run started")
-            return Failed("JobFailed", f"internal error {type(exc).__name__}: {exc}"), None
+            return Failed("JobFailed", f"internal error {type(exc).__name__}: {exc}")
 
     def _report(self, job_id: str, outcome: Outcome) -> None:
         try:
@@ -295,6 +295,19 @@ class _BlueGreenHandler:
             logger.error("Could not report the result to CodePipeline: %s", exc)
             raise ReportFailedError(f"reporting to CodePipeline failed: {exc}") from exc
         logger.info("Reported %s to CodePipeline", type(outcome).__name__)
+
+
+def _register_plain_token(user_parameters: str | Mapping[str, Any] | None) -> None:
+    """Redact a plain API_TOKEN from everything, even when other parameters turn out invalid."""
+    raw: Any = user_parameters
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except (ValueError, RecursionError):
+            return
+    token = raw.get("API_TOKEN") if isinstance(raw, dict) else None
+    if isinstance(token, str) and len(token.strip()) >= MIN_SECRET_LENGTH:
+        logs.register_secret(token)
 
 
 def _run_before_deadline(deployment: Deployment, state: RunState, context: Any, timing: Timing) -> Outcome:
@@ -355,7 +368,7 @@ def _output_variables(outcome: Succeeded) -> dict[str, str]:
     return {k: v for k, v in outputs.items() if v}
 
 
-def _result(outcome: Outcome, deployment: Deployment | None) -> dict[str, Any]:
+def _result(outcome: Outcome) -> dict[str, Any]:
     state = outcome.state
     result: dict[str, Any] = {
         "status": {InProgress: "InProgress", Succeeded: "Succeeded", Failed: "Failed"}[type(outcome)],
