@@ -6,9 +6,10 @@ finalisation) and the scheduling of the threads that run handler invocations ("p
 Time only moves when every participant is blocked in `sleep`: then the clock jumps to the earliest
 wake-up, running the world events that fall due on the way, and wakes exactly that participant. So at
 most one participant runs at any moment and a run with many concurrent pipelines is as deterministic as
-a run with one. A thread that is not a participant and calls `sleep` waits passively until simulated time
-has moved far enough (a handler's watchdog thread, say); with no participant at all, `sleep` simply
-advances time (the single-threaded convenience used by unit tests).
+a run with one. A thread that is not a participant and calls `sleep` (the handler's worker thread, its
+preflight pool) is a "helper" of the participant running at that moment: it is scheduled like a participant
+while it sleeps, and its owner, blocked joining it in real time, stops holding time back meanwhile. With no
+participant at all, `sleep` simply advances time (the single-threaded convenience of unit tests).
 
 It must not perform I/O itself, apart from the optional real-time pacing (`speed`).
 """
@@ -40,6 +41,13 @@ class _Participant:
     seq: int
     wake: float
     waiting: bool
+    owner: _Participant | None = None
+    sleeping_helpers: int = 0
+
+    @property
+    def delegating(self) -> bool:
+        """A participant whose helper threads sleep is blocked on them: it does not hold time back."""
+        return self.owner is None and self.sleeping_helpers > 0
 
 
 class SimClock:
@@ -75,12 +83,10 @@ class SimClock:
         with self._cond:
             me = self._participants.get(ident)
             if me is None:
-                target = self._now + seconds
                 if not self._participants:
-                    self._advance_to(target)
+                    self._advance_to(self._now + seconds)
                     return
-                while self._now < target:
-                    self._cond.wait()
+                self._helper_sleep(ident, seconds)
                 return
             me.wake = self._now + seconds
             me.waiting = True
@@ -157,8 +163,30 @@ class SimClock:
             self._advance_to(self._now)
 
     # -- internals (called with self._cond held) ------------------------------------------------------
+    def _helper_sleep(self, ident: int, seconds: float) -> None:
+        """A thread the running participant started (a handler's worker or pool thread) sleeps.
+
+        It becomes a participant for the length of its sleep, on behalf of its owner; while any of an
+        owner's helpers sleeps, the owner (blocked joining them, in real time) does not hold time back.
+        """
+        owner = next((p for p in self._participants.values() if p.name == self._running and p.owner is None), None)
+        me = _Participant(self._running or "helper", next(self._seq), self._now + seconds, True, owner)
+        self._participants[ident] = me
+        if owner is not None:
+            owner.sleeping_helpers += 1
+        self._running = None
+        try:
+            self._schedule()
+            while me.waiting:
+                self._cond.wait()
+        finally:
+            del self._participants[ident]
+            if owner is not None:
+                owner.sleeping_helpers -= 1
+                self._running = owner.name
+
     def _schedule(self) -> None:
-        parts = list(self._participants.values())
+        parts = [p for p in self._participants.values() if not p.delegating]
         if not parts or any(not p.waiting for p in parts):
             return
         nxt = min(parts, key=lambda p: (p.wake, p.seq))

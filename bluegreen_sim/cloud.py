@@ -35,6 +35,9 @@ from bluegreen_sim.logcapture import LogCapture
 from bluegreen_sim.spot import RateLimiter, SpotEmulator
 
 Revision = Literal["s3", "github"]
+TokenSource = Literal["params", "secret", "parameter"]
+SECRET_NAME = "bluegreen/spot-api-token"  # noqa: S105 - a name, not a secret
+PARAMETER_NAME = "/bluegreen/spot-api-token"
 BUCKET = "bluegreen-sim-artifacts"
 KEY = "releases/app-1.4.2.zip"
 GITHUB_REPO = "example-org/storefront"
@@ -197,6 +200,7 @@ class Cloud:
         revision: Revision = "s3",
         timeout: int = 3600,
         token: str | None = None,
+        token_source: TokenSource = "params",  # noqa: S107 - where the token comes from
         group: GroupBehaviour | None = None,
         deploy: DeployBehaviour | None = None,
     ) -> Pipeline:
@@ -219,8 +223,18 @@ class Cloud:
                 "greenFleetProvisioningOption": {"action": "DISCOVER_EXISTING"},
             },
         )
+        token = token or self.token
+        token_param: dict[str, Any] = {"API_TOKEN": token}
+        if token_source == "secret":  # noqa: S105
+            name = f"{SECRET_NAME}-{n}"
+            self.setup_client("secretsmanager").create_secret(Name=name, SecretString=json.dumps({"token": token}))
+            token_param = {"API_TOKEN_SECRET": name}
+        elif token_source == "parameter":  # noqa: S105
+            name = f"{PARAMETER_NAME}-{n}"
+            self.setup_client("ssm").put_parameter(Name=name, Value=token, Type="SecureString")
+            token_param = {"API_TOKEN_PARAMETER": name}
         params: dict[str, Any] = {
-            "API_TOKEN": token or self.token,
+            **token_param,
             "ACCOUNT_ID": self.account_id,
             "GROUP_ID": grp.id,
             "APP_NAME": app,

@@ -10,6 +10,7 @@ errorInformation (moto's responses always send `{}`) from here.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -208,7 +209,7 @@ class CodeDeploySim:
                 self._next_event(run, index, event_index + 1)
                 return
             event.status = "Failed"
-            script = f"scripts/{event.name.lower()}.sh"
+            script = "scripts/" + re.sub(r"(?<!^)(?=[A-Z])", "_", event.name).lower() + ".sh"
             event.diagnostics = {
                 "errorCode": "ScriptFailed",
                 "scriptName": script,

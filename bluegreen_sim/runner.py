@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from bluegreen_sim.cloud import Cloud, Pipeline, Revision
+from bluegreen_sim.cloud import Cloud, Pipeline, Revision, TokenSource
 from bluegreen_sim.codepipeline import DriverResult, Report
 from bluegreen_sim.logcapture import LogCapture, PhaseChange
 from bluegreen_sim.scenarios import SCENARIOS, Scenario
@@ -68,10 +68,12 @@ class SimulationResult:
     simulated_seconds: float
     final_message: str
     invocation_details: list[dict[str, Any]] = field(default_factory=list)
+    canaries: tuple[str, ...] = field(default=(), repr=False)  # the secrets that must never appear
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict (counters as objects, the operation set sorted)."""
+        """A JSON-ready dict (counters as objects, the operation set sorted; the canaries left out)."""
         doc = asdict(self)
+        del doc["canaries"]
         doc["spot_calls"] = dict(sorted(self.spot_calls.items()))
         doc["aws_calls"] = dict(sorted(self.aws_calls.items()))
         doc["aws_operations"] = sorted(self.aws_operations)
@@ -86,6 +88,7 @@ def run_scenario(
     speed: float | None = None,
     observer: Observer | None = None,
     seed: int = 0,
+    token_source: TokenSource = "params",  # noqa: S107 - where the token comes from
 ) -> SimulationResult:
     """Run scenario `name` end to end through `bluegreen.handler` on a fresh simulated cloud.
 
@@ -104,6 +107,7 @@ def run_scenario(
             revision=revision,
             timeout=scenario.timeout,
             token=bad_token if scenario.bad_token else None,
+            token_source=token_source,
             group=scenario.group,
             deploy=scenario.deploy,
         )
@@ -219,6 +223,7 @@ def _judge(
         wall_seconds=round(wall, 3),
         simulated_seconds=simulated,
         final_message=_final_message(final),
+        canaries=tuple(secrets),
         invocation_details=[
             {
                 "name": i.name,

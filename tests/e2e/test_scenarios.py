@@ -1,0 +1,154 @@
+"""Every scenario end to end: the real handler on the simulated cloud, driven as CodePipeline drives it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bluegreen_sim import cli
+from bluegreen_sim.runner import SimulationResult, run_scenario
+from bluegreen_sim.scenarios import SCENARIOS
+
+_cache: dict[str, SimulationResult] = {}
+
+
+def result_of(name: str) -> SimulationResult:
+    if name not in _cache:
+        _cache[name] = run_scenario(name)
+    return _cache[name]
+
+
+ALL = sorted(SCENARIOS)
+SUCCEEDING = [n for n in ALL if SCENARIOS[n].expected == "Succeeded"]
+FAILING = [n for n in ALL if SCENARIOS[n].expected != "Succeeded"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_scenario_ends_with_its_expected_outcome(name):
+    result = result_of(name)
+    assert result.outcome == result.expected_outcome, result.final_message
+    assert result.passed, {k: v for k, v in result.checks.items() if not v}
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_exactly_one_final_report_per_run(name):
+    result = result_of(name)
+    finals = [
+        r
+        for r in result.reports
+        if r["accepted"] and (r["operation"] == "PutJobFailureResult" or not r["request"].get("continuationToken"))
+    ]
+    assert len(finals) == 1
+    assert finals[-1] == [r for r in result.reports if r["accepted"]][-1]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_canary_token_never_appears_in_logs_or_reports(name):
+    result = result_of(name)
+    text = "\n".join(result.log_lines) + json.dumps(result.reports)
+    assert result.canaries
+    for secret in result.canaries:
+        assert secret not in text
+
+
+@pytest.mark.parametrize("name", SUCCEEDING)
+def test_blues_are_retired_after_success(name):
+    result = result_of(name)
+    assert result.blues_left_running == 0
+    assert result.checks["greens serving"]
+
+
+@pytest.mark.parametrize("name", FAILING)
+def test_no_green_is_left_running_after_failure(name):
+    result = result_of(name)
+    assert result.greens_left_running == 0
+    assert result.blues_left_running == result.instances
+
+
+def test_deployment_failure_reports_error_information_and_the_script_log():
+    result = result_of("deploy-fails")
+    assert "HEALTH_CONSTRAINTS" in result.final_message
+    assert "AfterInstall" in result.final_message
+    assert "ScriptFailed" in result.final_message
+    assert "codedeploy:BatchGetDeploymentTargets" in result.aws_operations
+
+
+def test_timeout_stops_the_spot_deployment():
+    result = result_of("timeout")
+    assert result.spot_stops == 1
+    assert "Timed out" in result.final_message
+
+
+def test_slow_launch_hands_over_with_continuation_tokens():
+    result = result_of("slow-launch")
+    assert result.invocations >= 2
+    in_progress = [r for r in result.reports if r["request"].get("continuationToken")]
+    assert in_progress
+    assert all(len(r["request"]["continuationToken"]) <= 2048 for r in in_progress)
+    assert all(r["request"]["executionDetails"]["summary"] for r in in_progress)
+    job_ids = [r["jobId"] for r in result.reports if r["accepted"]]
+    assert len(set(job_ids)) == len(job_ids)  # every continuation is a new job
+
+
+def test_rate_limited_run_absorbs_429s():
+    result = result_of("rate-limited")
+    assert result.spot_429s >= 1
+    assert result.outcome == "Succeeded"
+
+
+def test_duplicate_delivery_starts_one_spot_deployment():
+    result = result_of("duplicate-delivery")
+    assert result.spot_deployments_started == 1
+    assert result.spot_calls["POST /aws/ec2/group/{groupId}/codeDeploy/blueGreenDeployment"] == 1
+    assert result.aws_calls["codedeploy:CreateDeployment"] == 1
+
+
+def test_bad_token_fails_with_permission_error_before_launching():
+    result = result_of("bad-token")
+    assert result.outcome == "Failed:PermissionError"
+    assert result.spot_deployments_started == 0
+
+
+def test_spot_interruption_is_replaced_and_deployed():
+    result = result_of("spot-interruption")
+    assert result.outcome == "Succeeded"
+    assert result.timeline["WAIT_GREEN"] > result_of("happy").timeline["WAIT_GREEN"]
+
+
+def test_happy_path_is_fast_and_records_the_handlers_aws_operations():
+    result = result_of("happy")
+    assert result.wall_seconds < 15
+    assert {"codedeploy:CreateDeployment", "ec2:DescribeInstances", "codepipeline:PutJobSuccessResult"} <= (
+        result.aws_operations
+    )
+    assert not any(op.startswith(("sts:", "iam:")) for op in result.aws_operations)
+    assert list(result.timeline)[:4] == ["START", "WAIT_GREEN", "DEPLOY", "WAIT_DEPLOY"]
+
+
+def test_github_revision_succeeds():
+    result = run_scenario("happy", revision="github", instances=2)
+    assert result.passed
+    assert "s3:HeadObject" not in result.aws_operations
+
+
+def test_cli_json_output_is_one_document_without_secrets(capsys):
+    expected = result_of("bad-token")
+    status = cli.main(["simulate", "--scenario", "bad-token", "--speed", "0", "--json"])
+    out = capsys.readouterr().out
+    doc = json.loads(out)
+    assert status == 0
+    assert doc["outcome"] == "Failed:PermissionError"
+    assert doc["passed"] is True
+    for secret in expected.canaries:
+        assert secret not in out
+
+
+def test_cli_text_output_shows_phases_result_and_timeline(capsys):
+    status = cli.main(["simulate", "--speed", "0", "--instances", "2"])
+    out = capsys.readouterr().out
+    assert status == 0
+    for needle in ("WAIT_GREEN", "WAIT_DEPLOY", "Result: Succeeded", "Timeline", "API calls", "invocation"):
+        assert needle in out
+    for secret in result_of("happy").canaries:
+        assert secret not in out

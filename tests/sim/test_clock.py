@@ -1,0 +1,109 @@
+"""The simulated clock: time moves only through sleeps, world events run in order, participants interleave
+deterministically."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from bluegreen_sim.clock import SimClock
+
+
+def test_sleep_without_participants_advances_time_at_once():
+    clock = SimClock(1000.0)
+    clock.sleep(42.5)
+    assert clock.now() == 1042.5
+    assert clock.elapsed == 42.5
+
+
+def test_world_events_run_at_their_time_in_order():
+    clock = SimClock(0.0)
+    seen: list[tuple[str, float]] = []
+    clock.call_later(30, lambda: seen.append(("b", clock.now())))
+    clock.call_later(10, lambda: seen.append(("a", clock.now())))
+    clock.call_later(10, lambda: clock.call_later(5, lambda: seen.append(("c", clock.now()))))
+    clock.sleep(60)
+    assert seen == [("a", 10.0), ("c", 15.0), ("b", 30.0)]
+
+
+def test_events_later_than_the_sleep_wait_for_a_later_sleep():
+    clock = SimClock(0.0)
+    seen: list[float] = []
+    clock.call_later(100, lambda: seen.append(clock.now()))
+    clock.sleep(50)
+    assert seen == []
+    clock.sleep(50)
+    assert seen == [100.0]
+
+
+def test_negative_speed_is_refused():
+    with pytest.raises(ValueError, match="speed"):
+        SimClock(0.0, speed=-1)
+
+
+def _run_participants(clock: SimClock, plans: dict[str, list[float]]) -> list[tuple[str, float]]:
+    order: list[tuple[str, float]] = []
+    threads = []
+
+    def work(name: str, sleeps: list[float], registered: threading.Event) -> None:
+        with clock.participant(name, registered):
+            for seconds in sleeps:
+                order.append((name, clock.elapsed))
+                clock.sleep(seconds)
+            order.append((name, clock.elapsed))
+
+    with clock.participant("starter"):
+        for name, sleeps in plans.items():
+            registered = threading.Event()
+            thread = threading.Thread(target=work, args=(name, sleeps, registered))
+            thread.start()
+            registered.wait()
+            threads.append(thread)
+    for thread in threads:
+        thread.join(timeout=10)
+    return order
+
+
+def test_participants_wake_in_simulated_time_order():
+    clock = SimClock(0.0)
+    order = _run_participants(clock, {"a": [10, 10], "b": [15], "c": [5, 30]})
+    assert order == [
+        ("a", 0.0),
+        ("b", 0.0),
+        ("c", 0.0),
+        ("c", 5.0),
+        ("a", 10.0),
+        ("b", 15.0),
+        ("a", 20.0),
+        ("c", 35.0),
+    ]
+
+
+def test_participant_runs_alone_while_others_sleep():
+    clock = SimClock(0.0)
+    running: list[str | None] = []
+
+    def world_event() -> None:
+        running.append(clock.running)
+
+    clock.call_later(7, world_event)
+    _run_participants(clock, {"a": [10], "b": [10]})
+    assert running == [None]  # time moved only while every participant slept
+
+
+def test_owner_blocked_on_a_sleeping_helper_does_not_hold_time_back():
+    clock = SimClock(0.0)
+    seen: list[float] = []
+
+    def worker() -> None:
+        for _ in range(3):
+            clock.sleep(15)
+            seen.append(clock.elapsed)
+
+    with clock.participant("invocation"):
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join(timeout=10)  # a real-time join, as the handler's watchdog does
+        assert not thread.is_alive()
+    assert seen == [15.0, 30.0, 45.0]
