@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import IO, Any, Literal, cast
 
 import boto3
 from moto.server import ThreadedMotoServer
@@ -174,7 +174,8 @@ class Cloud:
 
     def setup_client(self, service: str) -> Any:
         """A boto3 client straight to moto (not counted as the handler's call)."""
-        return boto3.session.Session().client(
+        session: Any = boto3.session.Session()
+        return session.client(
             service,
             endpoint_url=self.moto_url,
             region_name=REGION,
@@ -260,7 +261,7 @@ class Cloud:
         from bluegreen.handler import create_handler  # noqa: PLC0415 - the simulator works without it
 
         pipeline.log = log
-        handler = create_handler(clock=self.clock, environ=self.handler_environ(), log_stream=log)
+        handler = create_handler(clock=self.clock, environ=self.handler_environ(), log_stream=cast("IO[str]", log))
         return PipelineDriver(
             self.clock,
             self.jobs,

@@ -21,7 +21,7 @@ ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
 
-class _SimInstance(Instance):  # type: ignore[misc]
+class _SimInstance(Instance):
     """A moto instance whose status checks the simulation controls."""
 
     _sim_checks: Checks = "initializing"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bluegreen_sim.clock import SimClock
@@ -280,10 +281,10 @@ class Elastigroups:
                         continue
                     if run.status == "Succeeded":
                         bg.status = "FINALIZING"
-                        self.clock.call_later(group.behaviour.finalize_delay, lambda g=group, b=bg: self._finish(g, b))
+                        self.clock.call_later(group.behaviour.finalize_delay, partial(self._finish, group, bg))
                     else:
                         bg.state, bg.status = "FAILED", "CODE_DEPLOY_FAILED"
-                        self.clock.call_later(group.behaviour.cleanup_delay, lambda b=bg: self._terminate_greens(b))
+                        self.clock.call_later(group.behaviour.cleanup_delay, partial(self._terminate_greens, bg))
 
     # -- world events ---------------------------------------------------------------------------------
     def _launch(self, group: Group, bg: BlueGreen, count: int) -> None:
@@ -298,7 +299,7 @@ class Elastigroups:
             if bg.state == "STARTING":
                 bg.state, bg.status = "IN_PROGRESS", "LAUNCHING_INSTANCES"
             for iid in ids:
-                self.clock.call_later(group.behaviour.boot_delay, lambda i=iid: self._boot(group, bg, i))
+                self.clock.call_later(group.behaviour.boot_delay, partial(self._boot, group, bg, iid))
 
     def _boot(self, group: Group, bg: BlueGreen, iid: str) -> None:
         with self.lock:
