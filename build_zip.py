@@ -450,21 +450,29 @@ def write_zip(files: Mapping[str, Path], output: Path) -> int:
     return len(names)
 
 
-def check_size_limits(zipped_bytes: int | None, unpacked_bytes: int) -> None:
+@dataclass(frozen=True)
+class SizeLimits:
+    """Code size limits in bytes; the defaults are Lambda's."""
+
+    zipped: int = MAX_ZIPPED_BYTES
+    unzipped: int = MAX_UNZIPPED_BYTES
+
+
+def check_size_limits(zipped_bytes: int | None, unpacked_bytes: int, limits: SizeLimits = SizeLimits()) -> None:
     """Refuse a package over Lambda's code size limits (`zipped_bytes` None: not zipped yet).
 
     Raises:
         PackageTooLargeError: naming the limit exceeded and by how much.
     """
-    if unpacked_bytes > MAX_UNZIPPED_BYTES:
+    if unpacked_bytes > limits.unzipped:
         raise PackageTooLargeError(
             f"the package unpacks to {unpacked_bytes} bytes ({mb(unpacked_bytes)}), over Lambda's "
-            f"{MAX_UNZIPPED_BYTES}-byte ({mb(MAX_UNZIPPED_BYTES)}) limit for unzipped code; "
+            f"{limits.unzipped}-byte ({mb(limits.unzipped)}) limit for unzipped code; "
             "drop --bundle-boto3 or trim dependencies")
-    if zipped_bytes is not None and zipped_bytes > MAX_ZIPPED_BYTES:
+    if zipped_bytes is not None and zipped_bytes > limits.zipped:
         raise PackageTooLargeError(
-            f"the zip is {zipped_bytes} bytes ({mb(zipped_bytes)}), over Lambda's {MAX_ZIPPED_BYTES}-byte "
-            f"({mb(MAX_ZIPPED_BYTES)}) limit for a direct upload; drop --bundle-boto3 or trim dependencies")
+            f"the zip is {zipped_bytes} bytes ({mb(zipped_bytes)}), over Lambda's {limits.zipped}-byte "
+            f"({mb(limits.zipped)}) limit for a direct upload; drop --bundle-boto3 or trim dependencies")
 
 
 def mb(size: int) -> str:
@@ -477,7 +485,7 @@ def mb(size: int) -> str:
 
 def build(output: Path, *, python: str = "3.12", arch: str = "x86_64", bundle_boto3: bool = False,
           lock_file: Path = LOCK_FILE, package_dir: Path = PACKAGE_DIR,
-          wheelhouse: Path | None = None) -> BuildResult:
+          wheelhouse: Path | None = None, limits: SizeLimits = SizeLimits()) -> BuildResult:
     """Build the Lambda package at `output`; nothing is written there unless the package is within limits.
 
     Raises:
@@ -497,11 +505,11 @@ def build(output: Path, *, python: str = "3.12", arch: str = "x86_64", bundle_bo
         files = merge_files(collect_files(package_dir, package_dir.name, from_dependencies=False),
                             collect_files(target, from_dependencies=True))
         unpacked = sum(path.stat().st_size for path in files.values())
-        check_size_limits(None, unpacked)
+        check_size_limits(None, unpacked, limits)
         partial = Path(tmp) / output.name
         count = write_zip(files, partial)
         size = partial.stat().st_size
-        check_size_limits(size, unpacked)
+        check_size_limits(size, unpacked, limits)
         shutil.move(partial, output)
     return BuildResult(output, size, unpacked, count, sha256_file(output))
 

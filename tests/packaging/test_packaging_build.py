@@ -175,17 +175,23 @@ def test_size_check_refuses_a_package_unpacking_over_250_mb():
         build_zip.check_size_limits(None, build_zip.MAX_UNZIPPED_BYTES + 1)
 
 
-def test_a_package_over_the_limit_is_not_written_and_exits_non_zero(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(build_zip, "MAX_ZIPPED_BYTES", 1000)
+def test_a_package_over_the_limit_is_not_written(tmp_path):
     output = tmp_path / "big.zip"
-    argv = ["--output", str(output)]
-    if wheelhouse() is not None:
-        argv += ["--wheelhouse", str(wheelhouse())]
 
-    assert build_zip.main(argv) == 2
+    with pytest.raises(build_zip.PackageTooLargeError, match="limit for a direct upload"):
+        build_zip.build(output, wheelhouse=wheelhouse(), limits=build_zip.SizeLimits(zipped=1000))
 
     assert not output.exists()
-    assert "limit" in capsys.readouterr().err
+
+
+def test_a_build_error_exits_non_zero_with_the_reason(tmp_path, capsys):
+    lock = tmp_path / "broken.lock"
+    lock.write_text("# group: runtime\nrequests==2.0\n")
+
+    assert build_zip.main(["--lock-file", str(lock), "--output", str(tmp_path / "x.zip")]) == 2
+
+    assert "no --hash" in capsys.readouterr().err
+    assert not (tmp_path / "x.zip").exists()
 
 
 # --- lock ----------------------------------------------------------------------------------------------------
