@@ -20,6 +20,7 @@ EXPECTED = [
     "cold_start.import_bluegreen_boto3_ms",
     "cold_start.powertools_adds_ms",
     "cold_start.own_modules_add_ms",
+    "cold_start.cpu_ratio_to_boto3_requests",
     "importtime.bluegreen_ms",
     "importtime.requests_ms",
     "first_invocation.wall_ms",
