@@ -140,6 +140,7 @@ class Deployment:
         )
         self._current = state
         try:
+            self._wait_out_last_poll(state)
             return self._loop(state)
         except _Abandoned:
             return self.abandon()
@@ -173,6 +174,14 @@ class Deployment:
         return InProgress(state.advance(invocation=state.invocation + 1), summary, percent)
 
     # ---- the loop ---------------------------------------------------------------------------------
+
+    def _wait_out_last_poll(self, state: RunState) -> None:
+        # CodePipeline may call again within seconds of a hand-over: keep to one poll per interval across it.
+        if state.polled_at is None:
+            return
+        wait = state.polled_at + self._timing.poll_interval - self._clock.now()
+        if wait > 0:
+            self._clock.sleep(min(wait, self._timing.poll_interval))
 
     def _loop(self, state: RunState) -> Outcome:
         while True:
@@ -365,7 +374,8 @@ class Deployment:
     def _hand_over(self, state: RunState) -> InProgress:
         summary, percent = self.progress_summary(state)
         logger.info("Handing over to the next invocation in phase %s", state.phase, extra={"phase": state.phase})
-        return InProgress(state.advance(invocation=state.invocation + 1), summary, percent)
+        polled_at = int(self._clock.now()) if state.phase in ("WAIT_GREEN", "WAIT_DEPLOY") else None
+        return InProgress(state.advance(invocation=state.invocation + 1, polled_at=polled_at), summary, percent)
 
     def _timeout_message(self, state: RunState) -> str:
         elapsed = int(self._clock.now()) - state.started_at

@@ -34,6 +34,7 @@ class RunState:
     spot_deployment_id: str | None = None
     codedeploy_deployment_id: str | None = None
     invocation: int = 1
+    polled_at: int | None = None  # when the last poll ran: a resumed run waits out the rest of that interval
 
     def advance(self, **changes: Any) -> RunState:
         return replace(self, **changes)
@@ -49,6 +50,7 @@ _FIELDS: Final = {
     "spot_deployment_id": "sd",
     "codedeploy_deployment_id": "cd",
     "invocation": "i",
+    "polled_at": "t",
 }
 
 
@@ -117,6 +119,7 @@ def _well_typed(state: RunState) -> bool:
         and all(isinstance(v, int) and not isinstance(v, bool) for v in (state.started_at, state.deadline))
         and isinstance(state.invocation, int)
         and optional(state.expected_greens, int)
+        and optional(state.polled_at, int)
         and optional(state.spot_deployment_id, str)
         and optional(state.codedeploy_deployment_id, str)
     )

@@ -406,3 +406,16 @@ def test_spot_is_not_polled_while_codedeploy_deploys(cloud: Cloud) -> None:
 
     spot_calls = len(cloud.spot.calls)
     assert spot_calls == 3  # group, list (preflight), start
+
+
+def test_a_resumed_run_waits_out_the_poll_interval_begun_before_the_hand_over(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 300
+    first = cloud.invoke(cloud.params(), budget=100)
+    assert first is not None
+    assert first["status"] == "InProgress"
+    cloud.clock.advance(4)  # CodePipeline calls again quickly
+    sleeps_before = len(cloud.clock.sleeps)
+
+    cloud.invoke({**cloud.params(), "continuationToken": first["continuationToken"]})
+
+    assert cloud.clock.sleeps[sleeps_before] == pytest.approx(11, abs=1)
