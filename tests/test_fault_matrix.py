@@ -1,0 +1,815 @@
+"""Fault injection on every external call the function makes, crossed with every fault that call can show.
+
+Each cell runs one CodePipeline invocation of the real handler with one fault injected at the boundary of one call,
+and checks the promises of issue 6: the handler returns (it raises only when the CodePipeline report itself cannot
+be made, as documented); CodePipeline gets exactly one report; the failure type is the one in the table below;
+the message names the failing call; the Spot deployment is stopped when one had started and the run failed; the
+canary token appears in no log line, report or result (the injected error bodies echo it back).
+
+Where faults are injected:
+- Spot: the `responses` fake (tests/fakes/spot.py) answers the call with the fault or raises the transport error.
+- AWS: every boto3 client of the handler goes through a loopback endpoint (tests/fakes/faultproxy.py) that passes
+  calls on to moto (EC2, S3, Secrets Manager, SSM) or to the CodeDeploy/CodePipeline fakes, or answers with the
+  fault. boto3's own retries run for real (standard mode, 3 attempts); throttling backs off for up to a second or
+  two of wall time, so throttling cells use a fault that lasts one attempt.
+
+The cells of one row (one call) run through one warm handler, as a warm Lambda container serves invocation after
+invocation; every cell gets fresh fakes, its own job id (so its own green tag), and its own secret where the token
+is read from Secrets Manager or SSM (Powertools caches a secret for 5 minutes). Calls checked before anything is
+launched are exercised in a DRY_RUN, which makes exactly the same preflight calls as a real run and stops there.
+
+Not covered, and why:
+- an AWS read timeout: the handler's boto3 clients wait 20 s per attempt (botocore Config in handler.py, which
+  takes precedence over AWS_MAX_ATTEMPTS / AWS_RETRY_MODE), so one cell would cost a minute; a hanging AWS call
+  is covered by tests/test_deadline.py instead;
+- a body on S3 HeadObject (a HEAD reply has none), and "limit" errors for operations whose API defines none.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import boto3
+import pytest
+import requests
+import responses
+from moto import mock_aws
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
+
+from bluegreen.errors import ReportFailedError
+from bluegreen.flow import green_identifier
+from bluegreen.handler import create_handler
+from tests.conftest import ACCOUNT_ID, CANARY_TOKEN, GROUP_ID
+from tests.fakes.awsjson import AwsJsonServer
+from tests.fakes.clock import FakeClock, FakeLambdaContext
+from tests.fakes.codedeploy import FakeCodeDeploy, FakeDeployment, Script
+from tests.fakes.codepipeline import FakeCodePipeline
+from tests.fakes.faultproxy import AwsError, ConnectionReset, FaultProxy, ProxyFault, RawBody
+from tests.fakes.spot import FakeSpot, Fault, SpotDeploymentRecord
+
+ECHO = f"request was made with token {CANARY_TOKEN}"  # every injected error echoes the token back
+UNKNOWN_STATE = "QUANTUM_FLUX"  # + the cell number: Spot's client logs each unknown word once per process
+SPOT_ATTEMPTS = 4  # SpotClient's max_attempts
+AWS_ATTEMPTS = 3  # the handler's botocore Config
+
+# ---- the faults ---------------------------------------------------------------------------------------------
+
+SPOT_KINDS = (
+    "400",
+    "401",
+    "403",
+    "404",
+    "429-once",
+    "429-persistent",
+    "500-once",
+    "500-persistent",
+    "502-once",
+    "502-persistent",
+    "503-once",
+    "503-persistent",
+    "reset-once",
+    "reset-persistent",
+    "read-timeout-once",
+    "read-timeout-persistent",
+    "not-json",
+    "bad-shape",
+    "unknown-state",
+)
+AWS_KINDS = (
+    "400",
+    "401",
+    "403",
+    "404",
+    "429-once",
+    "500-once",
+    "500-persistent",
+    "502-once",
+    "502-persistent",
+    "503-once",
+    "503-persistent",
+    "reset-once",
+    "reset-persistent",
+    "not-json",
+    "bad-shape",
+    "throttling-once",
+    "access-denied",
+    "not-found",
+    "limit",
+)
+# botocore backs off from throttling for real (1 s base, jittered): a fault that outlasts its retries costs ~1.5 s
+# of wall time, so those two run on one call only; every call meets throttling that lasts one attempt.
+EXPENSIVE_KINDS = ("429-persistent", "throttling-persistent")
+
+Scenario = Literal["dry-run", "deploy", "failing-deploy", "bad-parameters", "stalled-greens"]
+BASELINE = "baseline"  # the outcome of the same scenario without the fault
+
+
+@dataclass(frozen=True)
+class Call:
+    """One external call, the scenario that reaches it, and the words by which a message names it."""
+
+    key: str
+    scenario: Scenario
+    names: tuple[str, ...]
+    service: str = "spot"  # or the AWS service name the proxy sees
+    operation: str = ""
+    kinds: tuple[str, ...] = AWS_KINDS
+    not_found: str | None = None  # the service's own not-found code for this operation
+    limit: str | None = None  # the service's own limit code for this operation
+    role: Literal["primary", "cleanup", "diagnostic", "report"] = "primary"
+
+
+def _spot(key: str, scenario: Scenario, operation: str, *, kinds: tuple[str, ...] = SPOT_KINDS) -> Call:
+    return Call(key, scenario, (operation,), kinds=kinds, role="cleanup" if "PUT" in key else "primary")
+
+
+def _aws(service: str, operation: str, scenario: Scenario, **kw: Any) -> Call:
+    names = kw.pop("names", (f"{service}:{operation}",))
+    return Call(f"{service}:{operation}", scenario, names, service, operation, **kw)
+
+
+CALLS = (
+    _spot("spot:GET group", "dry-run", "GET group", kinds=tuple(k for k in SPOT_KINDS if k != "unknown-state")),
+    _spot(
+        "spot:GET group status",
+        "dry-run",
+        "GET group status",
+        kinds=tuple(k for k in SPOT_KINDS if k != "unknown-state"),
+    ),
+    _spot("spot:GET deployments", "dry-run", "GET blue/green deployments"),
+    _spot("spot:GET deployments (stall check)", "stalled-greens", "GET blue/green deployments"),
+    _spot("spot:POST start", "deploy", "POST start blue/green deployment"),
+    _spot(
+        "spot:PUT stop",
+        "failing-deploy",
+        "PUT stop blue/green deployment",
+        kinds=tuple(k for k in SPOT_KINDS if k != "unknown-state"),
+    ),
+    # EC2's limit error for these calls is its API rate limit, RequestLimitExceeded: the throttling cells use it.
+    _aws("ec2", "DescribeInstances", "deploy", not_found="InvalidInstanceID.NotFound"),
+    _aws("ec2", "DescribeInstanceStatus", "deploy", not_found="InvalidInstanceID.NotFound"),
+    _aws(
+        "codedeploy",
+        "GetDeploymentGroup",
+        "dry-run",
+        kinds=AWS_KINDS + EXPENSIVE_KINDS,
+        not_found="DeploymentGroupDoesNotExistException",
+    ),
+    _aws("codedeploy", "ListDeployments", "deploy", not_found="ApplicationDoesNotExistException"),
+    _aws("codedeploy", "BatchGetDeployments", "deploy", limit="BatchLimitExceededException"),
+    _aws(
+        "codedeploy",
+        "CreateDeployment",
+        "deploy",
+        not_found="RevisionDoesNotExistException",
+        limit="DeploymentLimitExceededException",
+    ),
+    _aws("codedeploy", "GetDeployment", "deploy", not_found="DeploymentDoesNotExistException"),
+    _aws("codedeploy", "StopDeployment", "failing-deploy", not_found="DeploymentDoesNotExistException", role="cleanup"),
+    _aws(
+        "codedeploy",
+        "ListDeploymentTargets",
+        "failing-deploy",
+        not_found="DeploymentDoesNotExistException",
+        role="diagnostic",
+    ),
+    _aws(
+        "codedeploy",
+        "BatchGetDeploymentTargets",
+        "failing-deploy",
+        not_found="DeploymentTargetDoesNotExistException",
+        limit="DeploymentTargetListSizeExceededException",
+        role="diagnostic",
+    ),
+    _aws(
+        "s3",
+        "HeadObject",
+        "dry-run",
+        names=("s3:HeadObject", "s3://revisions/app/v2.zip"),
+        kinds=tuple(k for k in AWS_KINDS if k not in ("not-json", "bad-shape")),
+        not_found="NoSuchKey",
+    ),
+    _aws(
+        "secretsmanager",
+        "GetSecretValue",
+        "dry-run",
+        names=("API_TOKEN_SECRET",),
+        not_found="ResourceNotFoundException",
+    ),
+    _aws("ssm", "GetParameter", "dry-run", names=("API_TOKEN_PARAMETER",), not_found="ParameterNotFound"),
+    _aws(
+        "codepipeline",
+        "PutJobSuccessResult",
+        "dry-run",
+        not_found="JobNotFoundException",
+        limit="OutputVariablesSizeExceededException",
+        role="report",
+    ),
+    _aws("codepipeline", "PutJobFailureResult", "bad-parameters", not_found="JobNotFoundException", role="report"),
+)
+
+
+def _kinds(call: Call) -> tuple[str, ...]:
+    return tuple(k for k in call.kinds if (k != "not-found" or call.not_found) and (k != "limit" or call.limit))
+
+
+# ---- what each cell must end in -----------------------------------------------------------------------------
+
+Result = Literal["success", "failure", "raise", "dropped"]
+
+
+@dataclass(frozen=True)
+class Expect:
+    result: Result
+    failure_type: str | None = None
+    mentions: tuple[str, ...] = ()  # the message contains one of these
+    xfail: str | None = None
+
+
+BASELINES: dict[Scenario, Expect] = {
+    "dry-run": Expect("success", mentions=("Dry run: all checks passed",)),
+    "deploy": Expect("success", mentions=("Deployed s3://revisions/app/v2.zip",)),
+    "failing-deploy": Expect("failure", "JobFailed", ("HEALTH_CONSTRAINTS",)),
+    "bad-parameters": Expect("failure", "ConfigurationError", ("GROUP_ID",)),
+    "stalled-greens": Expect("failure", "JobFailed", ("Timed out",)),
+}
+
+# A call whose failure fails the run: the failure type for each fault. BASELINE: retried until it worked.
+SPOT_TYPES: dict[str, str] = {
+    "400": "ConfigurationError",
+    "401": "PermissionError",
+    "403": "PermissionError",
+    "404": "ConfigurationError",
+    "not-json": "SystemUnavailable",
+    "bad-shape": "SystemUnavailable",
+}
+AWS_TYPES: dict[str, str] = {
+    "400": "JobFailed",
+    "401": "PermissionError",
+    "403": "PermissionError",
+    "404": "JobFailed",
+    "not-json": "SystemUnavailable",
+    "bad-shape": "SystemUnavailable",
+    "throttling-once": BASELINE,
+    "access-denied": "PermissionError",
+}
+# The service's own not-found and limit errors, per call.
+CODE_TYPES: dict[tuple[str, str], str] = {
+    ("ec2:DescribeInstances", "not-found"): "JobFailed",
+    ("ec2:DescribeInstanceStatus", "not-found"): "JobFailed",
+    ("codedeploy:GetDeploymentGroup", "not-found"): "ConfigurationError",
+    ("codedeploy:ListDeployments", "not-found"): "ConfigurationError",
+    ("codedeploy:BatchGetDeployments", "limit"): "JobFailed",
+    ("codedeploy:CreateDeployment", "not-found"): "RevisionUnavailable",
+    ("codedeploy:CreateDeployment", "limit"): "JobFailed",
+    ("codedeploy:GetDeployment", "not-found"): "JobFailed",
+    ("s3:HeadObject", "not-found"): "RevisionUnavailable",
+    ("secretsmanager:GetSecretValue", "not-found"): "ConfigurationError",
+    ("ssm:GetParameter", "not-found"): "ConfigurationError",
+}
+# Calls with their own rules.
+OVERRIDES: dict[tuple[str, str], str] = {
+    ("s3:HeadObject", "400"): BASELINE,  # botocore answers a 400 on HEAD by checking the bucket's region, and retries
+    ("s3:HeadObject", "403"): "RevisionUnavailable",  # documented: a revision the role may not read
+    ("s3:HeadObject", "404"): "RevisionUnavailable",
+    ("s3:HeadObject", "access-denied"): "RevisionUnavailable",
+    ("secretsmanager:GetSecretValue", "400"): "ConfigurationError",
+    ("secretsmanager:GetSecretValue", "404"): "ConfigurationError",
+    ("ssm:GetParameter", "400"): "ConfigurationError",
+    ("ssm:GetParameter", "404"): "ConfigurationError",
+}
+
+# Cells that show a defect in bluegreen/ (each reason says what is wrong and what is expected instead).
+BUG_SPOT_200 = (
+    "bluegreen/errors.py SpotApiError.failure_type maps a reply with HTTP 200 that cannot be read (not JSON, "
+    "unexpected shape) to ConfigurationError; errors.py documents 'broken after retries' as SystemUnavailable"
+)
+BUG_AWS_STATUS = (
+    "bluegreen/aws.py _wrap classifies by error code only (plus status >= 500): a reply with HTTP {status} and no "
+    "code it knows becomes AwsApiError (JobFailed) instead of {expected}"
+)
+BUG_AWS_404 = (
+    "bluegreen/aws.py _REVISION holds S3's codes '404' and 'NotFound', but _wrap applies them to every "
+    "operation: a bare HTTP 404 from {call} is reported as RevisionUnavailable"
+)
+BUG_TOKEN_CODES = (
+    "bluegreen/token.py _wrap turns every error that carries a code into ConfigurationError, so HTTP {status} "
+    "(outage, throttling or rejected credentials) from {call} is reported as a configuration problem"
+)
+BUG_AWS_UNREADABLE = (
+    "bluegreen/aws.py reads the reply of {call} outside _calling's error wrapping: an unreadable reply "
+    "escapes as {what} instead of a BlueGreenError naming the call"
+)
+BUG_AWS_SILENT = (
+    "bluegreen/aws.py find_deployment_for_green reads a reply of {call} without the expected key as 'no "
+    "deployment for this green fleet' (.get(..., [])), so an unreadable reply leads to creating a second "
+    "deployment instead of failing naming the call"
+)
+BUG_DIAGNOSTIC = (
+    "bluegreen/flow.py _failure_message drops a failed {call} into a log warning: the failure message does not "
+    "say the failed instances' lifecycle events could not be read, nor why"
+)
+
+
+POLLED = ("ec2:DescribeInstances", "ec2:DescribeInstanceStatus")  # an unreadable poll sees nothing; the next one does
+ACCEPTED_ON_200 = ("codedeploy:StopDeployment",)  # like the reports: a 200 is the answer, its body is not read
+
+
+def expectation(call: Call, kind: str) -> Expect:
+    base = BASELINES[call.scenario]
+    retried = kind.endswith("-once")
+    persistent = kind.endswith("-persistent")
+    garbled = kind in ("not-json", "bad-shape")
+    if call.role == "report":
+        return _report_expectation(call, kind, base)
+    if call.service == "ec2" and kind == "429-once":
+        return Expect(base.result, base.failure_type, base.mentions, _known_aws_bug(call, kind, "success"))
+    if retried or (garbled and (call.key in POLLED or call.key in ACCEPTED_ON_200)):
+        return base
+    if call.role in ("cleanup", "diagnostic"):
+        # The run fails for the deployment's own reason, whatever happens to the cleanup or diagnostic call.
+        if call.key == "spot:PUT stop" and kind in ("400", "404"):
+            return Expect("failure", "JobFailed", ("had already ended",))  # Spot: nothing to stop
+        if call.role == "diagnostic":
+            return Expect("failure", "JobFailed", call.names, BUG_DIAGNOSTIC.format(call=call.key))
+        return Expect("failure", "JobFailed", (*call.names, "Cleanup FAILED"))
+    if call.service == "spot":
+        if kind == "unknown-state":
+            return _unknown_state_expectation(call, base)
+        failure_type = "SystemUnavailable" if persistent else SPOT_TYPES[kind]
+        return Expect("failure", failure_type, call.names, BUG_SPOT_200 if garbled else None)
+    failure_type = (
+        "SystemUnavailable"
+        if persistent
+        else OVERRIDES.get((call.key, kind)) or CODE_TYPES.get((call.key, kind)) or AWS_TYPES[kind]
+    )
+    if failure_type == BASELINE:
+        return base
+    return Expect("failure", failure_type, call.names, _known_aws_bug(call, kind, failure_type))
+
+
+def _unknown_state_expectation(call: Call, base: Expect) -> Expect:
+    if call.key == "spot:GET deployments":
+        # Another deployment in a state nobody knows may still be running: refuse to start, and say which.
+        return Expect("failure", "ConfigurationError", (UNKNOWN_STATE,))
+    return base  # our own deployment in an unknown state is taken as still running
+
+
+def _report_expectation(call: Call, kind: str, base: Expect) -> Expect:
+    if kind.endswith("-once") or kind == "throttling-once":
+        return base
+    if kind == "not-found":
+        return Expect("dropped", base.failure_type, base.mentions)  # another delivery already reported the job
+    if kind in ("not-json", "bad-shape"):
+        return base  # HTTP 200: CodePipeline took the result; its (empty) reply body is not read
+    return Expect("raise", None, call.names)
+
+
+def _known_aws_bug(call: Call, kind: str, expected: str) -> str | None:
+    status = kind.split("-", maxsplit=1)[0]
+    token = call.service in ("secretsmanager", "ssm")
+    if token and status in ("401", "403", "429", "500", "502", "503", "throttling"):
+        return BUG_TOKEN_CODES.format(status=status, call=call.key)
+    if call.service == "ec2" and status in ("400", "401", "403", "404", "429"):
+        return BUG_AWS_UNREADABLE.format(
+            call=call.key, what="botocore's ResponseParserError (a bare HTTP error status)"
+        )
+    if kind in ("not-json", "bad-shape") and not token:  # Powertools' error, wrapped: SystemUnavailable
+        if call.key in ("codedeploy:ListDeployments", "codedeploy:BatchGetDeployments"):
+            return BUG_AWS_SILENT.format(call=call.key)
+        return BUG_AWS_UNREADABLE.format(call=call.key, what="a KeyError (internal error, JobFailed)")
+    if status in ("401", "403", "429") and not (call.key == "s3:HeadObject" and status == "403"):
+        return BUG_AWS_STATUS.format(status=status, expected=expected)
+    if status == "404" and not token and call.key != "s3:HeadObject":
+        return BUG_AWS_404.format(call=call.key)
+    return None
+
+
+CELLS = [(call, kind) for call in CALLS for kind in _kinds(call)]
+CELL_COUNT = 384  # asserted below, so the matrix cannot silently shrink
+
+
+def test_the_matrix_covers_every_call_with_every_fault() -> None:
+    assert len(CELLS) == CELL_COUNT
+    assert {call.key for call in CALLS} >= {
+        "spot:GET group",
+        "spot:GET group status",
+        "spot:GET deployments",
+        "spot:POST start",
+        "spot:PUT stop",
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceStatus",
+        "codedeploy:GetDeploymentGroup",
+        "codedeploy:ListDeployments",
+        "codedeploy:BatchGetDeployments",
+        "codedeploy:CreateDeployment",
+        "codedeploy:GetDeployment",
+        "codedeploy:StopDeployment",
+        "codedeploy:ListDeploymentTargets",
+        "codedeploy:BatchGetDeploymentTargets",
+        "s3:HeadObject",
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+        "codepipeline:PutJobSuccessResult",
+        "codepipeline:PutJobFailureResult",
+    }
+
+
+# ---- the simulated cloud, shared by the module ----------------------------------------------------------------
+
+
+@dataclass
+class World:
+    rsps: responses.RequestsMock
+    proxy: FaultProxy
+    clock: FakeClock
+    ec2: Any
+    secrets: Any
+    ssm: Any
+    codedeploy_server: AwsJsonServer
+    codepipeline_server: AwsJsonServer
+    environ: dict[str, str] = field(
+        default_factory=lambda: {"BLUEGREEN_POLL_INTERVAL": "15", "BLUEGREEN_SAFETY_MARGIN": "30"}
+    )
+    log_stream: io.StringIO = field(default_factory=io.StringIO)
+    handlers: dict[str, Any] = field(default_factory=dict)
+
+    def handler(self, row: str) -> Any:
+        """One warm handler per row, as a warm Lambda container serves invocation after invocation.
+
+        Not one for the whole matrix: boto3's retry quota (per client) drains when call after call fails, and then
+        a later row's transient fault would no longer be retried.
+        """
+        if row not in self.handlers:
+            self.handlers[row] = create_handler(clock=self.clock, environ=self.environ, log_stream=self.log_stream)
+        return self.handlers[row]
+
+    def launch(self, green: str, count: int) -> list[str]:
+        reply = self.ec2.run_instances(
+            ImageId="ami-12c6146b",
+            MinCount=count,
+            MaxCount=count,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "GreenIdentifier", "Value": green}]}],
+        )
+        return [i["InstanceId"] for i in reply["Instances"]]
+
+    def terminate(self, ids: list[str]) -> None:
+        if ids:
+            self.ec2.terminate_instances(InstanceIds=ids)
+
+    def tagged(self, green: str) -> list[str]:
+        reply = self.ec2.describe_instances(
+            Filters=[
+                {"Name": "tag:GreenIdentifier", "Values": [green]},
+                {"Name": "instance-state-name", "Values": ["running"]},
+            ]
+        )
+        return [i["InstanceId"] for r in reply["Reservations"] for i in r["Instances"]]
+
+
+@pytest.fixture(scope="module")
+def world(codedeploy_server: AwsJsonServer, codepipeline_server: AwsJsonServer) -> Iterator[World]:
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_SESSION_TOKEN": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+        }.items():
+            mp.setenv(name, value)
+        proxy = FaultProxy(upstreams={"codedeploy": codedeploy_server.url, "codepipeline": codepipeline_server.url})
+        for service in ("EC2", "S3", "SECRETS_MANAGER", "SSM", "CODEDEPLOY", "CODEPIPELINE"):
+            mp.setenv(f"AWS_ENDPOINT_URL_{service}", proxy.url)
+        try:
+            with mock_aws(), responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+                s3 = boto3.client("s3", region_name="us-east-1")
+                s3.create_bucket(Bucket="revisions")
+                s3.put_object(Bucket="revisions", Key="app/v2.zip", Body=b"PK-fake-bundle")
+                yield World(
+                    rsps=rsps,
+                    proxy=proxy,
+                    clock=FakeClock(),
+                    ec2=boto3.client("ec2", region_name="us-east-1"),
+                    secrets=boto3.client("secretsmanager", region_name="us-east-1"),
+                    ssm=boto3.client("ssm", region_name="us-east-1"),
+                    codedeploy_server=codedeploy_server,
+                    codepipeline_server=codepipeline_server,
+                )
+        finally:
+            proxy.close()
+
+
+@dataclass
+class Cell:
+    call: Call
+    kind: str
+    world: World
+    spot: FakeSpot
+    codedeploy: FakeCodeDeploy
+    codepipeline: FakeCodePipeline
+    job_id: str
+    params: dict[str, Any]
+
+    @property
+    def unknown_state(self) -> str:
+        return f"{UNKNOWN_STATE}_{self.job_id[-4:]}"
+
+    @property
+    def green(self) -> str:
+        return green_identifier(self.job_id)
+
+    def event(self) -> dict[str, Any]:
+        data = {
+            "actionConfiguration": {
+                "configuration": {"FunctionName": "bluegreen", "UserParameters": json.dumps(self.params)}
+            },
+            "inputArtifacts": [],
+            "outputArtifacts": [],
+        }
+        return {"CodePipeline.job": {"id": self.job_id, "accountId": "123456789012", "data": data}}
+
+
+def _new_cell(world: World, call: Call, kind: str, number: int) -> Cell:
+    world.proxy.reset()
+    world.rsps.reset()
+    world.rsps.add_passthru("http://127.0.0.1")
+    spot = FakeSpot(
+        world.rsps,
+        token=CANARY_TOKEN,
+        account_id=ACCOUNT_ID,
+        group_id=GROUP_ID,
+        now=world.clock.now,
+        launch_greens=world.launch,
+        terminate=world.terminate,
+    )
+    spot.launch_delay = 1
+    spot.capacity = spot.status_instances = 1
+    world.clock.on_advance[:] = [spot.tick]
+    codedeploy = FakeCodeDeploy(now=world.clock.now, tagged_instances=world.tagged)
+    codedeploy.script = Script(duration=0)
+    # An earlier deployment of the group, so that looking for ours reads the deployments' details.
+    codedeploy.deployments["d-EARLIER01"] = FakeDeployment(
+        "d-EARLIER01", {"description": "an earlier release"}, 0.0, Script(duration=1), []
+    )
+    codepipeline = FakeCodePipeline()
+    world.codedeploy_server.service = codedeploy
+    world.codepipeline_server.service = codepipeline
+    params: dict[str, Any] = {
+        "API_TOKEN": CANARY_TOKEN,
+        "ACCOUNT_ID": ACCOUNT_ID,
+        "GROUP_ID": GROUP_ID,
+        "APP_NAME": "App",
+        "DEPLOYMENT_GROUP": "DG",
+        "TIMEOUT": 1800,
+        "S3_BUCKET": "revisions",
+        "S3_KEY": "app/v2.zip",
+        "S3_BUNDLE": "zip",
+    }
+    if call.scenario == "dry-run":
+        params["DRY_RUN"] = True
+    elif call.scenario == "failing-deploy":
+        codedeploy.script = Script(duration=0, outcome="Failed")
+    elif call.scenario == "bad-parameters":
+        params["GROUP_ID"] = "abc"
+    elif call.scenario == "stalled-greens":
+        params["TIMEOUT"] = 600
+        spot.launch_delay = 10**7
+    if call.service == "secretsmanager":
+        del params["API_TOKEN"]
+        params["API_TOKEN_SECRET"] = f"spot/token-{number}"
+        world.secrets.create_secret(Name=params["API_TOKEN_SECRET"], SecretString=CANARY_TOKEN)
+    elif call.service == "ssm":
+        del params["API_TOKEN"]
+        params["API_TOKEN_PARAMETER"] = f"/spot/token-{number}"
+        world.ssm.put_parameter(Name=params["API_TOKEN_PARAMETER"], Value=CANARY_TOKEN, Type="SecureString")
+    if call.key == "spot:GET group status":
+        spot.capacity = 0  # no capacity target: the green count comes from the group's status
+        spot.status_instances = 1
+    job_id = f"fault-matrix-{number:04d}"
+    return Cell(call, kind, world, spot, codedeploy, codepipeline, job_id, params)
+
+
+# ---- injecting one fault --------------------------------------------------------------------------------------
+
+
+def _times(kind: str, attempts: int) -> int:
+    return 2 * attempts if kind.endswith("-persistent") else 1
+
+
+def _spot_fault(cell: Cell) -> Fault:
+    kind = cell.kind.removesuffix("-once").removesuffix("-persistent")
+    if kind == "reset":
+        reset = ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer"))
+        return Fault(0, exception=requests.ConnectionError(reset))
+    if kind == "read-timeout":
+        timeout = ReadTimeoutError(None, "api.spotinst.io", "Read timed out. (read timeout=30)")  # type: ignore[arg-type]
+        return Fault(0, exception=requests.ReadTimeout(timeout))
+    if kind == "not-json":
+        return Fault(200, f"<html><body><h1>Service temporarily unavailable</h1>{ECHO}</body></html>")
+    if kind == "bad-shape":
+        if cell.call.key == "spot:PUT stop":  # stop reads only the envelope
+            return Fault(200, [{"unexpected": ECHO}])
+        return Fault(200, {"request": {"id": "spot-req-odd"}, "response": {"items": {"unexpected": ECHO}}})
+    status = int(kind)
+    return Fault(
+        status,
+        {
+            "request": {"id": "spot-req-err"},
+            "response": {"errors": [{"code": f"HTTP_{status}", "message": ECHO}]},
+        },
+    )
+
+
+def _inject_spot(cell: Cell) -> None:
+    method, route = {
+        "spot:GET group": ("GET", "group"),
+        "spot:GET group status": ("GET", "status"),
+        "spot:GET deployments": ("GET", "deployments"),
+        "spot:GET deployments (stall check)": ("GET", "deployments"),
+        "spot:POST start": ("POST", "deployments"),
+        "spot:PUT stop": ("PUT", "stop"),
+    }[cell.call.key]
+    if cell.kind == "unknown-state":
+        _inject_unknown_state(cell)
+        return
+    faults = [_spot_fault(cell)] * _times(cell.kind, SPOT_ATTEMPTS)
+    if cell.call.key == "spot:GET deployments (stall check)":
+        _after_first_sleep(cell, lambda: cell.spot.fail_next(method, route, *faults))
+    else:
+        cell.spot.fail_next(method, route, *faults)
+
+
+def _inject_unknown_state(cell: Cell) -> None:
+    spot = cell.spot
+    if cell.call.key == "spot:GET deployments":
+        spot.deployments.append(
+            SpotDeploymentRecord("cdbg-0ther001", "another-run", launch_at=0.0, state=cell.unknown_state, launched=True)
+        )
+    elif cell.call.key == "spot:POST start":
+        record = SpotDeploymentRecord("cdbg-00000001", cell.green, launch_at=cell.world.clock.now() + 1)
+        spot.deployments.append(record)  # Spot started it, and answers with a state word nobody knows
+        spot.fail_next(
+            "POST", "deployments", Fault(200, _spot_items([{**spot._item(record), "state": cell.unknown_state}]))
+        )
+    else:  # the stall check finds our own deployment in an unknown state
+
+        def mark() -> None:
+            spot.deployments[0].state = cell.unknown_state
+
+        _after_first_sleep(cell, mark)
+
+
+def _spot_items(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"request": {"id": "spot-req-1"}, "response": {"status": {"code": 200}, "items": items}}
+
+
+def _after_first_sleep(cell: Cell, action: Callable[[], None]) -> None:
+    """Run `action` once the run first waits (preflight and start are behind it)."""
+    done: list[bool] = []
+
+    def hook(now: float) -> None:
+        if not done:
+            done.append(True)
+            action()
+
+    cell.world.clock.on_advance.append(hook)
+
+
+def _aws_fault(cell: Cell) -> ProxyFault:
+    call, kind = cell.call, cell.kind.removesuffix("-once").removesuffix("-persistent")
+    # Secrets Manager/SSM cannot echo a token they have not served; CodePipeline gets only redacted reports.
+    echo = "" if call.service in ("secretsmanager", "ssm", "codepipeline") else f" ({ECHO})"
+    message = f"injected fault{echo}"
+    json_service = call.service not in ("ec2", "s3")
+    if kind == "reset":
+        return ConnectionReset()
+    if kind == "not-json":
+        return RawBody(200, f"<html><body>Bad gateway{echo}</body></html>".encode())
+    if kind == "bad-shape":
+        if json_service:
+            return RawBody(200, json.dumps({"unexpected": message}).encode(), "application/x-amz-json-1.1")
+        return RawBody(
+            200,
+            f"<{call.operation}Response><unexpected>{message}</unexpected></{call.operation}Response>".encode(),
+            "text/xml",
+        )
+    if kind == "throttling":
+        code = {"ec2": "RequestLimitExceeded", "s3": "SlowDown"}.get(call.service, "ThrottlingException")
+        return AwsError(503 if call.service == "s3" else 400, code, message)
+    if kind == "access-denied":
+        code = {"ec2": "UnauthorizedOperation", "s3": "AccessDenied"}.get(call.service, "AccessDeniedException")
+        return AwsError(403 if call.service in ("ec2", "s3") else 400, code, message)
+    if kind == "not-found":
+        status = 404 if call.service == "s3" else 400
+        return AwsError(status, call.not_found, message)
+    if kind == "limit":
+        return AwsError(400, call.limit, message)
+    return AwsError(int(kind), None, message)  # a bare HTTP status
+
+
+def _inject(cell: Cell) -> None:
+    if cell.call.service == "spot":
+        _inject_spot(cell)
+        return
+    times = _times(cell.kind, AWS_ATTEMPTS)
+    cell.world.proxy.fail_next(cell.call.service, cell.call.operation, _aws_fault(cell), times=times)
+
+
+# ---- the matrix -----------------------------------------------------------------------------------------------
+
+
+def _cell_params() -> list[Any]:
+    params = []
+    for number, (call, kind) in enumerate(CELLS):
+        expect = expectation(call, kind)
+        marks = [pytest.mark.xfail(strict=True, reason=expect.xfail)] if expect.xfail else []
+        params.append(pytest.param(call, kind, number, id=f"{call.key}|{kind}", marks=marks))
+    return params
+
+
+@pytest.mark.parametrize(("call", "kind", "number"), _cell_params())
+def test_fault_cell(world: World, call: Call, kind: str, number: int) -> None:
+    cell = _new_cell(world, call, kind, number)
+    _inject(cell)
+    expect = expectation(call, kind)
+    handler, stream = world.handler(call.key), world.log_stream
+    log_start = stream.tell()
+    context = FakeLambdaContext(world.clock, 900.0, request_id=f"req-{number}")
+
+    raised: BaseException | None = None
+    result: dict[str, Any] | None = None
+    try:
+        result = handler(cell.event(), context)
+    except ReportFailedError as exc:
+        raised = exc
+    logs = stream.getvalue()[log_start:]
+
+    # The fault was met (or the cell would prove nothing).
+    if call.service == "spot":
+        assert cell.spot.calls, "Spot was never called"
+    else:
+        assert call.operation in world.proxy.operations(call.service), f"{call.key} was never called"
+
+    # The token appears nowhere.
+    for text in (logs, json.dumps(result), json.dumps([r.body for r in cell.codepipeline.reports]), str(raised)):
+        assert CANARY_TOKEN not in text
+
+    # Exactly one report (attempts of the same report may repeat when a fault made boto3 retry).
+    report_calls = world.proxy.operations("codepipeline")
+    assert len(set(report_calls)) == 1, report_calls
+    if expect.result == "raise":
+        assert raised is not None, f"expected the report failure to be raised, got {result}"
+        assert any(name in str(raised) for name in expect.mentions), str(raised)
+        assert "Could not report the result to CodePipeline" in logs
+        assert cell.codepipeline.reports == []
+        return
+    assert raised is None, f"raised {raised!r}"
+    assert result is not None
+    if expect.result == "dropped":
+        assert cell.codepipeline.reports == []
+        assert "no longer waits for this job" in logs
+    elif call.role == "report" and kind in ("not-json", "bad-shape"):
+        assert cell.codepipeline.reports == []  # the endpoint answered 200 in CodePipeline's stead
+    else:
+        assert len(cell.codepipeline.reports) == 1, cell.codepipeline.reports
+        report = cell.codepipeline.reports[0]
+        assert report.job_id == cell.job_id
+        assert report.kind == ("failure" if expect.result == "failure" else "success"), report.body
+
+    # The outcome and its message.
+    if expect.result in ("failure", "dropped") and expect.failure_type is not None:
+        assert result["status"] == "Failed", result
+        assert result["failureType"] == expect.failure_type, result["summary"]
+    else:
+        assert result["status"] == "Succeeded", result
+    assert any(name in result["summary"] for name in expect.mentions), (expect.mentions, result["summary"])
+    if kind == "unknown-state" and call.key != "spot:POST start":  # the start's reply is not judged by its state
+        assert cell.unknown_state in logs
+
+    # No green capacity left behind: a failed run stops the Spot deployment it started.
+    if result["status"] == "Failed" and cell.spot.deployments and cell.spot.deployments[-1].green == cell.green:
+        assert cell.spot.calls_to("PUT", "stop") >= 1
+        assert re.search(r"Cleanup|do this by hand|had already ended", result["summary"]), result["summary"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bluegreen/handler.py _report raises ReportFailedError(f'reporting to CodePipeline failed: {exc}') "
+    "without logs.redact: the log line is scrubbed, the exception Lambda prints and returns is not",
+)
+def test_a_report_failure_raised_to_lambda_does_not_carry_the_token(world: World) -> None:
+    call = next(c for c in CALLS if c.key == "codepipeline:PutJobFailureResult")
+    cell = _new_cell(world, call, "400", len(CELLS))
+    world.proxy.fail_next("codepipeline", "PutJobFailureResult", AwsError(400, "ValidationException", ECHO))
+
+    with pytest.raises(ReportFailedError) as caught:
+        world.handler("report-leak")(cell.event(), FakeLambdaContext(world.clock))
+
+    assert CANARY_TOKEN not in world.log_stream.getvalue()
+    assert CANARY_TOKEN not in str(caught.value)
