@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import json
 import importlib.metadata
 import os
 import re
@@ -11,6 +12,8 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+from typing import Any
 
 import pytest
 
@@ -297,12 +300,13 @@ def find_python(version: str) -> str | None:
     return None
 
 
-def test_package_imports_on_python_312_with_only_the_boto_set_beside_it(tmp_path):
+@pytest.fixture(scope="module")
+def lambda_on_python312(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
+    """The default zip unpacked as Lambda's /var/task, and the boto set the runtime provides, for python3.12."""
     python = find_python("3.12")
     if python is None:
         pytest.skip("no python3.12 interpreter on this machine")
-    if not (ROOT / "bluegreen" / "handler.py").exists():
-        pytest.skip("bluegreen/handler.py does not exist yet")
+    tmp_path = tmp_path_factory.mktemp("python312")
     package = build_zip.build(tmp_path / "pkg.zip", python="3.12", arch=host_arch(), wheelhouse=wheelhouse())
     task = tmp_path / "task"
     with zipfile.ZipFile(package.path) as zf:
@@ -311,19 +315,56 @@ def test_package_imports_on_python_312_with_only_the_boto_set_beside_it(tmp_path
     runtime = tmp_path / "runtime"
     boto = [e for e in build_zip.parse_lock(build_zip.LOCK_FILE.read_text()) if e.group == "boto"]
     build_zip.install_dependencies(boto, runtime, "3.12", host_arch(), wheelhouse())
+    return python, task, runtime
+
+
+def _run_isolated(python: str, script: str, task: Path, runtime: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    # -I -S: no site-packages, no PYTHON* variables, no current directory: only the zip, the boto set and stdlib.
+    return subprocess.run(  # noqa: S603 - a local interpreter found above
+        [python, "-I", "-S", "-c", script, str(task), str(runtime)],
+        capture_output=True, text=True, check=False, timeout=120, **kwargs,
+    )
+
+
+def test_package_imports_on_python_312_with_only_the_boto_set_beside_it(lambda_on_python312):
+    python, task, runtime = lambda_on_python312
     script = (
         "import sys; sys.path[:0] = sys.argv[1:3]\n"
         "import bluegreen, requests, charset_normalizer.md\n"
-        "from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent\n"
+        "from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter\n"
         "assert callable(bluegreen.lambda_handler)\n"
         "assert bluegreen.__file__.startswith(sys.argv[1]), bluegreen.__file__\n"
         "print('ok')\n"
     )
 
-    # -I -S: no site-packages, no environment, no current directory: only the zip, the boto set and stdlib.
-    completed = subprocess.run(  # noqa: S603 - a local interpreter found above
-        [python, "-I", "-S", "-c", script, str(task), str(runtime)],
-                               capture_output=True, text=True, check=False)
+    completed = _run_isolated(python, script, task, runtime)
 
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip() == "ok"
+
+
+def test_console_test_from_the_zip_runs_on_python_312_against_the_simulated_cloud(lambda_on_python312):
+    from bluegreen_sim.cloud import Cloud
+
+    python, task, runtime = lambda_on_python312
+    script = (
+        "import json, sys; sys.path[:0] = sys.argv[1:3]\n"
+        "import bluegreen\n"
+        "class Context:\n"
+        "    aws_request_id = 'console-test'\n"
+        "    def get_remaining_time_in_millis(self): return 44_000  # START, one poll, then the hand-over\n"
+        "event = json.loads(sys.stdin.read())\n"
+        "print(json.dumps(bluegreen.lambda_handler(event, Context())))\n"
+    )
+    with Cloud() as cloud:
+        params = dict(cloud.add_pipeline(instances=2).params)
+        environ = {**os.environ, **cloud.handler_environ()}
+
+        completed = _run_isolated(python, script, task, runtime, input=json.dumps(params), env=environ)
+
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["status"] == "InProgress", result
+    assert result["phase"] == "WAIT_GREEN"
+    assert result["spotDeploymentId"].startswith("cdbg-")
+    assert result["continuationToken"]
