@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import glob
-import json
 import importlib.metadata
+import json
 import os
 import re
 import shutil
@@ -12,7 +12,6 @@ import subprocess
 import sys
 import zipfile
 from pathlib import Path
-
 from typing import Any
 
 import pytest
@@ -21,8 +20,14 @@ import build_zip
 from tests.packaging.helpers import ROOT, host_arch, wheelhouse
 
 BOTO_TOP_LEVEL = ("boto3/", "botocore/", "s3transfer/", "jmespath/", "urllib3/", "dateutil/", "six.py")
-RUNTIME_TOP_LEVEL = ("requests/", "certifi/", "charset_normalizer/", "idna/", "aws_lambda_powertools/",
-                     "typing_extensions.py")
+RUNTIME_TOP_LEVEL = (
+    "requests/",
+    "certifi/",
+    "charset_normalizer/",
+    "idna/",
+    "aws_lambda_powertools/",
+    "typing_extensions.py",
+)
 
 
 def names(result: build_zip.BuildResult) -> list[str]:
@@ -219,10 +224,17 @@ def test_lock_is_closed_under_dependencies():
     from packaging.requirements import Requirement
 
     locked = {e.name for e in build_zip.parse_lock(build_zip.LOCK_FILE.read_text())}
-    environment = {"python_version": "3.12", "python_full_version": "3.12.0", "extra": "",
-                   "sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
-                   "implementation_name": "cpython", "platform_python_implementation": "CPython",
-                   "os_name": "posix"}
+    environment = {
+        "python_version": "3.12",
+        "python_full_version": "3.12.0",
+        "extra": "",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "os_name": "posix",
+    }
     missing = set()
     for name in locked:
         for raw in importlib.metadata.requires(name) or []:
@@ -258,11 +270,13 @@ def test_select_entries_takes_all_or_none_of_the_boto_set():
 
     assert {e.name for e in build_zip.select_entries(lock, bundle_boto3=False)} == set(build_zip.RUNTIME_SET)
     assert {e.name for e in build_zip.select_entries(lock, bundle_boto3=True)} == (
-        set(build_zip.RUNTIME_SET) | set(build_zip.BOTO_SET))
+        set(build_zip.RUNTIME_SET) | set(build_zip.BOTO_SET)
+    )
 
 
-@pytest.mark.parametrize(("arch", "platform_tag"), [("x86_64", "manylinux2014_x86_64"),
-                                                    ("arm64", "manylinux2014_aarch64")])
+@pytest.mark.parametrize(
+    ("arch", "platform_tag"), [("x86_64", "manylinux2014_x86_64"), ("arm64", "manylinux2014_aarch64")]
+)
 def test_pip_installs_hash_checked_platform_wheels_without_compiling(arch, platform_tag):
     command = build_zip.pip_install_command(Path("req.txt"), Path("target"), "3.13", arch)
 
@@ -294,7 +308,10 @@ def find_python(version: str) -> str | None:
             continue
         probe = subprocess.run(  # noqa: S603 - a local interpreter found above
             [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                               capture_output=True, text=True, check=False)
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return candidate
     return None
@@ -318,11 +335,17 @@ def lambda_on_python312(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, 
     return python, task, runtime
 
 
-def _run_isolated(python: str, script: str, task: Path, runtime: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def _run_isolated(
+    python: str, script: str, task: Path, runtime: Path, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     # -I -S: no site-packages, no PYTHON* variables, no current directory: only the zip, the boto set and stdlib.
     return subprocess.run(  # noqa: S603 - a local interpreter found above
         [python, "-I", "-S", "-c", script, str(task), str(runtime)],
-        capture_output=True, text=True, check=False, timeout=120, **kwargs,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        **kwargs,
     )
 
 

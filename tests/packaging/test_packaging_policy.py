@@ -30,7 +30,6 @@ EXPECTED_ACTIONS = {
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceStatus",
     "s3:GetObject",
-    "s3:GetObjectVersion",
     "s3:ListBucket",
     "secretsmanager:GetSecretValue",
     "ssm:GetParameter",
