@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from bluegreen.errors import (
     AccessDeniedError,
@@ -85,8 +86,6 @@ _REVISION: Final = frozenset(
         "InvalidGitHubAccountTokenException",
         "GitHubAccountTokenDoesNotExistException",
         "NoSuchKey",
-        "404",
-        "NotFound",
     }
 )
 
@@ -134,17 +133,21 @@ class DeploymentGroupInfo:
     green_provisioning: str | None
 
 
-def _wrap(operation: str, exc: ClientError | BotoCoreError) -> BlueGreenError:
-    if isinstance(exc, BotoCoreError):
+def wrap_aws_error(operation: str, exc: Exception) -> BlueGreenError:
+    """Our error for a failed AWS call: the one place botocore's errors are classified."""
+    if not isinstance(exc, ClientError):
+        # No answer, or an answer botocore could not read (a proxy's HTML page, a bare status).
         return ServiceUnavailableError(f"AWS {operation} failed: {type(exc).__name__}: {exc}")
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
     message = str(error.get("Message", "")) or code
-    request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
+    metadata = exc.response.get("ResponseMetadata", {})
+    status = int(metadata.get("HTTPStatusCode", 0) or 0)
+    request_id = metadata.get("RequestId")
     text = f"AWS {operation} failed: {code}: {message}"
-    if code in _ACCESS_DENIED:
+    if code in _ACCESS_DENIED or status in (401, 403):
         return AccessDeniedError(text + " (grant it to the function's role: see LambdaPolicyDefinition.json)")
-    if code in _UNAVAILABLE or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+    if code in _UNAVAILABLE or status == 429 or status >= 500:
         return ServiceUnavailableError(text)
     if code in _REVISION:
         return RevisionUnavailableError(text)
@@ -161,10 +164,15 @@ def _wrap(operation: str, exc: ClientError | BotoCoreError) -> BlueGreenError:
 
 @contextmanager
 def _calling(operation: str) -> Iterator[None]:
+    """Wraps the call AND the reading of its reply: a reply of an unexpected shape is a failed call too."""
     try:
         yield
-    except (ClientError, BotoCoreError) as exc:
-        raise _wrap(operation, exc) from exc
+    except (ClientError, BotoCoreError, ResponseParserError) as exc:
+        raise wrap_aws_error(operation, exc) from exc
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise ServiceUnavailableError(
+            f"AWS {operation} returned a reply of an unexpected shape ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 class AwsGateway:
@@ -220,6 +228,16 @@ class AwsGateway:
         """
         if not instance_ids:
             return []
+        try:
+            return self._instance_health(instance_ids)
+        except AwsApiError as exc:
+            if exc.code != "InvalidInstanceID.NotFound":
+                raise
+            # EC2 is eventually consistent: an instance just launched may not be described yet. Report the fleet
+            # as unknown, so the next poll lists it again.
+            return [InstanceHealth(i, "unknown", False, "not visible to EC2 yet") for i in instance_ids]
+
+    def _instance_health(self, instance_ids: list[str]) -> list[InstanceHealth]:
         health: dict[str, InstanceHealth] = {}
         with _calling("ec2:DescribeInstanceStatus"):
             pages = self._ec2().get_paginator("describe_instance_status").paginate(
@@ -248,13 +266,13 @@ class AwsGateway:
             info = self._codedeploy().get_deployment_group(
                 applicationName=application, deploymentGroupName=deployment_group
             )["deploymentGroupInfo"]
-        style = info.get("deploymentStyle", {})
-        provisioning = info.get("blueGreenDeploymentConfiguration", {}).get("greenFleetProvisioningOption", {})
-        return DeploymentGroupInfo(
-            blue_green=style.get("deploymentType") == "BLUE_GREEN",
-            deployment_config=info.get("deploymentConfigName"),
-            green_provisioning=provisioning.get("action"),
-        )
+            style = info.get("deploymentStyle", {})
+            provisioning = info.get("blueGreenDeploymentConfiguration", {}).get("greenFleetProvisioningOption", {})
+            return DeploymentGroupInfo(
+                blue_green=style.get("deploymentType") == "BLUE_GREEN",
+                deployment_config=info.get("deploymentConfigName"),
+                green_provisioning=provisioning.get("action"),
+            )
 
     def find_deployment_for_green(self, application: str, deployment_group: str, green: str) -> str | None:
         """The id of a deployment already created for this green fleet (a duplicate delivery), if any.
@@ -264,19 +282,21 @@ class AwsGateway:
         """
         client = self._codedeploy()
         with _calling("codedeploy:ListDeployments"):
-            ids = client.list_deployments(
-                applicationName=application, deploymentGroupName=deployment_group
-            ).get("deployments", [])
+            ids = list(
+                client.list_deployments(applicationName=application, deploymentGroupName=deployment_group)[
+                    "deployments"
+                ]
+            )
         # Newest first; a duplicate delivery's deployment is among the most recent.
         recent = ids[:25]
         if not recent:
             return None
-        with _calling("codedeploy:BatchGetDeployments"):
-            infos = client.batch_get_deployments(deploymentIds=recent).get("deploymentsInfo", [])
         marker = _description_marker(green)
-        for info in infos:
-            if marker in info.get("description", ""):
-                return info["deploymentId"]
+        with _calling("codedeploy:BatchGetDeployments"):
+            infos = client.batch_get_deployments(deploymentIds=recent)["deploymentsInfo"]
+            for info in infos:
+                if marker in info.get("description", ""):
+                    return info["deploymentId"]
         return None
 
     def create_deployment(
@@ -306,17 +326,17 @@ class AwsGateway:
         """
         with _calling("codedeploy:GetDeployment"):
             info = self._codedeploy().get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-        overview: dict[str, int] = dict(info.get("deploymentOverview", {}))  # type: ignore[arg-type]
-        error = info.get("errorInformation", {})
-        return DeploymentProgress(
-            deployment_id=deployment_id,
-            status=info.get("status", "Created"),
-            error_code=error.get("code"),
-            error_message=error.get("message"),
-            succeeded=overview.get("Succeeded", 0),
-            failed=overview.get("Failed", 0),
-            total=sum(overview.values()),
-        )
+            overview: dict[str, int] = dict(info.get("deploymentOverview", {}))  # type: ignore[arg-type]
+            error = info.get("errorInformation", {})
+            return DeploymentProgress(
+                deployment_id=deployment_id,
+                status=info["status"],
+                error_code=error.get("code"),
+                error_message=error.get("message"),
+                succeeded=int(overview.get("Succeeded", 0)),
+                failed=int(overview.get("Failed", 0)),
+                total=sum(int(v) for v in overview.values()),
+            )
 
     def stop_deployment(self, deployment_id: str) -> bool:
         """Stop a running deployment with auto-rollback; False when it had already finished.
@@ -329,9 +349,9 @@ class AwsGateway:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "DeploymentAlreadyCompletedException":
                 return False
-            raise _wrap("codedeploy:StopDeployment", exc) from exc
-        except BotoCoreError as exc:
-            raise _wrap("codedeploy:StopDeployment", exc) from exc
+            raise wrap_aws_error("codedeploy:StopDeployment", exc) from exc
+        except (BotoCoreError, ResponseParserError) as exc:
+            raise wrap_aws_error("codedeploy:StopDeployment", exc) from exc
         return True
 
     def failed_targets(self, deployment_id: str, *, limit: int = 3) -> list[TargetFailure]:
@@ -342,35 +362,18 @@ class AwsGateway:
         """
         client = self._codedeploy()
         with _calling("codedeploy:ListDeploymentTargets"):
-            ids = client.list_deployment_targets(
-                deploymentId=deployment_id, targetFilters={"TargetStatus": ["Failed"]}
-            ).get("targetIds", [])
+            ids = list(
+                client.list_deployment_targets(deploymentId=deployment_id, targetFilters={"TargetStatus": ["Failed"]})[
+                    "targetIds"
+                ]
+            )
         if not ids:
             return []
         with _calling("codedeploy:BatchGetDeploymentTargets"):
-            targets = client.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=ids[:25]).get(
-                "deploymentTargets", []
-            )
-        failures: list[TargetFailure] = []
-        for target in targets:
-            instance = target.get("instanceTarget", {})
-            for event in instance.get("lifecycleEvents", []):
-                if event.get("status") != "Failed":
-                    continue
-                diagnostics = event.get("diagnostics", {})
-                failures.append(
-                    TargetFailure(
-                        instance_id=instance.get("targetId", "?"),
-                        lifecycle_event=event.get("lifecycleEventName", "?"),
-                        error_code=diagnostics.get("errorCode", "?"),
-                        message=diagnostics.get("message", ""),
-                        log_tail=diagnostics.get("logTail", ""),
-                    )
-                )
-                break
-            if len(failures) >= limit:
-                break
-        return failures
+            targets = client.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=ids[:25])[
+                "deploymentTargets"
+            ]
+            return _first_failures(targets, limit)
 
     # ---- S3 --------------------------------------------------------------------------------------
 
@@ -390,9 +393,9 @@ class AwsGateway:
                     f"(HTTP {code}); check the bucket, the key, and that the function may s3:GetObject "
                     f"and s3:ListBucket on it"
                 ) from exc
-            raise _wrap("s3:HeadObject", exc) from exc
-        except BotoCoreError as exc:
-            raise _wrap("s3:HeadObject", exc) from exc
+            raise wrap_aws_error("s3:HeadObject", exc) from exc
+        except (BotoCoreError, ResponseParserError) as exc:
+            raise wrap_aws_error("s3:HeadObject", exc) from exc
 
     # ---- CodePipeline ----------------------------------------------------------------------------
 
@@ -434,6 +437,28 @@ class AwsGateway:
             details["externalExecutionId"] = external_id
         with _calling("codepipeline:PutJobFailureResult"):
             self._codepipeline().put_job_failure_result(jobId=job_id, failureDetails=details)  # type: ignore[arg-type]
+
+
+def _first_failures(targets: list[Any], limit: int) -> list[TargetFailure]:
+    failures: list[TargetFailure] = []
+    for target in targets:
+        instance = target.get("instanceTarget", {})
+        failed = next((e for e in instance.get("lifecycleEvents", []) if e.get("status") == "Failed"), None)
+        if failed is None:
+            continue
+        diagnostics = failed.get("diagnostics", {})
+        failures.append(
+            TargetFailure(
+                instance_id=instance.get("targetId", "?"),
+                lifecycle_event=failed.get("lifecycleEventName", "?"),
+                error_code=diagnostics.get("errorCode", "?"),
+                message=diagnostics.get("message", ""),
+                log_tail=diagnostics.get("logTail", ""),
+            )
+        )
+        if len(failures) >= limit:
+            break
+    return failures
 
 
 def _description_marker(green: str) -> str:

@@ -84,7 +84,8 @@ class SpotApiError(BlueGreenError):
     def failure_type(self) -> FailureType:  # type: ignore[override]
         if self.status in (401, 403):
             return "PermissionError"
-        if self.status is None or self.status == 429 or self.status >= 500:
+        if self.status is None or self.status == 429 or self.status >= 500 or 200 <= self.status < 300:
+            # No answer, throttled, broken, or an OK reply we cannot read: Spot is not usable right now.
             return "SystemUnavailable"
         return "ConfigurationError"
 

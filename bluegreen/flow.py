@@ -24,6 +24,7 @@ from bluegreen.errors import (
     DeploymentFailedError,
     DeploymentTimedOutError,
     FailureType,
+    ServiceUnavailableError,
     failure_type_of,
 )
 from bluegreen.params import DeploymentParams
@@ -35,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 MAX_FAILED_TARGETS_SHOWN: Final = 3
 LOG_TAIL_LINES: Final = 5
+MAX_POLL_FAILURES: Final = 3  # consecutive failed polls before the run gives up
 SPOT_CHECK_AFTER_STALL: Final = 300.0  # seconds without a new green before Spot is asked whether it gave up
 
 
@@ -114,6 +116,7 @@ class Deployment:
         self._known_green_ids: list[str] = []
         self._last_progress: DeploymentProgress | None = None
         self._stalled_since: float | None = None
+        self._poll_failures = 0
         self._current: RunState | None = None
         self._failing: Failed | None = None
         self._abandoned = threading.Event()
@@ -207,11 +210,20 @@ class Deployment:
     def _step(self, state: RunState) -> tuple[RunState, Outcome | None]:
         if state.phase == "START":
             return self._start(state)
-        if state.phase == "WAIT_GREEN":
-            return self._wait_green(state), None
         if state.phase == "DEPLOY":
             return self._deploy(state), None
-        return self._wait_deploy(state)
+        try:
+            result = (self._wait_green(state), None) if state.phase == "WAIT_GREEN" else self._wait_deploy(state)
+        except ServiceUnavailableError as exc:
+            # A poll only reads: one that fails is retried at the next interval, and a long deployment does not
+            # fail on one blip. Several in a row mean the service is really down.
+            self._poll_failures += 1
+            if self._poll_failures >= MAX_POLL_FAILURES:
+                raise
+            logger.warning("Poll failed (%d in a row), retrying at the next interval: %s", self._poll_failures, exc)
+            return state, None
+        self._poll_failures = 0
+        return result
 
     def _log_phase(self, before: Phase, state: RunState) -> None:
         logs.bind(
@@ -408,7 +420,7 @@ class Deployment:
             failures = self._aws.failed_targets(progress.deployment_id, limit=MAX_FAILED_TARGETS_SHOWN)
         except BlueGreenError as exc:
             logger.warning("Could not read the failed instances' lifecycle events: %s", exc)
-            failures = []
+            return f"{text}\n(the failed instances' lifecycle events could not be read: {exc})"
         for failure in failures:
             text += "\n" + _describe_target_failure(failure)
         return text

@@ -187,9 +187,9 @@ class _BlueGreenHandler:
             logger.error("CodePipeline event without a job id: nothing can be reported; ignoring it")
             return None
         logs.bind(job_id=job_id)
-        data = job.get("data") if isinstance(job.get("data"), dict) else {}
-        configuration = (data.get("actionConfiguration") or {}).get("configuration") or {}
-        user_parameters = configuration.get("UserParameters") if isinstance(configuration, dict) else None
+        data = _object(job.get("data"))
+        configuration = _object(_object(data.get("actionConfiguration")).get("configuration"))
+        user_parameters = configuration.get("UserParameters")
         continuation = data.get("continuationToken")
 
         def load(settings: Settings) -> DeploymentParams:
@@ -293,8 +293,13 @@ class _BlueGreenHandler:
             return
         except BlueGreenError as exc:
             logger.error("Could not report the result to CodePipeline: %s", exc)
-            raise ReportFailedError(f"reporting to CodePipeline failed: {exc}") from exc
+            raise ReportFailedError(logs.redact(f"reporting to CodePipeline failed: {exc}")) from exc
         logger.info("Reported %s to CodePipeline", type(outcome).__name__)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: a mangled event must not crash the handler."""
+    return value if isinstance(value, dict) else {}
 
 
 def _register_plain_token(user_parameters: str | Mapping[str, Any] | None) -> None:

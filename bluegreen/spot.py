@@ -549,6 +549,11 @@ def _group_from(reply: _Reply, item: dict[str, Any], where: str) -> SpotGroup:
 
 def _deployment_from(reply: _Reply, item: dict[str, Any], where: str, group_id: str) -> SpotDeployment:
     config = reply.optional(item, "config", dict, where) or {}
+    if "tags" not in config and isinstance(config.get("deployment"), dict):
+        # "config" echoes the request; whether the echo keeps the request's {"deployment": ...} wrapper is not
+        # documented, and missing our own tag would make a duplicate delivery refuse its own deployment.
+        config = config["deployment"]
+        where = f"{where}.config.deployment"
     tags = []
     for index, tag in enumerate(reply.optional(config, "tags", list, f"{where}.config") or []):
         tag_where = f"{where}.config.tags[{index}]"

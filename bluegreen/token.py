@@ -11,7 +11,14 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from bluegreen.errors import AccessDeniedError, BlueGreenError, ConfigurationError, ServiceUnavailableError
+from bluegreen.aws import wrap_aws_error
+from bluegreen.errors import (
+    AccessDeniedError,
+    AwsApiError,
+    BlueGreenError,
+    ConfigurationError,
+    ServiceUnavailableError,
+)
 from bluegreen.params import PlainToken, SecretToken, SpotToken, TokenSource
 
 if TYPE_CHECKING:
@@ -88,20 +95,23 @@ def _token_from_secret(raw: object, secret_id: str) -> str:
 def _wrap(exc: Exception, key: str, name: str) -> BlueGreenError:
     # Powertools re-raises botocore's error as GetParameterError without `from`: the cause is the context.
     cause = exc.__cause__ or exc.__context__ or exc
+    where = f"{key}: {name!r}"
     code = ""
     response = getattr(cause, "response", None)
     if isinstance(response, dict):
         code = str(response.get("Error", {}).get("Code", ""))
-    where = f"{key}: {name!r}"
     if code in ("ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"):
         return ConfigurationError(f"{where} does not exist (in this function's region)")
-    if code in ("AccessDeniedException", "AccessDenied"):
+    if code in ("DecryptionFailure", "InvalidKeyId", "KMSAccessDeniedException"):
+        return AccessDeniedError(f"{where} cannot be decrypted ({code}); grant kms:Decrypt on its key")
+    if cause is exc or not isinstance(cause, Exception):  # not an AWS error (e.g. a Powertools transform)
+        return ServiceUnavailableError(f"{where} cannot be read: {type(cause).__name__}")
+    wrapped = wrap_aws_error(key, cause)
+    if isinstance(wrapped, AccessDeniedError):
         return AccessDeniedError(
             f"{where} cannot be read: access denied; grant the function's role secretsmanager:GetSecretValue "
             "/ ssm:GetParameter on it (and kms:Decrypt for a customer-managed key)"
         )
-    if code in ("DecryptionFailure", "InvalidKeyId", "KMSAccessDeniedException"):
-        return AccessDeniedError(f"{where} cannot be decrypted ({code}); grant kms:Decrypt on its key")
-    if code:
-        return ConfigurationError(f"{where} cannot be read: {code}")
-    return ServiceUnavailableError(f"{where} cannot be read: {type(cause).__name__}")
+    if isinstance(wrapped, AwsApiError):  # a client-side error about this secret or parameter
+        return ConfigurationError(f"{where} cannot be read: {wrapped.code}: {wrapped.aws_message}")
+    return ServiceUnavailableError(f"{where} cannot be read: {wrapped}")

@@ -42,7 +42,7 @@ from moto import mock_aws
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
 
 from bluegreen.errors import ReportFailedError
-from bluegreen.flow import green_identifier
+from bluegreen.flow import MAX_POLL_FAILURES, green_identifier
 from bluegreen.handler import create_handler
 from tests.conftest import ACCOUNT_ID, CANARY_TOKEN, GROUP_ID
 from tests.fakes.awsjson import AwsJsonServer
@@ -261,7 +261,7 @@ AWS_TYPES: dict[str, str] = {
 # The service's own not-found and limit errors, per call.
 CODE_TYPES: dict[tuple[str, str], str] = {
     ("ec2:DescribeInstances", "not-found"): "JobFailed",
-    ("ec2:DescribeInstanceStatus", "not-found"): "JobFailed",
+    ("ec2:DescribeInstanceStatus", "not-found"): BASELINE,  # eventual consistency: the next poll lists again
     ("codedeploy:GetDeploymentGroup", "not-found"): "ConfigurationError",
     ("codedeploy:ListDeployments", "not-found"): "ConfigurationError",
     ("codedeploy:BatchGetDeployments", "limit"): "JobFailed",
@@ -284,39 +284,8 @@ OVERRIDES: dict[tuple[str, str], str] = {
     ("ssm:GetParameter", "404"): "ConfigurationError",
 }
 
-# Cells that show a defect in bluegreen/ (each reason says what is wrong and what is expected instead).
-BUG_SPOT_200 = (
-    "bluegreen/errors.py SpotApiError.failure_type maps a reply with HTTP 200 that cannot be read (not JSON, "
-    "unexpected shape) to ConfigurationError; errors.py documents 'broken after retries' as SystemUnavailable"
-)
-BUG_AWS_STATUS = (
-    "bluegreen/aws.py _wrap classifies by error code only (plus status >= 500): a reply with HTTP {status} and no "
-    "code it knows becomes AwsApiError (JobFailed) instead of {expected}"
-)
-BUG_AWS_404 = (
-    "bluegreen/aws.py _REVISION holds S3's codes '404' and 'NotFound', but _wrap applies them to every "
-    "operation: a bare HTTP 404 from {call} is reported as RevisionUnavailable"
-)
-BUG_TOKEN_CODES = (
-    "bluegreen/token.py _wrap turns every error that carries a code into ConfigurationError, so HTTP {status} "
-    "(outage, throttling or rejected credentials) from {call} is reported as a configuration problem"
-)
-BUG_AWS_UNREADABLE = (
-    "bluegreen/aws.py reads the reply of {call} outside _calling's error wrapping: an unreadable reply "
-    "escapes as {what} instead of a BlueGreenError naming the call"
-)
-BUG_AWS_SILENT = (
-    "bluegreen/aws.py find_deployment_for_green reads a reply of {call} without the expected key as 'no "
-    "deployment for this green fleet' (.get(..., [])), so an unreadable reply leads to creating a second "
-    "deployment instead of failing naming the call"
-)
-BUG_DIAGNOSTIC = (
-    "bluegreen/flow.py _failure_message drops a failed {call} into a log warning: the failure message does not "
-    "say the failed instances' lifecycle events could not be read, nor why"
-)
-
-
-POLLED = ("ec2:DescribeInstances", "ec2:DescribeInstanceStatus")  # an unreadable poll sees nothing; the next one does
+# Polls only read: one that fails is retried at the next interval (MAX_POLL_FAILURES in a row fail the run).
+POLLED = ("ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "codedeploy:GetDeployment")
 ACCEPTED_ON_200 = ("codedeploy:StopDeployment",)  # like the reports: a 200 is the answer, its body is not read
 
 
@@ -328,7 +297,11 @@ def expectation(call: Call, kind: str) -> Expect:
     if call.role == "report":
         return _report_expectation(call, kind, base)
     if call.service == "ec2" and kind == "429-once":
-        return Expect(base.result, base.failure_type, base.mentions, _known_aws_bug(call, kind, "success"))
+        return base
+    if call.key in POLLED and call.service == "ec2" and kind in ("400", "401", "403", "404"):
+        # EC2 speaks XML: a bare status with an empty body is a reply botocore cannot parse. Once, on a poll, it
+        # is a blip that the next poll outlives.
+        return base
     if retried or (garbled and (call.key in POLLED or call.key in ACCEPTED_ON_200)):
         return base
     if call.role in ("cleanup", "diagnostic"):
@@ -336,13 +309,13 @@ def expectation(call: Call, kind: str) -> Expect:
         if call.key == "spot:PUT stop" and kind in ("400", "404"):
             return Expect("failure", "JobFailed", ("had already ended",))  # Spot: nothing to stop
         if call.role == "diagnostic":
-            return Expect("failure", "JobFailed", call.names, BUG_DIAGNOSTIC.format(call=call.key))
+            return Expect("failure", "JobFailed", (*call.names, "lifecycle events could not be read"))
         return Expect("failure", "JobFailed", (*call.names, "Cleanup FAILED"))
     if call.service == "spot":
         if kind == "unknown-state":
             return _unknown_state_expectation(call, base)
         failure_type = "SystemUnavailable" if persistent else SPOT_TYPES[kind]
-        return Expect("failure", failure_type, call.names, BUG_SPOT_200 if garbled else None)
+        return Expect("failure", failure_type, call.names)
     failure_type = (
         "SystemUnavailable"
         if persistent
@@ -350,7 +323,7 @@ def expectation(call: Call, kind: str) -> Expect:
     )
     if failure_type == BASELINE:
         return base
-    return Expect("failure", failure_type, call.names, _known_aws_bug(call, kind, failure_type))
+    return Expect("failure", failure_type, call.names)
 
 
 def _unknown_state_expectation(call: Call, base: Expect) -> Expect:
@@ -368,26 +341,6 @@ def _report_expectation(call: Call, kind: str, base: Expect) -> Expect:
     if kind in ("not-json", "bad-shape"):
         return base  # HTTP 200: CodePipeline took the result; its (empty) reply body is not read
     return Expect("raise", None, call.names)
-
-
-def _known_aws_bug(call: Call, kind: str, expected: str) -> str | None:
-    status = kind.split("-", maxsplit=1)[0]
-    token = call.service in ("secretsmanager", "ssm")
-    if token and status in ("401", "403", "429", "500", "502", "503", "throttling"):
-        return BUG_TOKEN_CODES.format(status=status, call=call.key)
-    if call.service == "ec2" and status in ("400", "401", "403", "404", "429"):
-        return BUG_AWS_UNREADABLE.format(
-            call=call.key, what="botocore's ResponseParserError (a bare HTTP error status)"
-        )
-    if kind in ("not-json", "bad-shape") and not token:  # Powertools' error, wrapped: SystemUnavailable
-        if call.key in ("codedeploy:ListDeployments", "codedeploy:BatchGetDeployments"):
-            return BUG_AWS_SILENT.format(call=call.key)
-        return BUG_AWS_UNREADABLE.format(call=call.key, what="a KeyError (internal error, JobFailed)")
-    if status in ("401", "403", "429") and not (call.key == "s3:HeadObject" and status == "403"):
-        return BUG_AWS_STATUS.format(status=status, expected=expected)
-    if status == "404" and not token and call.key != "s3:HeadObject":
-        return BUG_AWS_404.format(call=call.key)
-    return None
 
 
 CELLS = [(call, kind) for call in CALLS for kind in _kinds(call)]
@@ -718,6 +671,8 @@ def _inject(cell: Cell) -> None:
         _inject_spot(cell)
         return
     times = _times(cell.kind, AWS_ATTEMPTS)
+    if cell.kind.endswith("-persistent") and cell.call.key in POLLED:
+        times = MAX_POLL_FAILURES * (AWS_ATTEMPTS + 1)  # outlast every attempt of every poll the run tolerates
     cell.world.proxy.fail_next(cell.call.service, cell.call.operation, _aws_fault(cell), times=times)
 
 
@@ -798,11 +753,6 @@ def test_fault_cell(world: World, call: Call, kind: str, number: int) -> None:
         assert re.search(r"Cleanup|do this by hand|had already ended", result["summary"]), result["summary"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bluegreen/handler.py _report raises ReportFailedError(f'reporting to CodePipeline failed: {exc}') "
-    "without logs.redact: the log line is scrubbed, the exception Lambda prints and returns is not",
-)
 def test_a_report_failure_raised_to_lambda_does_not_carry_the_token(world: World) -> None:
     call = next(c for c in CALLS if c.key == "codepipeline:PutJobFailureResult")
     cell = _new_cell(world, call, "400", len(CELLS))

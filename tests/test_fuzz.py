@@ -405,11 +405,6 @@ def test_a_bad_continuation_token_is_reported_once_naming_it(pipeline: Pipeline,
     assert "continuationToken" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bluegreen/handler.py _codepipeline_job calls .get on data['actionConfiguration'] without checking it is "
-    "an object: AttributeError escapes the handler and the job gets no report",
-)
 @pytest.mark.parametrize("action_configuration", ["oops", ["a"], 1])
 def test_a_non_object_action_configuration_is_reported_not_raised(
     pipeline: Pipeline, action_configuration: Any

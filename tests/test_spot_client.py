@@ -789,3 +789,21 @@ def test_token_never_appears_in_errors_or_logs(
     assert texts
     assert all(TOKEN not in text for text in texts)
     assert TOKEN not in caplog.text
+
+
+def test_tags_are_found_when_spot_echoes_the_request_with_its_deployment_wrapper(
+    client: SpotClient, spot: responses.RequestsMock
+) -> None:
+    item = {
+        "id": "cdbg-611a38d3",
+        "groupId": GROUP,
+        "state": "STARTING",
+        "status": "INITIALIZING",
+        "config": {"deployment": {"tags": [{"tagKey": TAG_KEY, "tagValue": TAG_VALUE}]}},
+    }
+    spot.add(responses.GET, DEPLOYMENTS_URL, json=envelope([item]))
+
+    found = client.find_deployment_by_tag(GROUP, TAG_KEY, TAG_VALUE)
+
+    assert found is not None
+    assert found.deployment_id == "cdbg-611a38d3"
