@@ -443,7 +443,8 @@ class Deployment:
         """Stop what this run started, so no green capacity is left behind; says what was done."""
         done: list[str] = []
         by_hand: list[str] = []
-        if state.codedeploy_deployment_id:
+        already_over = self._last_progress is not None and self._last_progress.finished
+        if state.codedeploy_deployment_id and not already_over:
             try:
                 if self._aws.stop_deployment(state.codedeploy_deployment_id):
                     done.append(f"stopped CodeDeploy deployment {state.codedeploy_deployment_id} (with rollback)")

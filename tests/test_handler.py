@@ -109,6 +109,7 @@ def test_failed_deployment_stops_the_greens_and_reports_codedeploy_error_informa
     assert "systemctl: command failed" in failure["message"]
     assert "stopped Spot deployment cdbg-00000001" in failure["message"]
     assert cloud.spot.calls_to("PUT", "stop") == 1
+    assert "StopDeployment" not in cloud.codedeploy.calls  # it had already failed: nothing to stop
     assert cloud.green_instances() == []
 
 
