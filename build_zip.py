@@ -102,6 +102,7 @@ class BuildResult:
     unpacked_size: int
     entries: int
     sha256: str
+    bytecode_by: str | None = None  # the interpreter that compiled the shipped bytecode, if any
 
 
 def canonical_name(name: str) -> str:
@@ -480,13 +481,72 @@ def mb(size: int) -> str:
     return f"{size / (1024 * 1024):.2f} MB"
 
 
+# --- bytecode -----------------------------------------------------------------------------------------------
+#
+# Lambda's code directory is read-only, so a package without bytecode is compiled again on every cold start
+# (~130 ms for this one). Shipping `__pycache__` compiled by the target interpreter saves that. The bytecode is
+# "unchecked-hash" (no source timestamps) and its file names are rewritten to /var/task, so the same sources
+# and interpreter give the same bytes.
+
+LAMBDA_TASK_ROOT = "/var/task"
+# What a run imports (measured with `-X importtime`): compiling only these keeps the default zip small. The
+# rest of Powertools (event handlers, idempotency, ...) is never imported by the function.
+BYTECODE_PREFIXES = (
+    "bluegreen/", "requests/", "charset_normalizer/", "idna/", "certifi/", "typing_extensions.py",
+    "urllib3/", "boto3/", "botocore/", "s3transfer/", "jmespath/", "dateutil/", "six.py",
+    "aws_lambda_powertools/__init__.py", "aws_lambda_powertools/exceptions/", "aws_lambda_powertools/logging/",
+    "aws_lambda_powertools/metrics/", "aws_lambda_powertools/package_logger.py", "aws_lambda_powertools/shared/",
+    "aws_lambda_powertools/tracing/", "aws_lambda_powertools/warnings/", "aws_lambda_powertools/utilities/__init__.py",
+    "aws_lambda_powertools/utilities/jmespath_utils/", "aws_lambda_powertools/utilities/parameters/",
+)
+
+
+def find_interpreter(version: str) -> str | None:
+    """A working `python<version>` on this machine (PATH, pyenv, /usr), or None."""
+    home = Path.home()
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted((str(p) for p in (home / ".pyenv" / "versions").glob(f"{version}*/bin/python{version}")),
+                         reverse=True)
+    candidates += [f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
+    for candidate in candidates:
+        if not candidate or not Path(candidate).exists():
+            continue
+        probe = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                               capture_output=True, text=True, check=False)
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return candidate
+    return None
+
+
+def compile_bytecode(files: Mapping[str, Path], staging: Path, interpreter: str) -> dict[str, Path]:
+    """Compile the package's `.py` files with `interpreter`; return the `__pycache__` entries to add.
+
+    Raises:
+        BuildError: the interpreter failed to compile a file.
+    """
+    for name, source in files.items():
+        if name.endswith(".py") and name.startswith(BYTECODE_PREFIXES):
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    command = [interpreter, "-I", "-m", "compileall", "-q", "-j", "1", "--invalidation-mode", "unchecked-hash",
+               "-s", str(staging), "-p", LAMBDA_TASK_ROOT, str(staging)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BuildError(f"compiling bytecode with {interpreter} failed: {(done.stdout + done.stderr)[-2000:]}")
+    return {path.relative_to(staging).as_posix(): path for path in sorted(staging.rglob("*.pyc"))}
+
+
 # --- build --------------------------------------------------------------------------------------------------
 
 
 def build(output: Path, *, python: str = "3.12", arch: str = "x86_64", bundle_boto3: bool = False,
           lock_file: Path = LOCK_FILE, package_dir: Path = PACKAGE_DIR,
-          wheelhouse: Path | None = None, limits: SizeLimits = SizeLimits()) -> BuildResult:
+          wheelhouse: Path | None = None, limits: SizeLimits = SizeLimits(),
+          bytecode: bool = True) -> BuildResult:
     """Build the Lambda package at `output`; nothing is written there unless the package is within limits.
+
+    With `bytecode` and a `python<python>` interpreter on this machine, the package ships its bytecode.
 
     Raises:
         BuildError: bad arguments or lock, pip failure, or a package over Lambda's limits.
@@ -504,6 +564,9 @@ def build(output: Path, *, python: str = "3.12", arch: str = "x86_64", bundle_bo
         install_dependencies(entries, target, python, arch, wheelhouse)
         files = merge_files(collect_files(package_dir, package_dir.name, from_dependencies=False),
                             collect_files(target, from_dependencies=True))
+        interpreter = find_interpreter(python) if bytecode else None
+        if interpreter is not None:
+            files.update(compile_bytecode(files, Path(tmp) / "bytecode", interpreter))
         unpacked = sum(path.stat().st_size for path in files.values())
         check_size_limits(None, unpacked, limits)
         partial = Path(tmp) / output.name
@@ -511,7 +574,7 @@ def build(output: Path, *, python: str = "3.12", arch: str = "x86_64", bundle_bo
         size = partial.stat().st_size
         check_size_limits(size, unpacked, limits)
         shutil.move(partial, output)
-    return BuildResult(output, size, unpacked, count, sha256_file(output))
+    return BuildResult(output, size, unpacked, count, sha256_file(output), interpreter)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -522,6 +585,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--bundle-boto3", action="store_true",
                         help="bundle the whole boto3/botocore set instead of using the runtime's")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="zip to write")
+    parser.add_argument("--no-bytecode", action="store_true",
+                        help="do not ship bytecode (by default it is compiled when python<version> is installed)")
     parser.add_argument("--lock-file", type=Path, default=LOCK_FILE, help="pins and hashes to build from")
     parser.add_argument("--wheelhouse", type=Path, default=None,
                         help="install only from this folder of wheels (offline builds); "
@@ -540,7 +605,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wrote {args.lock_file}")
             return 0
         result = build(args.output, python=args.python, arch=args.arch, bundle_boto3=args.bundle_boto3,
-                       lock_file=args.lock_file, wheelhouse=args.wheelhouse)
+                       lock_file=args.lock_file, wheelhouse=args.wheelhouse, bytecode=not args.no_bytecode)
     except BuildError as exc:
         print(f"build_zip.py: error: {exc}", file=sys.stderr)
         return 2
@@ -550,6 +615,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"size:    {result.size} bytes ({mb(result.size)}); unpacked {result.unpacked_size} bytes "
           f"({mb(result.unpacked_size)})")
     print(f"entries: {result.entries}")
+    if result.bytecode_by:
+        print(f"bytecode: compiled by {result.bytecode_by}")
+    elif not args.no_bytecode:
+        print(f"bytecode: none (no python{args.python} on this machine; cold starts compile the sources)")
     print(f"sha256:  {result.sha256}")
     return 0
 

@@ -204,6 +204,7 @@ class Cloud:
         token_source: TokenSource = "params",  # noqa: S107 - where the token comes from
         group: GroupBehaviour | None = None,
         deploy: DeployBehaviour | None = None,
+        deployment_type: str = "BLUE_GREEN",
     ) -> Pipeline:
         """Create a group with `instances` blues, its CodeDeploy app and group, and the UserParameters."""
         n = len(self.pipelines) + 1
@@ -211,18 +212,21 @@ class Cloud:
         grp = self.groups.add_group(self.account_id, f"storefront-{n}", instances, app, dg, group or GroupBehaviour())
         cd = self.setup_client("codedeploy")
         cd.create_application(applicationName=app, computePlatform="Server")
+        blue_green: dict[str, Any] = {
+            "blueGreenDeploymentConfiguration": {
+                "terminateBlueInstancesOnDeploymentSuccess": {"action": "KEEP_ALIVE"},
+                "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
+                "greenFleetProvisioningOption": {"action": "DISCOVER_EXISTING"},
+            }
+        }
         cd.create_deployment_group(
             applicationName=app,
             deploymentGroupName=dg,
             serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/CodeDeployServiceRole",
             deploymentConfigName="CodeDeployDefault.OneAtATime",
             ec2TagFilters=[{"Key": GROUP_TAG, "Value": grp.id, "Type": "KEY_AND_VALUE"}],
-            deploymentStyle={"deploymentType": "BLUE_GREEN", "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"},
-            blueGreenDeploymentConfiguration={
-                "terminateBlueInstancesOnDeploymentSuccess": {"action": "KEEP_ALIVE"},
-                "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
-                "greenFleetProvisioningOption": {"action": "DISCOVER_EXISTING"},
-            },
+            deploymentStyle={"deploymentType": deployment_type, "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"},
+            **(blue_green if deployment_type == "BLUE_GREEN" else {}),
         )
         token = token or self.token
         token_param: dict[str, Any] = {"API_TOKEN": token}

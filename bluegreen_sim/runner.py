@@ -110,6 +110,7 @@ def run_scenario(
             token_source=token_source,
             group=scenario.group,
             deploy=scenario.deploy,
+            deployment_type=scenario.deployment_type,
         )
 
         def on_phase(change: PhaseChange) -> None:

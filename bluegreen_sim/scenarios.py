@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bluegreen_sim.codedeploy_sim import DeployBehaviour
+from bluegreen_sim.codedeploy_sim import LIFECYCLE, DeployBehaviour
 from bluegreen_sim.elastigroup import GroupBehaviour
 
 POST_BG = "POST /aws/ec2/group/{groupId}/codeDeploy/blueGreenDeployment"
@@ -31,6 +31,7 @@ class Scenario:
     spot_budget: int = 60
     forced_429: Mapping[str, int] = field(default_factory=dict)
     min_invocations: int = 1
+    deployment_type: str = "BLUE_GREEN"  # of the CodeDeploy deployment group
 
 
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
@@ -70,6 +71,19 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 "Failed:JobFailed",
                 group=GroupBehaviour(never_ready=True),
                 timeout=600,
+            ),
+            Scenario(
+                "deploy-timeout",
+                "the CodeDeploy hooks are too slow for TIMEOUT: the deployment is stopped with rollback",
+                "Failed:JobFailed",
+                deploy=DeployBehaviour(lifecycle=tuple((event, 300.0) for event, _ in LIFECYCLE)),
+                timeout=900,
+            ),
+            Scenario(
+                "misconfigured",
+                "the CodeDeploy deployment group is in-place: preflight fails before any instance is launched",
+                "Failed:ConfigurationError",
+                deployment_type="IN_PLACE",
             ),
             Scenario("bad-token", "Spot rejects the API token with 401", "Failed:PermissionError", bad_token=True),
             Scenario(

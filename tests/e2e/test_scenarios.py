@@ -152,3 +152,19 @@ def test_cli_text_output_shows_phases_result_and_timeline(capsys):
         assert needle in out
     for secret in result_of("happy").canaries:
         assert secret not in out
+
+
+def test_deploy_timeout_stops_the_codedeploy_deployment_with_rollback():
+    result = result_of("deploy-timeout")
+    assert "Timed out" in result.final_message
+    assert "WAIT_DEPLOY" in result.final_message
+    assert result.aws_calls["codedeploy:StopDeployment"] == 1
+    assert "stopped CodeDeploy deployment" in result.final_message
+
+
+def test_misconfigured_deployment_group_fails_in_preflight_without_launching_anything():
+    result = result_of("misconfigured")
+    assert "in-place deployment group" in result.final_message
+    assert result.spot_deployments_started == 0
+    assert result.greens_left_running == 0
+    assert "codedeploy:CreateDeployment" not in result.aws_operations

@@ -99,12 +99,38 @@ def test_zip_contains_the_bluegreen_package(default_zip):
         assert f"bluegreen/{source.name}" in entries
 
 
-def test_zip_leaves_out_tests_simulator_bytecode_and_scripts(default_zip):
-    for name in names(default_zip):
+def test_zip_leaves_out_tests_simulator_scripts_and_foreign_bytecode(default_zip):
+    entries = names(default_zip)
+    for name in entries:
         assert not name.startswith(("tests/", "bluegreen_sim/", "bin/")), name
-        assert "__pycache__" not in name, name
-        assert not name.endswith((".pyc", ".pyo")), name
+        assert not name.endswith(".pyo"), name
         assert not name.endswith(".dist-info/RECORD"), name
+        if name.endswith(".pyc"):  # only the target interpreter's bytecode, beside its source
+            folder, _, file = name.rpartition("__pycache__/")
+            module = file.removesuffix(".cpython-312.pyc")
+            assert module != file, name
+            assert f"{folder}{module}.py" in entries, name
+
+
+def test_bytecode_is_compiled_for_the_target_without_timestamps_or_build_paths(tmp_path):
+    if build_zip.find_interpreter("3.12") is None:
+        pytest.skip("no python3.12 on this machine: the zip ships sources only")
+    package = build_zip.build(tmp_path / "pkg.zip", python="3.12", arch=host_arch(), wheelhouse=wheelhouse())
+
+    with zipfile.ZipFile(package.path) as zf:
+        data = zf.read("bluegreen/__pycache__/handler.cpython-312.pyc")
+
+    assert int.from_bytes(data[4:8], "little") == 0b01  # PEP 552: hash-based, source not checked
+    assert b"/var/task/bluegreen/handler.py" in data
+    assert str(tmp_path).encode() not in data
+
+
+def test_no_bytecode_gives_a_sources_only_zip(tmp_path):
+    package = build_zip.build(tmp_path / "pkg.zip", python="3.12", arch=host_arch(), wheelhouse=wheelhouse(),
+                              bytecode=False)
+
+    assert package.bytecode_by is None
+    assert not any(name.endswith(".pyc") for name in names(package))
 
 
 def test_default_zip_leaves_out_the_whole_boto_set(default_zip):
