@@ -10,6 +10,15 @@ a run with one. A thread that is not a participant and calls `sleep` (the handle
 preflight pool) is a "helper" of the participant running at that moment: it is scheduled like a participant
 while it sleeps, and its owner, blocked joining it in real time, stops holding time back meanwhile. With no
 participant at all, `sleep` simply advances time (the single-threaded convenience of unit tests).
+When one of several sleeping helpers of an owner wakes and then stops without sleeping again (a pool thread
+finishing its task), no call tells the clock; sleeping helpers re-check after a short real-time quiet spell
+so time moves on. Only in that case can the interleaving depend on real-time speed.
+
+A helper belongs to the participant whose thread (or helper) started it, not to whoever happens to run when
+it first sleeps: a handler's thread pool can have one thread asleep (a 429 back-off) while its siblings
+still run, and meanwhile another pipeline may run too. While any participant is open, `Thread.start` is
+wrapped so a new thread inherits its starter's participant (the lineage); it is restored when the last
+participant of every clock has left.
 
 It must not perform I/O itself, apart from the optional real-time pacing (`speed`).
 """
@@ -25,6 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 WorldEvent = Callable[[], None]
+_IDLE_RECHECK = 0.1  # real seconds a sleeping helper waits before checking whether time is stuck
 AdvanceListener = Callable[[float], None]
 
 
@@ -48,6 +58,72 @@ class _Participant:
     def delegating(self) -> bool:
         """A participant whose helper threads sleep is blocked on them: it does not hold time back."""
         return self.owner is None and self.sleeping_helpers > 0
+
+
+class _Lineage:
+    """Which participant each thread works for: participants themselves and the threads they start.
+
+    Owns the wrapping of `threading.Thread.start` (installed while any participant is open, in any
+    clock): a thread started by a participant, or by a thread working for one, works for that participant
+    too. Threads started elsewhere (servers, their request threads) belong to nobody.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._families: dict[int, tuple[SimClock, _Participant]] = {}
+        self._participants = 0
+        self._original_start: Callable[[threading.Thread], None] | None = None
+
+    def family(self, ident: int) -> tuple[SimClock, _Participant] | None:
+        with self._lock:
+            return self._families.get(ident)
+
+    def join(self, ident: int, clock: SimClock, participant: _Participant) -> None:
+        """Register a participant's own thread (and install the wrapping if it is the first)."""
+        with self._lock:
+            self._families[ident] = (clock, participant)
+            self._participants += 1
+            if self._original_start is None:
+                self._original_start = threading.Thread.start
+                threading.Thread.start = _lineage_start  # type: ignore[method-assign]
+
+    def leave(self, ident: int) -> None:
+        """Forget a participant's thread (and restore `Thread.start` once no participant is left)."""
+        with self._lock:
+            self._families.pop(ident, None)
+            self._participants -= 1
+            if self._participants == 0 and self._original_start is not None:
+                threading.Thread.start = self._original_start  # type: ignore[method-assign,assignment]
+                self._original_start = None
+
+    def start(self, thread: threading.Thread) -> None:
+        """`Thread.start` while wrapped: the new thread inherits the starter's family, if it has one."""
+        with self._lock:
+            original = self._original_start or _THREAD_START
+            inherited = self._families.get(threading.get_ident())
+        if inherited is not None:
+            run = thread.run
+
+            def run_in_family() -> None:
+                ident = threading.get_ident()
+                with self._lock:
+                    self._families[ident] = inherited
+                try:
+                    run()
+                finally:
+                    with self._lock:
+                        self._families.pop(ident, None)
+
+            thread.run = run_in_family  # type: ignore[method-assign]
+        original(thread)
+
+
+_THREAD_START = threading.Thread.start
+_LINEAGE = _Lineage()
+
+
+def _lineage_start(self: threading.Thread) -> None:
+    _LINEAGE.start(self)
 
 
 class SimClock:
@@ -140,6 +216,7 @@ class SimClock:
                 raise RuntimeError(f"thread is already participant {self._participants[ident].name}")
             me = _Participant(name, next(self._seq), self._now, True)
             self._participants[ident] = me
+            _LINEAGE.join(ident, self, me)
             if registered is not None:
                 registered.set()
             self._schedule()
@@ -148,6 +225,7 @@ class SimClock:
         try:
             yield
         finally:
+            _LINEAGE.leave(ident)
             with self._cond:
                 del self._participants[ident]
                 self._running = None
@@ -169,8 +247,13 @@ class SimClock:
         It becomes a participant for the length of its sleep, on behalf of its owner; while any of an
         owner's helpers sleeps, the owner (blocked joining them, in real time) does not hold time back.
         """
-        owner = next((p for p in self._participants.values() if p.name == self._running and p.owner is None), None)
-        me = _Participant(self._running or "helper", next(self._seq), self._now + seconds, True, owner)
+        family = _LINEAGE.family(ident)
+        if family is not None and family[0] is self and any(p is family[1] for p in self._participants.values()):
+            owner: _Participant | None = family[1]
+        else:  # a thread of unknown lineage: assume it works for whoever runs now
+            owner = next((p for p in self._participants.values() if p.name == self._running and p.owner is None), None)
+        name = owner.name if owner is not None else self._running or "helper"
+        me = _Participant(name, next(self._seq), self._now + seconds, True, owner)
         self._participants[ident] = me
         if owner is not None:
             owner.sleeping_helpers += 1
@@ -178,7 +261,10 @@ class SimClock:
         try:
             self._schedule()
             while me.waiting:
-                self._cond.wait()
+                if not self._cond.wait(_IDLE_RECHECK):
+                    # A sibling woken while this one slept runs untracked (its owner still delegates); when it
+                    # finishes without sleeping again nobody else would schedule, so look again after a quiet spell.
+                    self._schedule()
         finally:
             del self._participants[ident]
             if owner is not None:

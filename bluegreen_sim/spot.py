@@ -101,23 +101,75 @@ class RateLimiter:
             return Decision(True, self.budget, self.budget - len(window), reset)
 
 
+@dataclass(frozen=True)
+class SpotCall:
+    """One call the emulator answered: when (simulated epoch seconds), "METHOD /route", status and who."""
+
+    at: float
+    route: str
+    status: int
+    caller: str | None
+    group: str | None = None  # the Elastigroup id in the path, when the route has one
+    reset: int | None = None  # the X-RateLimit-Reset the reply carried, when the limiter was asked
+
+    @property
+    def counted(self) -> bool:
+        """Whether the call spent rate-limit budget (it got past the token check and was not refused)."""
+        return self.status not in (401, 429)
+
+
 @dataclass
 class SpotLedger:
-    """Every call the emulator answered."""
+    """Every call the emulator answered, as counters and as a timestamped log (`entries`, in call order)."""
 
     calls: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     throttled: int = 0
     by_caller: Counter[str] = field(default_factory=Counter)
+    entries: list[SpotCall] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, route: str, status: int, caller: str | None) -> None:
+    def record(
+        self,
+        route: str,
+        status: int,
+        caller: str | None,
+        at: float = math.nan,
+        *,
+        group: str | None = None,
+        reset: int | None = None,
+    ) -> None:
         with self.lock:
             self.calls[route] += 1
             self.statuses[status] += 1
             if status == 429:
                 self.throttled += 1
             self.by_caller[caller or "-"] += 1
+            self.entries.append(SpotCall(at, route, status, caller, group, reset))
+
+    def busiest_window(self, window: float = WINDOW, *, counted_only: bool = True) -> dict[str, int]:
+        """Per "METHOD /route", the most calls in any `window` seconds, as the limiter counts them.
+
+        A window is the half-open interval (t - window, t], the limiter's own sliding window. With
+        `counted_only` (the default) only calls that spent budget count; otherwise refused calls (429)
+        count too, which shows the demand the limiter pushed back on. The limiter keeps one budget per
+        token; a simulated cloud accepts one token, so per route is per budget.
+        """
+        with self.lock:
+            entries = [e for e in self.entries if e.counted or (not counted_only and e.status == 429)]
+        times: dict[str, list[float]] = {}
+        for entry in entries:
+            times.setdefault(entry.route, []).append(entry.at)
+        busiest: dict[str, int] = {}
+        for route, stamps in times.items():
+            stamps.sort()
+            start = best = 0
+            for end, at in enumerate(stamps):
+                while stamps[start] <= at - window:
+                    start += 1
+                best = max(best, end - start + 1)
+            busiest[route] = best
+        return dict(sorted(busiest.items()))
 
 
 class SpotEmulator:
@@ -177,9 +229,11 @@ class SpotEmulator:
         route, match = self._route(method, parts.path)
         key = f"{method} {route}"
         caller = self.clock.running
+        now = self.clock.now()
+        group = match["g"] if match else None
         token = _bearer(headers)
         if token is None or token not in self.tokens:
-            self.ledger.record(key, 401, caller)
+            self.ledger.record(key, 401, caller, now, group=group)
             return 401, {}, _error(request, 401, "UNAUTHORIZED", "Unauthorized: invalid or missing token")
         decision = self.limiter.check(token, key)
         limits = {
@@ -188,7 +242,7 @@ class SpotEmulator:
             "X-RateLimit-Reset": str(decision.reset),
         }
         if not decision.allowed:
-            self.ledger.record(key, 429, caller)
+            self.ledger.record(key, 429, caller, now, group=group, reset=decision.reset)
             return (
                 429,
                 limits,
@@ -207,9 +261,9 @@ class SpotEmulator:
                 raise SpotError(403, "FORBIDDEN", f"Account {account} is not accessible with this token")
             kind, items = self._dispatch(method, route, match, account, body)
         except SpotError as fault:
-            self.ledger.record(key, fault.status, caller)
+            self.ledger.record(key, fault.status, caller, now, group=group, reset=decision.reset)
             return fault.status, limits, _error(request, fault.status, fault.code, fault.message, fault.field_name)
-        self.ledger.record(key, 200, caller)
+        self.ledger.record(key, 200, caller, now, group=group, reset=decision.reset)
         return (
             200,
             limits,

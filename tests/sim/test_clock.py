@@ -107,3 +107,35 @@ def test_owner_blocked_on_a_sleeping_helper_does_not_hold_time_back():
         thread.join(timeout=10)  # a real-time join, as the handler's watchdog does
         assert not thread.is_alive()
     assert seen == [15.0, 30.0, 45.0]
+
+
+def test_a_helper_that_finishes_while_a_sibling_sleeps_does_not_stall_other_participants():
+    # A handler's thread pool: one thread backs off (a 429) while another finishes, as another pipeline runs.
+    clock = SimClock(0.0)
+    slept: dict[str, float] = {}
+
+    def pool_thread(name: str, seconds: float) -> None:
+        start = clock.elapsed
+        clock.sleep(seconds)
+        slept[name] = clock.elapsed - start
+
+    def invocation(name: str, sleeps: list[float], registered: threading.Event) -> None:
+        with clock.participant(name, registered):
+            threads = [threading.Thread(target=pool_thread, args=(f"{name}{n}", s)) for n, s in enumerate(sleeps)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=10)
+
+    with clock.participant("starter"):
+        runners = []
+        for name, sleeps in {"a": [5, 60], "b": [30]}.items():
+            registered = threading.Event()
+            runner = threading.Thread(target=invocation, args=(name, sleeps, registered))
+            runner.start()
+            registered.wait()
+            runners.append(runner)
+    for runner in runners:
+        runner.join(timeout=10)
+    assert not any(r.is_alive() for r in runners)
+    assert slept == {"a0": 5.0, "a1": 60.0, "b0": 30.0}
