@@ -1,0 +1,36 @@
+"""`bluegreen invoke`: one console-test invocation of the real handler, here against the simulated cloud."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bluegreen_sim import cli
+from bluegreen_sim.cloud import Cloud
+
+
+def test_invoke_runs_a_dry_run_and_prints_the_console_result(tmp_path, monkeypatch, capsys):
+    with Cloud() as cloud:
+        params = {**cloud.add_pipeline(instances=2).params, "DRY_RUN": True}
+        for name, value in cloud.handler_environ().items():
+            monkeypatch.setenv(name, value)
+        path = tmp_path / "params.json"
+        path.write_text(json.dumps(params))
+
+        status = cli.main(["invoke", "--params", str(path)])
+
+    out = capsys.readouterr()
+    result = json.loads(out.out)
+    assert status == 0
+    assert result["status"] == "Succeeded"
+    assert result["summary"].startswith("Dry run: all checks passed")
+    assert params["API_TOKEN"] not in out.out + out.err
+
+
+def test_invoke_refuses_params_that_are_not_an_object(tmp_path):
+    path = tmp_path / "params.json"
+    path.write_text("[1, 2]")
+
+    with pytest.raises(SystemExit, match="--params must hold a JSON object"):
+        cli.main(["invoke", "--params", str(path)])
