@@ -20,7 +20,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,6 +30,7 @@ from bluegreen_sim.clock import SimClock
 from bluegreen_sim.codedeploy_sim import CodeDeploySim, DeployBehaviour
 from bluegreen_sim.ec2fleet import ACCOUNT, REGION, Fleet
 from bluegreen_sim.elastigroup import GREEN_TAG, Elastigroups
+from bluegreen_sim.loopback import LoopbackServer
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"})
@@ -102,35 +103,22 @@ class AwsGateway:
         self.deploy_behaviour = deploy_behaviour
         self.ledger = AwsLedger()
         self.lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback = LoopbackServer("aws-gateway")
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._loopback.url
 
     def start(self) -> None:
-        gateway = self
+        outer = self
 
         class Handler(_GatewayHandler):
-            gw = gateway
+            gw = outer
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="aws-gateway", daemon=True
-        )
-        self._thread.start()
+        self._loopback.serve(Handler)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        self._loopback.stop()
 
     # -- dispatch -------------------------------------------------------------------------------------
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:

@@ -17,12 +17,13 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from bluegreen_sim.clock import SimClock
 from bluegreen_sim.elastigroup import Elastigroups, SpotError
+from bluegreen_sim.loopback import LoopbackServer
 
 WINDOW = 60.0
 DEFAULT_ACCOUNT = "act-00000000"  # what Spot uses when accountId is missing: the organisation's oldest account
@@ -183,35 +184,22 @@ class SpotEmulator:
         self.tokens = {k: set(v) for k, v in tokens.items()}
         self.limiter = limiter
         self.ledger = SpotLedger()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._loopback = LoopbackServer("spot-emulator")
 
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("start() first")
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self._loopback.url
 
     def start(self) -> None:
-        emulator = self
+        outer = self
 
         class Handler(_SpotHandler):
-            spot = emulator
+            spot = outer
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="spot-emulator", daemon=True
-        )
-        self._thread.start()
+        self._loopback.serve(Handler)
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join()
+        self._loopback.stop()
 
     # -- request handling (transport-free, so unit tests can call it) --------------------------------
     def handle(
