@@ -105,7 +105,7 @@ AWS_KINDS = (
 # of wall time, so those two run on one call only; every call meets throttling that lasts one attempt.
 EXPENSIVE_KINDS = ("429-persistent", "throttling-persistent")
 
-Scenario = Literal["dry-run", "deploy", "failing-deploy", "bad-parameters", "stalled-greens"]
+Scenario = Literal["dry-run", "deploy", "failing-deploy", "bad-parameters", "stalled-greens", "stalled-deploy"]
 BASELINE = "baseline"  # the outcome of the same scenario without the fault
 
 
@@ -170,7 +170,7 @@ CALLS = (
         limit="DeploymentLimitExceededException",
     ),
     _aws("codedeploy", "GetDeployment", "deploy", not_found="DeploymentDoesNotExistException"),
-    _aws("codedeploy", "StopDeployment", "failing-deploy", not_found="DeploymentDoesNotExistException", role="cleanup"),
+    _aws("codedeploy", "StopDeployment", "stalled-deploy", not_found="DeploymentDoesNotExistException", role="cleanup"),
     _aws(
         "codedeploy",
         "ListDeploymentTargets",
@@ -237,6 +237,7 @@ BASELINES: dict[Scenario, Expect] = {
     "failing-deploy": Expect("failure", "JobFailed", ("HEALTH_CONSTRAINTS",)),
     "bad-parameters": Expect("failure", "ConfigurationError", ("GROUP_ID",)),
     "stalled-greens": Expect("failure", "JobFailed", ("Timed out",)),
+    "stalled-deploy": Expect("failure", "JobFailed", ("Timed out",)),
 }
 
 # A call whose failure fails the run: the failure type for each fault. BASELINE: retried until it worked.
@@ -533,6 +534,9 @@ def _new_cell(world: World, call: Call, kind: str, number: int) -> Cell:
     elif call.scenario == "stalled-greens":
         params["TIMEOUT"] = 600
         spot.launch_delay = 10**7
+    elif call.scenario == "stalled-deploy":  # CodeDeploy still running at the deadline: it must be stopped
+        params["TIMEOUT"] = 600
+        codedeploy.script = Script(duration=10**7)
     if call.service == "secretsmanager":
         del params["API_TOKEN"]
         params["API_TOKEN_SECRET"] = f"spot/token-{number}"
