@@ -206,8 +206,9 @@ def check_lock_groups(entries: Iterable[LockEntry]) -> None:
         if set(names) != expected[group]:
             missing = sorted(expected[group] - set(names))
             extra = sorted(set(names) - expected[group])
-            raise BuildError(f"lock: group {group} must be exactly {sorted(expected[group])}; "
-                             f"missing {missing}, unexpected {extra}")
+            raise BuildError(
+                f"lock: group {group} must be exactly {sorted(expected[group])}; missing {missing}, unexpected {extra}"
+            )
 
 
 def select_entries(entries: Iterable[LockEntry], *, bundle_boto3: bool) -> list[LockEntry]:
@@ -261,8 +262,9 @@ def installed_versions(names: Iterable[str]) -> dict[str, str]:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            raise BuildError(f"--lock pins what is installed, but {name} is not installed here "
-                             f"({sys.executable})") from None
+            raise BuildError(
+                f"--lock pins what is installed, but {name} is not installed here ({sys.executable})"
+            ) from None
     return versions
 
 
@@ -283,9 +285,25 @@ def sha256_file(path: Path) -> str:
 def pip_download_command(requirements: Path, dest: Path, python: str, arch: str) -> list[str]:
     """The pip command that downloads the wheels of pinned requirements for one target."""
     return [
-        sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-input",
-        "--no-deps", "--only-binary=:all:", "--platform", platform_tag(arch), "--python-version", python,
-        "--implementation", "cp", "--dest", str(dest), "-r", str(requirements),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--platform",
+        platform_tag(arch),
+        "--python-version",
+        python,
+        "--implementation",
+        "cp",
+        "--dest",
+        str(dest),
+        "-r",
+        str(requirements),
     ]
 
 
@@ -324,13 +342,30 @@ def generate_lock(lock_file: Path, wheelhouse: Path | None = None) -> str:
 # --- dependencies -------------------------------------------------------------------------------------------
 
 
-def pip_install_command(requirements: Path, target: Path, python: str, arch: str,
-                        wheelhouse: Path | None = None) -> list[str]:
+def pip_install_command(
+    requirements: Path, target: Path, python: str, arch: str, wheelhouse: Path | None = None
+) -> list[str]:
     """The pip command that installs pinned, hash-checked platform wheels into `target`, uncompiled."""
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-        "--target", str(target), "--only-binary=:all:", "--platform", platform_tag(arch),
-        "--python-version", python, "--implementation", "cp", "--require-hashes", "--no-deps", "--no-compile",
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--target",
+        str(target),
+        "--only-binary=:all:",
+        "--platform",
+        platform_tag(arch),
+        "--python-version",
+        python,
+        "--implementation",
+        "cp",
+        "--require-hashes",
+        "--no-deps",
+        "--no-compile",
     ]
     if wheelhouse is not None:
         command += ["--no-index", "--find-links", str(wheelhouse)]
@@ -349,8 +384,9 @@ def run_pip(command: Sequence[str]) -> None:
         raise BuildError(f"pip failed (exit {completed.returncode}): {' '.join(command)}\n{output}")
 
 
-def install_dependencies(entries: Sequence[LockEntry], target: Path, python: str, arch: str,
-                         wheelhouse: Path | None = None) -> None:
+def install_dependencies(
+    entries: Sequence[LockEntry], target: Path, python: str, arch: str, wheelhouse: Path | None = None
+) -> None:
     """Install the pinned wheels for the target interpreter and architecture into `target`.
 
     Raises:
@@ -382,8 +418,7 @@ def is_excluded(relative: Path, *, from_dependencies: bool) -> bool:
     if from_dependencies:
         if parts[0] == "bin":
             return True
-        return (len(parts) == 2 and parts[0].endswith(".dist-info")
-                and parts[1] in _DROPPED_DIST_INFO_FILES)
+        return len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] in _DROPPED_DIST_INFO_FILES
     return any(part in _DROPPED_DIR_NAMES for part in parts[:-1]) or relative.name.startswith("test_")
 
 
@@ -469,11 +504,13 @@ def check_size_limits(zipped_bytes: int | None, unpacked_bytes: int, limits: Siz
         raise PackageTooLargeError(
             f"the package unpacks to {unpacked_bytes} bytes ({mb(unpacked_bytes)}), over Lambda's "
             f"{limits.unzipped}-byte ({mb(limits.unzipped)}) limit for unzipped code; "
-            "drop --bundle-boto3 or trim dependencies")
+            "drop --bundle-boto3 or trim dependencies"
+        )
     if zipped_bytes is not None and zipped_bytes > limits.zipped:
         raise PackageTooLargeError(
             f"the zip is {zipped_bytes} bytes ({mb(zipped_bytes)}), over Lambda's {limits.zipped}-byte "
-            f"({mb(limits.zipped)}) limit for a direct upload; drop --bundle-boto3 or trim dependencies")
+            f"({mb(limits.zipped)}) limit for a direct upload; drop --bundle-boto3 or trim dependencies"
+        )
 
 
 def mb(size: int) -> str:
@@ -492,12 +529,30 @@ LAMBDA_TASK_ROOT = "/var/task"
 # What a run imports (measured with `-X importtime`): compiling only these keeps the default zip small. The
 # rest of Powertools (event handlers, idempotency, ...) is never imported by the function.
 BYTECODE_PREFIXES = (
-    "bluegreen/", "requests/", "charset_normalizer/", "idna/", "certifi/", "typing_extensions.py",
-    "urllib3/", "boto3/", "botocore/", "s3transfer/", "jmespath/", "dateutil/", "six.py",
-    "aws_lambda_powertools/__init__.py", "aws_lambda_powertools/exceptions/", "aws_lambda_powertools/logging/",
-    "aws_lambda_powertools/metrics/", "aws_lambda_powertools/package_logger.py", "aws_lambda_powertools/shared/",
-    "aws_lambda_powertools/tracing/", "aws_lambda_powertools/warnings/", "aws_lambda_powertools/utilities/__init__.py",
-    "aws_lambda_powertools/utilities/jmespath_utils/", "aws_lambda_powertools/utilities/parameters/",
+    "bluegreen/",
+    "requests/",
+    "charset_normalizer/",
+    "idna/",
+    "certifi/",
+    "typing_extensions.py",
+    "urllib3/",
+    "boto3/",
+    "botocore/",
+    "s3transfer/",
+    "jmespath/",
+    "dateutil/",
+    "six.py",
+    "aws_lambda_powertools/__init__.py",
+    "aws_lambda_powertools/exceptions/",
+    "aws_lambda_powertools/logging/",
+    "aws_lambda_powertools/metrics/",
+    "aws_lambda_powertools/package_logger.py",
+    "aws_lambda_powertools/shared/",
+    "aws_lambda_powertools/tracing/",
+    "aws_lambda_powertools/warnings/",
+    "aws_lambda_powertools/utilities/__init__.py",
+    "aws_lambda_powertools/utilities/jmespath_utils/",
+    "aws_lambda_powertools/utilities/parameters/",
 )
 
 
@@ -505,14 +560,19 @@ def find_interpreter(version: str) -> str | None:
     """A working `python<version>` on this machine (PATH, pyenv, /usr), or None."""
     home = Path.home()
     candidates = [shutil.which(f"python{version}")]
-    candidates += sorted((str(p) for p in (home / ".pyenv" / "versions").glob(f"{version}*/bin/python{version}")),
-                         reverse=True)
+    candidates += sorted(
+        (str(p) for p in (home / ".pyenv" / "versions").glob(f"{version}*/bin/python{version}")), reverse=True
+    )
     candidates += [f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
     for candidate in candidates:
         if not candidate or not Path(candidate).exists():
             continue
-        probe = subprocess.run([candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                               capture_output=True, text=True, check=False)
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if probe.returncode == 0 and probe.stdout.strip() == version:
             return candidate
     return None
@@ -529,8 +589,22 @@ def compile_bytecode(files: Mapping[str, Path], staging: Path, interpreter: str)
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
-    command = [interpreter, "-I", "-m", "compileall", "-q", "-j", "1", "--invalidation-mode", "unchecked-hash",
-               "-s", str(staging), "-p", LAMBDA_TASK_ROOT, str(staging)]
+    command = [
+        interpreter,
+        "-I",
+        "-m",
+        "compileall",
+        "-q",
+        "-j",
+        "1",
+        "--invalidation-mode",
+        "unchecked-hash",
+        "-s",
+        str(staging),
+        "-p",
+        LAMBDA_TASK_ROOT,
+        str(staging),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BuildError(f"compiling bytecode with {interpreter} failed: {(done.stdout + done.stderr)[-2000:]}")
@@ -540,10 +614,18 @@ def compile_bytecode(files: Mapping[str, Path], staging: Path, interpreter: str)
 # --- build --------------------------------------------------------------------------------------------------
 
 
-def build(output: Path, *, python: str = "3.12", arch: str = "x86_64", bundle_boto3: bool = False,
-          lock_file: Path = LOCK_FILE, package_dir: Path = PACKAGE_DIR,
-          wheelhouse: Path | None = None, limits: SizeLimits = SizeLimits(),
-          bytecode: bool = True) -> BuildResult:
+def build(
+    output: Path,
+    *,
+    python: str = "3.12",
+    arch: str = "x86_64",
+    bundle_boto3: bool = False,
+    lock_file: Path = LOCK_FILE,
+    package_dir: Path = PACKAGE_DIR,
+    wheelhouse: Path | None = None,
+    limits: SizeLimits = SizeLimits(),
+    bytecode: bool = True,
+) -> BuildResult:
     """Build the Lambda package at `output`; nothing is written there unless the package is within limits.
 
     With `bytecode` and a `python<python>` interpreter on this machine, the package ships its bytecode.
@@ -562,8 +644,10 @@ def build(output: Path, *, python: str = "3.12", arch: str = "x86_64", bundle_bo
     with tempfile.TemporaryDirectory(prefix="bluegreen-build-") as tmp:
         target = Path(tmp) / "deps"
         install_dependencies(entries, target, python, arch, wheelhouse)
-        files = merge_files(collect_files(package_dir, package_dir.name, from_dependencies=False),
-                            collect_files(target, from_dependencies=True))
+        files = merge_files(
+            collect_files(package_dir, package_dir.name, from_dependencies=False),
+            collect_files(target, from_dependencies=True),
+        )
         interpreter = find_interpreter(python) if bytecode else None
         if interpreter is not None:
             files.update(compile_bytecode(files, Path(tmp) / "bytecode", interpreter))
@@ -582,17 +666,25 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
     parser.add_argument("--python", choices=PYTHON_VERSIONS, default="3.12", help="Lambda Python runtime")
     parser.add_argument("--arch", choices=ARCHITECTURES, default="x86_64", help="Lambda architecture")
-    parser.add_argument("--bundle-boto3", action="store_true",
-                        help="bundle the whole boto3/botocore set instead of using the runtime's")
+    parser.add_argument(
+        "--bundle-boto3", action="store_true", help="bundle the whole boto3/botocore set instead of using the runtime's"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="zip to write")
-    parser.add_argument("--no-bytecode", action="store_true",
-                        help="do not ship bytecode (by default it is compiled when python<version> is installed)")
+    parser.add_argument(
+        "--no-bytecode",
+        action="store_true",
+        help="do not ship bytecode (by default it is compiled when python<version> is installed)",
+    )
     parser.add_argument("--lock-file", type=Path, default=LOCK_FILE, help="pins and hashes to build from")
-    parser.add_argument("--wheelhouse", type=Path, default=None,
-                        help="install only from this folder of wheels (offline builds); "
-                             "with --lock, save the downloaded wheels there")
-    parser.add_argument("--lock", action="store_true",
-                        help="rewrite the lock file from the versions installed here, then exit")
+    parser.add_argument(
+        "--wheelhouse",
+        type=Path,
+        default=None,
+        help="install only from this folder of wheels (offline builds); with --lock, save the downloaded wheels there",
+    )
+    parser.add_argument(
+        "--lock", action="store_true", help="rewrite the lock file from the versions installed here, then exit"
+    )
     return parser.parse_args(argv)
 
 
@@ -604,16 +696,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             generate_lock(args.lock_file, args.wheelhouse)
             print(f"wrote {args.lock_file}")
             return 0
-        result = build(args.output, python=args.python, arch=args.arch, bundle_boto3=args.bundle_boto3,
-                       lock_file=args.lock_file, wheelhouse=args.wheelhouse, bytecode=not args.no_bytecode)
+        result = build(
+            args.output,
+            python=args.python,
+            arch=args.arch,
+            bundle_boto3=args.bundle_boto3,
+            lock_file=args.lock_file,
+            wheelhouse=args.wheelhouse,
+            bytecode=not args.no_bytecode,
+        )
     except BuildError as exc:
         print(f"build_zip.py: error: {exc}", file=sys.stderr)
         return 2
     boto = "bundled" if args.bundle_boto3 else "from the Lambda runtime"
     print(f"path:    {result.path}")
     print(f"target:  python{args.python} {args.arch}, boto3 {boto}")
-    print(f"size:    {result.size} bytes ({mb(result.size)}); unpacked {result.unpacked_size} bytes "
-          f"({mb(result.unpacked_size)})")
+    print(
+        f"size:    {result.size} bytes ({mb(result.size)}); unpacked {result.unpacked_size} bytes "
+        f"({mb(result.unpacked_size)})"
+    )
     print(f"entries: {result.entries}")
     if result.bytecode_by:
         print(f"bytecode: compiled by {result.bytecode_by}")
@@ -625,4 +726,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

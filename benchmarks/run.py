@@ -95,7 +95,11 @@ def _time_python(code: str, env: dict[str, str]) -> tuple[float, float]:
     other processes load the machine, so it is the steadier figure for the comparisons."""
     start = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     _, status, usage = os.wait4(child.pid, 0)
     wall = (time.perf_counter() - start) * 1000
@@ -131,48 +135,146 @@ def cold_start(report: Report, rounds: int, importtime_runs: int) -> None:
         "samples_wall_ms": {k: [round(x, 1) for x in v] for k, v in samples.items()},
     }
     sec = "cold start"
-    report.add(Figure("cold_start.import_bluegreen_ms", sec, "import bluegreen (median wall)", med["bluegreen"],
-                      "ms", med["boto3_requests"], "import boto3, requests"))
-    report.add(Figure("cold_start.ratio_to_boto3_requests", sec, "ratio import bluegreen / import boto3, requests",
-                      ratio, "x", 1.0, "floor", "<= 1.10x", ratio <= 1.10))
+    report.add(
+        Figure(
+            "cold_start.import_bluegreen_ms",
+            sec,
+            "import bluegreen (median wall)",
+            med["bluegreen"],
+            "ms",
+            med["boto3_requests"],
+            "import boto3, requests",
+        )
+    )
+    report.add(
+        Figure(
+            "cold_start.ratio_to_boto3_requests",
+            sec,
+            "ratio import bluegreen / import boto3, requests",
+            ratio,
+            "x",
+            1.0,
+            "floor",
+            "<= 1.10x",
+            ratio <= 1.10,
+        )
+    )
     report.add(Figure("cold_start.import_boto3_ms", sec, "import boto3 (floor 2)", med["boto3"], "ms"))
-    report.add(Figure("cold_start.import_bluegreen_boto3_ms", sec,
-                      "import bluegreen, boto3 (what the first invocation has paid)", med["bluegreen_boto3"], "ms",
-                      med["boto3_requests"], "import boto3, requests"))
-    report.add(Figure("cold_start.ratio_with_boto3", sec, "ratio import bluegreen, boto3 / import boto3, requests",
-                      ratio_first, "x", 1.0, "floor", "<= 1.10x (not the issue's target; shown for honesty)",
-                      ratio_first <= 1.10))
+    report.add(
+        Figure(
+            "cold_start.import_bluegreen_boto3_ms",
+            sec,
+            "import bluegreen, boto3 (what the first invocation has paid)",
+            med["bluegreen_boto3"],
+            "ms",
+            med["boto3_requests"],
+            "import boto3, requests",
+        )
+    )
+    report.add(
+        Figure(
+            "cold_start.ratio_with_boto3",
+            sec,
+            "ratio import bluegreen, boto3 / import boto3, requests",
+            ratio_first,
+            "x",
+            1.0,
+            "floor",
+            "<= 1.10x (not the issue's target; shown for honesty)",
+            ratio_first <= 1.10,
+        )
+    )
     sec = "cold start, CPU time (steadier on a loaded machine)"
-    report.add(Figure("cold_start.cpu_import_bluegreen_ms", sec, "import bluegreen (median CPU)", cpu["bluegreen"],
-                      "ms", cpu["boto3_requests"], "import boto3, requests"))
+    report.add(
+        Figure(
+            "cold_start.cpu_import_bluegreen_ms",
+            sec,
+            "import bluegreen (median CPU)",
+            cpu["bluegreen"],
+            "ms",
+            cpu["boto3_requests"],
+            "import boto3, requests",
+        )
+    )
     cpu_ratio = cpu["bluegreen"] / cpu["boto3_requests"]
-    report.add(Figure("cold_start.cpu_ratio_to_boto3_requests", sec, "ratio, CPU", cpu_ratio, "x", 1.0, "floor",
-                      "<= 1.10x", cpu_ratio <= 1.10))
-    report.add(Figure("cold_start.cpu_import_bluegreen_boto3_ms", sec, "import bluegreen, boto3 (median CPU)",
-                      cpu["bluegreen_boto3"], "ms", cpu["boto3_requests"], "import boto3, requests"))
-    report.add(Figure("cold_start.powertools_adds_ms", sec,
-                      "of which Powertools' log formatter adds (to boto3, requests)",
-                      cpu["boto3_requests_powertools"] - cpu["boto3_requests"], "ms"))
-    report.add(Figure("cold_start.own_modules_add_ms", sec,
-                      "of which our modules (and the stdlib they pull in) add",
-                      cpu["bluegreen_boto3"] - cpu["boto3_requests_powertools"], "ms"))
+    report.add(
+        Figure(
+            "cold_start.cpu_ratio_to_boto3_requests",
+            sec,
+            "ratio, CPU",
+            cpu_ratio,
+            "x",
+            1.0,
+            "floor",
+            "<= 1.10x",
+            cpu_ratio <= 1.10,
+        )
+    )
+    report.add(
+        Figure(
+            "cold_start.cpu_import_bluegreen_boto3_ms",
+            sec,
+            "import bluegreen, boto3 (median CPU)",
+            cpu["bluegreen_boto3"],
+            "ms",
+            cpu["boto3_requests"],
+            "import boto3, requests",
+        )
+    )
+    report.add(
+        Figure(
+            "cold_start.powertools_adds_ms",
+            sec,
+            "of which Powertools' log formatter adds (to boto3, requests)",
+            cpu["boto3_requests_powertools"] - cpu["boto3_requests"],
+            "ms",
+        )
+    )
+    report.add(
+        Figure(
+            "cold_start.own_modules_add_ms",
+            sec,
+            "of which our modules (and the stdlib they pull in) add",
+            cpu["bluegreen_boto3"] - cpu["boto3_requests_powertools"],
+            "ms",
+        )
+    )
     report.add(Figure("cold_start.cpu_import_boto3_ms", sec, "import boto3 (median CPU)", cpu["boto3"], "ms"))
-    report.add(Figure("cold_start.bare_interpreter_ms", sec, "bare interpreter (python -c pass), wall", med["bare"],
-                      "ms"))
+    report.add(
+        Figure("cold_start.bare_interpreter_ms", sec, "bare interpreter (python -c pass), wall", med["bare"], "ms")
+    )
     breakdown = importtime_breakdown(importtime_runs, env)
     report.details["importtime"] = breakdown
     for package, row in breakdown["packages"].items():
-        report.add(Figure(f"importtime.{package}_ms", "import breakdown",
-                          f"{package}: self (cumulative as first imported)", row["self_ms"], "ms",
-                          row["cumulative_ms"], "cumulative"))
+        report.add(
+            Figure(
+                f"importtime.{package}_ms",
+                "import breakdown",
+                f"{package}: self (cumulative as first imported)",
+                row["self_ms"],
+                "ms",
+                row["cumulative_ms"],
+                "cumulative",
+            )
+        )
 
 
 _IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)$")
 _GROUPS = {  # what each dependency brings; stdlib is reported as one line
-    "requests": "requests", "urllib3": "urllib3", "charset_normalizer": "charset_normalizer", "idna": "idna",
-    "certifi": "certifi", "aws_lambda_powertools": "aws_lambda_powertools", "botocore": "botocore",
-    "jmespath": "jmespath", "dateutil": "dateutil", "six": "six", "typing_extensions": "typing_extensions",
-    "bluegreen": "bluegreen", "boto3": "boto3", "s3transfer": "s3transfer",
+    "requests": "requests",
+    "urllib3": "urllib3",
+    "charset_normalizer": "charset_normalizer",
+    "idna": "idna",
+    "certifi": "certifi",
+    "aws_lambda_powertools": "aws_lambda_powertools",
+    "botocore": "botocore",
+    "jmespath": "jmespath",
+    "dateutil": "dateutil",
+    "six": "six",
+    "typing_extensions": "typing_extensions",
+    "bluegreen": "bluegreen",
+    "boto3": "boto3",
+    "s3transfer": "s3transfer",
 }
 
 
@@ -222,8 +324,13 @@ def importtime_breakdown(runs: int, env: dict[str, str]) -> dict[str, Any]:
     per: dict[str, dict[str, list[float]]] = {}
     for _ in range(runs):
         done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", "import bluegreen"], cwd=ROOT, env=env, check=True,
-            capture_output=True, text=True, timeout=CHILD_TIMEOUT,
+            [sys.executable, "-X", "importtime", "-c", "import bluegreen"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT,
         )
         total, packages = parse_importtime(done.stderr)
         totals.append(total)
@@ -257,7 +364,8 @@ def first_invocation(report: Report, containers: int) -> None:
             if n == 0:
                 services = {call.split(":")[0] for call in Counter(cloud.gateway.ledger.calls) - before}
                 report.details.setdefault("first_invocation", {})["aws_calls_per_two_invocations"] = dict(
-                    Counter(cloud.gateway.ledger.calls) - before)
+                    Counter(cloud.gateway.ledger.calls) - before
+                )
             if any(r["status"] != "InProgress" for r in runs):
                 raise RuntimeError(f"console test did not hand over as expected: {runs}")
             firsts.append(runs[0])
@@ -272,28 +380,70 @@ def first_invocation(report: Report, containers: int) -> None:
     cpu, wall = med(firsts, "cpu_ms"), med(firsts, "wall_ms")
     floor = med(floors, "cpu_ms")
     warm_cpu = med(seconds, "cpu_ms")
-    report.details["first_invocation"].update({
-        "containers": containers,
-        "method": "handler in a child process; fakes (moto, gateway, Spot emulator) served by the parent; "
-                  "CPU = time.process_time() of the child around the handler call (all its threads)",
-        "boto3_clients_built": boto_services,
-        "first": firsts, "second": seconds, "floor": floors,
-    })
+    report.details["first_invocation"].update(
+        {
+            "containers": containers,
+            "method": "handler in a child process; fakes (moto, gateway, Spot emulator) served by the parent; "
+            "CPU = time.process_time() of the child around the handler call (all its threads)",
+            "boto3_clients_built": boto_services,
+            "first": firsts,
+            "second": seconds,
+            "floor": floors,
+        }
+    )
     sec = "first invocation"
     report.add(Figure("first_invocation.wall_ms", sec, "first invocation: wall time", wall, "ms"))
-    report.add(Figure("first_invocation.cpu_ms", sec, "first invocation: our process's CPU (incl. libraries)", cpu,
-                      "ms", floor, f"boto3 Session + {len(boto_services)} clients + requests.Session",
-                      "< 50 ms", cpu < 50))
-    report.add(Figure("first_invocation.waiting_ms", sec, "first invocation: waiting on the fakes (wall - CPU)",
-                      max(0.0, wall - cpu), "ms"))
-    report.add(Figure("first_invocation.own_cpu_ms", sec,
-                      "first invocation: CPU beyond building the clients (our code + calls)", cpu - floor, "ms",
-                      None, "", "< 50 ms", cpu - floor < 50))
-    report.add(Figure("first_invocation.warm_cpu_ms", sec, "second invocation, warm container: CPU", warm_cpu, "ms",
-                      None, "", "< 50 ms", warm_cpu < 50))
-    report.add(Figure("first_invocation.client_floor_cpu_ms", sec, "floor: building the same clients, CPU", floor,
-                      "ms"))
-
+    report.add(
+        Figure(
+            "first_invocation.cpu_ms",
+            sec,
+            "first invocation: our process's CPU (incl. libraries)",
+            cpu,
+            "ms",
+            floor,
+            f"boto3 Session + {len(boto_services)} clients + requests.Session",
+            "< 50 ms",
+            cpu < 50,
+        )
+    )
+    report.add(
+        Figure(
+            "first_invocation.waiting_ms",
+            sec,
+            "first invocation: waiting on the fakes (wall - CPU)",
+            max(0.0, wall - cpu),
+            "ms",
+        )
+    )
+    report.add(
+        Figure(
+            "first_invocation.own_cpu_ms",
+            sec,
+            "first invocation: CPU beyond building the clients (our code + calls)",
+            cpu - floor,
+            "ms",
+            None,
+            "",
+            "< 50 ms",
+            cpu - floor < 50,
+        )
+    )
+    report.add(
+        Figure(
+            "first_invocation.warm_cpu_ms",
+            sec,
+            "second invocation, warm container: CPU",
+            warm_cpu,
+            "ms",
+            None,
+            "",
+            "< 50 ms",
+            warm_cpu < 50,
+        )
+    )
+    report.add(
+        Figure("first_invocation.client_floor_cpu_ms", sec, "floor: building the same clients, CPU", floor, "ms")
+    )
 
 
 def _child(tmp: str, env: dict[str, str], spec: dict[str, Any], n: int) -> dict[str, Any]:
@@ -301,7 +451,12 @@ def _child(tmp: str, env: dict[str, str], spec: dict[str, Any], n: int) -> dict[
     spec_path.write_text(json.dumps(spec))
     done = subprocess.run(
         [sys.executable, str(HERE / "first_invocation_child.py"), str(spec_path), str(out_path)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=CHILD_TIMEOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=CHILD_TIMEOUT,
         check=False,
     )
     if done.returncode != 0:
@@ -330,9 +485,19 @@ def package_size(report: Report) -> None:
             output = Path(tmp) / f"{label}.zip"
             started = time.perf_counter()
             subprocess.run(
-                [sys.executable, str(ROOT / "build_zip.py"), "--output", str(output), "--wheelhouse", str(wheelhouse),
-                 *(["--bundle-boto3"] if bundle else [])],
-                cwd=ROOT, check=True, capture_output=True, timeout=CHILD_TIMEOUT,
+                [
+                    sys.executable,
+                    str(ROOT / "build_zip.py"),
+                    "--output",
+                    str(output),
+                    "--wheelhouse",
+                    str(wheelhouse),
+                    *(["--bundle-boto3"] if bundle else []),
+                ],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                timeout=CHILD_TIMEOUT,
             )
             seconds = time.perf_counter() - started
             with zipfile.ZipFile(output) as zf:
@@ -345,23 +510,54 @@ def package_size(report: Report) -> None:
             for info in infos:
                 zipped_by_top[info.filename.split("/", 1)[0].split("-", 1)[0]] += info.compress_size
             details[label] = {
-                "compressed_bytes": output.stat().st_size, "unpacked_bytes": unpacked, "entries": len(infos),
-                "wheels": {n: wheel_sizes[n] for n in needed}, "wheels_bytes": wheels,
-                "bluegreen_sources_bytes": ours, "build_seconds": round(seconds, 1),
+                "compressed_bytes": output.stat().st_size,
+                "unpacked_bytes": unpacked,
+                "entries": len(infos),
+                "wheels": {n: wheel_sizes[n] for n in needed},
+                "wheels_bytes": wheels,
+                "bluegreen_sources_bytes": ours,
+                "build_seconds": round(seconds, 1),
                 "compressed_bytes_by_top_level": dict(zipped_by_top.most_common(12)),
             }
             size = output.stat().st_size
-            report.add(Figure(f"package.{label}.compressed_mb", sec, f"{label}: zip size", size / 1e6, "MB",
-                              wheels / 1e6, "sum of the required wheels",
-                              "< 2 MB" if not bundle else "< 50 MB (Lambda)",
-                              size < 2e6 if not bundle else size < build_zip.MAX_ZIPPED_BYTES))
-            report.add(Figure(f"package.{label}.unpacked_mb", sec, f"{label}: unpacked", unpacked / 1e6, "MB",
-                              None, "", "< 250 MB (Lambda)", unpacked < build_zip.MAX_UNZIPPED_BYTES))
+            report.add(
+                Figure(
+                    f"package.{label}.compressed_mb",
+                    sec,
+                    f"{label}: zip size",
+                    size / 1e6,
+                    "MB",
+                    wheels / 1e6,
+                    "sum of the required wheels",
+                    "< 2 MB" if not bundle else "< 50 MB (Lambda)",
+                    size < 2e6 if not bundle else size < build_zip.MAX_ZIPPED_BYTES,
+                )
+            )
+            report.add(
+                Figure(
+                    f"package.{label}.unpacked_mb",
+                    sec,
+                    f"{label}: unpacked",
+                    unpacked / 1e6,
+                    "MB",
+                    None,
+                    "",
+                    "< 250 MB (Lambda)",
+                    unpacked < build_zip.MAX_UNZIPPED_BYTES,
+                )
+            )
             report.add(Figure(f"package.{label}.entries", sec, f"{label}: zip entries", len(infos), "entries"))
             if not bundle:
                 for top in ("aws_lambda_powertools", "bluegreen"):
-                    report.add(Figure(f"package.default.{top}_compressed_mb", sec,
-                                      f"default: of which {top} (compressed)", zipped_by_top[top] / 1e6, "MB"))
+                    report.add(
+                        Figure(
+                            f"package.default.{top}_compressed_mb",
+                            sec,
+                            f"default: of which {top} (compressed)",
+                            zipped_by_top[top] / 1e6,
+                            "MB",
+                        )
+                    )
     report.details["package"] = details
 
 
@@ -488,9 +684,13 @@ def _polling(
                 (sum(1 for u in times if t <= u < t + POLL_INTERVAL and invocation(u) == invocation(t)) for t in times),
                 default=0,
             )
-            per[service] = {"calls": len(times), "max_at_one_poll": at_once, "max_per_poll_interval": same,
-                            "max_per_poll_interval_across_handover": window,
-                            "per_poll_interval": round(len(times) / (span / POLL_INTERVAL), 3) if span else 0.0}
+            per[service] = {
+                "calls": len(times),
+                "max_at_one_poll": at_once,
+                "max_per_poll_interval": same,
+                "max_per_poll_interval_across_handover": window,
+                "per_poll_interval": round(len(times) / (span / POLL_INTERVAL), 3) if span else 0.0,
+            }
         out[phase] = {"span_seconds": span, "poll_instants": len(instants), "services": per}
     return out
 
@@ -534,16 +734,39 @@ def api_calls(report: Report, quick: bool) -> None:
     original = {label: original_pattern(run) for label, run in runs.items()}
     report.details["original_pattern"] = original
     sec = "API calls (happy, 4 instances, 10-min deployment)"
-    for service, label in (("spot", "Spot"), ("ec2", "EC2"), ("codedeploy", "CodeDeploy"),
-                           ("codepipeline", "CodePipeline")):
-        report.add(Figure(f"api.{service}_calls", sec, f"{label} calls", main["calls_by_service"].get(service, 0),
-                          "calls", original["happy_10min"][service], "original's pattern"))
+    for service, label in (
+        ("spot", "Spot"),
+        ("ec2", "EC2"),
+        ("codedeploy", "CodeDeploy"),
+        ("codepipeline", "CodePipeline"),
+    ):
+        report.add(
+            Figure(
+                f"api.{service}_calls",
+                sec,
+                f"{label} calls",
+                main["calls_by_service"].get(service, 0),
+                "calls",
+                original["happy_10min"][service],
+                "original's pattern",
+            )
+        )
     for service in sorted(set(main["calls_by_service"]) - {"spot", "ec2", "codedeploy", "codepipeline"}):
         report.add(Figure(f"api.{service}_calls", sec, f"{service} calls", main["calls_by_service"][service], "calls"))
-    report.add(Figure("api.lambda_invocations", sec, "Lambda invocations", main["invocations"], "invocations",
-                      original["happy_10min"]["invocations"], "original (one invocation, <= 15 min)"))
-    report.add(Figure("api.deployment_seconds", sec, "simulated CodeDeploy deployment", main["deployment_seconds"],
-                      "s"))
+    report.add(
+        Figure(
+            "api.lambda_invocations",
+            sec,
+            "Lambda invocations",
+            main["invocations"],
+            "invocations",
+            original["happy_10min"]["invocations"],
+            "original (one invocation, <= 15 min)",
+        )
+    )
+    report.add(
+        Figure("api.deployment_seconds", sec, "simulated CodeDeploy deployment", main["deployment_seconds"], "s")
+    )
     sec = "API calls as the run gets longer"
     base = main["calls_by_service"].get("spot", 0)
     for label, run in runs.items():
@@ -556,13 +779,29 @@ def api_calls(report: Report, quick: bool) -> None:
             target, met = f"<= {allowed} (+1 per {_spot_check_after_stall():g} s of stalled fleet)", spot <= allowed
         else:
             target, met = f"= {base} (constant)", spot == base
-        report.add(Figure(f"api.{label}.spot_calls", sec,
-                          f"{label}: Spot calls ({run['deployment_seconds']:.0f} s deployment, "
-                          f"greens ready at {run['greens_ready_at']:.0f} s, {run['invocations']} invocation(s))",
-                          spot, "calls", original[label]["spot"], "original's pattern", target, met))
+        report.add(
+            Figure(
+                f"api.{label}.spot_calls",
+                sec,
+                f"{label}: Spot calls ({run['deployment_seconds']:.0f} s deployment, "
+                f"greens ready at {run['greens_ready_at']:.0f} s, {run['invocations']} invocation(s))",
+                spot,
+                "calls",
+                original[label]["spot"],
+                "original's pattern",
+                target,
+                met,
+            )
+        )
     sec = "polling while waiting (steady state, per 15 s poll interval)"
-    for phase, service in (("WAIT_GREEN", "ec2"), ("WAIT_GREEN", "codedeploy"), ("WAIT_GREEN", "spot"),
-                           ("WAIT_DEPLOY", "codedeploy"), ("WAIT_DEPLOY", "ec2"), ("WAIT_DEPLOY", "spot")):
+    for phase, service in (
+        ("WAIT_GREEN", "ec2"),
+        ("WAIT_GREEN", "codedeploy"),
+        ("WAIT_GREEN", "spot"),
+        ("WAIT_DEPLOY", "codedeploy"),
+        ("WAIT_DEPLOY", "ec2"),
+        ("WAIT_DEPLOY", "spot"),
+    ):
         # Steady state: the happy runs (on a stalled fleet the function asks Spot once per 300 s; see above).
         steady = [r["polling"][phase]["services"][service] for k, r in runs.items() if k.startswith("happy")]
         every = [r["polling"][phase]["services"][service] for r in runs.values() if phase in r["polling"]]
@@ -570,27 +809,80 @@ def api_calls(report: Report, quick: bool) -> None:
         handover = max(p["max_per_poll_interval_across_handover"] for p in (steady if service == "spot" else every))
         mean = main["polling"][phase]["services"][service]["per_poll_interval"]
         limit = 1 if service != "spot" else 0
-        report.add(Figure(f"api.poll.{phase.lower()}.{service}.max", sec,
-                          f"{phase}: {service} calls, most in any poll interval of one invocation (happy runs)", worst,
-                          "calls", None, "", f"<= {limit}", worst <= limit))
-        report.add(Figure(f"api.poll.{phase.lower()}.{service}.max_handover", sec,
-                          f"{phase}: {service} calls, most in any poll interval across a hand-over",
-                          handover, "calls", None, "", f"<= {limit}", handover <= limit))
-        report.add(Figure(f"api.poll.{phase.lower()}.{service}.mean", sec,
-                          f"{phase}: {service} calls per poll interval, mean (10-min run)", mean, "calls"))
+        report.add(
+            Figure(
+                f"api.poll.{phase.lower()}.{service}.max",
+                sec,
+                f"{phase}: {service} calls, most in any poll interval of one invocation (happy runs)",
+                worst,
+                "calls",
+                None,
+                "",
+                f"<= {limit}",
+                worst <= limit,
+            )
+        )
+        report.add(
+            Figure(
+                f"api.poll.{phase.lower()}.{service}.max_handover",
+                sec,
+                f"{phase}: {service} calls, most in any poll interval across a hand-over",
+                handover,
+                "calls",
+                None,
+                "",
+                f"<= {limit}",
+                handover <= limit,
+            )
+        )
+        report.add(
+            Figure(
+                f"api.poll.{phase.lower()}.{service}.mean",
+                sec,
+                f"{phase}: {service} calls per poll interval, mean (10-min run)",
+                mean,
+                "calls",
+            )
+        )
     sec = "reaction time (simulated seconds)"
     for label, run in (("10min", main), ("30min", long)):
         to_report = run["final_report_at"] - run["codedeploy_final_at"]
         to_create = run["create_deployment_at"] - run["greens_ready_at"]
-        report.add(Figure(f"reaction.{label}.codedeploy_final_to_report_s", sec,
-                          f"{label}: CodeDeploy final -> final CodePipeline report", to_report, "s", 0.0, "instant",
-                          f"<= {POLL_INTERVAL:g} s (one poll)", to_report <= POLL_INTERVAL))
-        report.add(Figure(f"reaction.{label}.greens_ready_to_create_s", sec,
-                          f"{label}: last green ready -> create_deployment", to_create, "s", 0.0, "instant",
-                          f"<= {POLL_INTERVAL:g} s (one poll)", to_create <= POLL_INTERVAL))
-    report.add(Figure("reaction.original_report_before_deploy_s", sec,
-                      "original: success reported this long BEFORE CodeDeploy finished (10-min run)",
-                      main["codedeploy_final_at"] - main["create_deployment_at"], "s"))
+        report.add(
+            Figure(
+                f"reaction.{label}.codedeploy_final_to_report_s",
+                sec,
+                f"{label}: CodeDeploy final -> final CodePipeline report",
+                to_report,
+                "s",
+                0.0,
+                "instant",
+                f"<= {POLL_INTERVAL:g} s (one poll)",
+                to_report <= POLL_INTERVAL,
+            )
+        )
+        report.add(
+            Figure(
+                f"reaction.{label}.greens_ready_to_create_s",
+                sec,
+                f"{label}: last green ready -> create_deployment",
+                to_create,
+                "s",
+                0.0,
+                "instant",
+                f"<= {POLL_INTERVAL:g} s (one poll)",
+                to_create <= POLL_INTERVAL,
+            )
+        )
+    report.add(
+        Figure(
+            "reaction.original_report_before_deploy_s",
+            sec,
+            "original: success reported this long BEFORE CodeDeploy finished (10-min run)",
+            main["codedeploy_final_at"] - main["create_deployment_at"],
+            "s",
+        )
+    )
 
 
 # --- output ----------------------------------------------------------------------------------------------------
@@ -605,9 +897,14 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         model = platform.processor()
-    return {"nproc": os.cpu_count(), "cpu": model, "python": platform.python_version(),
-            "implementation": platform.python_implementation(), "platform": platform.platform(),
-            "executable": sys.executable}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "executable": sys.executable,
+    }
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
@@ -623,8 +920,10 @@ def _fmt(value: float | None, unit: str = "") -> str:
 
 
 def render_table(report: Report, doc: dict[str, Any]) -> str:
-    lines = [f"bluegreen benchmarks ({doc['mode']}) on {doc['machine']['cpu']}, {doc['machine']['nproc']} CPUs, "
-             f"Python {doc['machine']['python']}; {doc['elapsed_seconds']:.0f} s"]
+    lines = [
+        f"bluegreen benchmarks ({doc['mode']}) on {doc['machine']['cpu']}, {doc['machine']['nproc']} CPUs, "
+        f"Python {doc['machine']['python']}; {doc['elapsed_seconds']:.0f} s"
+    ]
     section = None
     width = max(len(f.name) for f in report.figures)
     for f in report.figures:
@@ -638,12 +937,18 @@ def render_table(report: Report, doc: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="bluegreen benchmarks: cold start, first invocation, package "
-                                     "size, API calls per deployment, reaction time")
+    parser = argparse.ArgumentParser(
+        description="bluegreen benchmarks: cold start, first invocation, package "
+        "size, API calls per deployment, reaction time"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (CI)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    parser.add_argument("--only", choices=("cold", "invocation", "package", "api"), action="append",
-                        help="run only these sections (repeatable)")
+    parser.add_argument(
+        "--only",
+        choices=("cold", "invocation", "package", "api"),
+        action="append",
+        help="run only these sections (repeatable)",
+    )
     args = parser.parse_args(argv)
     started = time.perf_counter()
     report = Report()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
     from mypy_boto3_codedeploy.type_defs import RevisionLocationTypeDef
     from mypy_boto3_codepipeline import CodePipelineClient
+    from mypy_boto3_codepipeline.type_defs import ExecutionDetailsTypeDef, FailureDetailsTypeDef
     from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_s3 import S3Client
 
@@ -40,9 +41,7 @@ logger = logging.getLogger(__name__)
 
 GREEN_TAG_KEY: Final = "GreenIdentifier"
 
-DeploymentStatus = Literal[
-    "Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped"
-]
+DeploymentStatus = Literal["Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped"]
 TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"Succeeded", "Failed", "Stopped"})
 
 _ACCESS_DENIED: Final = frozenset(
@@ -202,11 +201,15 @@ class AwsGateway:
         """
         found: list[InstanceHealth] = []
         with _calling("ec2:DescribeInstances"):
-            pages = self._ec2().get_paginator("describe_instances").paginate(
-                Filters=[
-                    {"Name": f"tag:{GREEN_TAG_KEY}", "Values": [green]},
-                    {"Name": "instance-state-name", "Values": ["pending", "running"]},
-                ]
+            pages = (
+                self._ec2()
+                .get_paginator("describe_instances")
+                .paginate(
+                    Filters=[
+                        {"Name": f"tag:{GREEN_TAG_KEY}", "Values": [green]},
+                        {"Name": "instance-state-name", "Values": ["pending", "running"]},
+                    ]
+                )
             )
             for page in pages:
                 for reservation in page.get("Reservations", []):
@@ -240,8 +243,10 @@ class AwsGateway:
     def _instance_health(self, instance_ids: list[str]) -> list[InstanceHealth]:
         health: dict[str, InstanceHealth] = {}
         with _calling("ec2:DescribeInstanceStatus"):
-            pages = self._ec2().get_paginator("describe_instance_status").paginate(
-                InstanceIds=instance_ids, IncludeAllInstances=True
+            pages = (
+                self._ec2()
+                .get_paginator("describe_instance_status")
+                .paginate(InstanceIds=instance_ids, IncludeAllInstances=True)
             )
             for page in pages:
                 for status in page.get("InstanceStatuses", []):
@@ -312,9 +317,7 @@ class AwsGateway:
                 applicationName=application,
                 deploymentGroupName=deployment_group,
                 revision=_revision_location(revision),
-                targetInstances={
-                    "tagFilters": [{"Key": GREEN_TAG_KEY, "Value": green, "Type": "KEY_AND_VALUE"}]
-                },
+                targetInstances={"tagFilters": [{"Key": GREEN_TAG_KEY, "Value": green, "Type": "KEY_AND_VALUE"}]},
                 description=f"{_description_marker(green)} {description}"[:1000],
             )["deploymentId"]
 
@@ -399,7 +402,9 @@ class AwsGateway:
 
     # ---- CodePipeline ----------------------------------------------------------------------------
 
-    def report_in_progress(self, job_id: str, continuation_token: str, details: dict[str, Any]) -> None:
+    def report_in_progress(
+        self, job_id: str, continuation_token: str, summary: str, percent: int, external_id: str | None
+    ) -> None:
         """Tell CodePipeline the job goes on and to call again with `continuation_token`.
 
         Raises:
@@ -408,11 +413,13 @@ class AwsGateway:
         """
         with _calling("codepipeline:PutJobSuccessResult"):
             self._codepipeline().put_job_success_result(
-                jobId=job_id, continuationToken=continuation_token, executionDetails=details  # type: ignore[arg-type]
+                jobId=job_id,
+                continuationToken=continuation_token,
+                executionDetails=_execution_details(summary, percent, external_id),
             )
 
-    def report_success(self, job_id: str, details: dict[str, Any], outputs: dict[str, str]) -> None:
-        """Tell CodePipeline the job succeeded.
+    def report_success(self, job_id: str, summary: str, external_id: str | None, outputs: dict[str, str]) -> None:
+        """Tell CodePipeline the job succeeded, with output variables for later actions.
 
         Raises:
             JobAlreadyReportedError: the job is no longer in progress.
@@ -420,23 +427,30 @@ class AwsGateway:
         """
         with _calling("codepipeline:PutJobSuccessResult"):
             self._codepipeline().put_job_success_result(
-                jobId=job_id, executionDetails=details, outputVariables=outputs  # type: ignore[arg-type]
+                jobId=job_id,
+                executionDetails=_execution_details(summary, 100, external_id),
+                outputVariables=outputs,
             )
 
-    def report_failure(
-        self, job_id: str, failure_type: FailureType, message: str, external_id: str | None
-    ) -> None:
+    def report_failure(self, job_id: str, failure_type: FailureType, message: str, external_id: str | None) -> None:
         """Tell CodePipeline the job failed.
 
         Raises:
             JobAlreadyReportedError: the job is no longer in progress.
             BlueGreenError: CodePipeline did not accept the result.
         """
-        details: dict[str, str] = {"type": failure_type, "message": message}
+        details: FailureDetailsTypeDef = {"type": failure_type, "message": message}
         if external_id:
             details["externalExecutionId"] = external_id
         with _calling("codepipeline:PutJobFailureResult"):
-            self._codepipeline().put_job_failure_result(jobId=job_id, failureDetails=details)  # type: ignore[arg-type]
+            self._codepipeline().put_job_failure_result(jobId=job_id, failureDetails=details)
+
+
+def _execution_details(summary: str, percent: int, external_id: str | None) -> ExecutionDetailsTypeDef:
+    details: ExecutionDetailsTypeDef = {"summary": summary, "percentComplete": max(0, min(100, percent))}
+    if external_id:
+        details["externalExecutionId"] = external_id
+    return details
 
 
 def _first_failures(targets: list[Any], limit: int) -> list[TargetFailure]:

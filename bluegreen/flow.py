@@ -226,9 +226,7 @@ class Deployment:
         return result
 
     def _log_phase(self, before: Phase, state: RunState) -> None:
-        logs.bind(
-            spot_deployment_id=state.spot_deployment_id, codedeploy_deployment_id=state.codedeploy_deployment_id
-        )
+        logs.bind(spot_deployment_id=state.spot_deployment_id, codedeploy_deployment_id=state.codedeploy_deployment_id)
         logger.info(
             "Phase %s -> %s",
             before,

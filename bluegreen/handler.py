@@ -277,16 +277,22 @@ class _BlueGreenHandler:
         try:
             if isinstance(outcome, InProgress):
                 self._clients.gateway().report_in_progress(
-                    job_id, encode_token(outcome.state), _details(outcome.summary, outcome.state, outcome.percent)
+                    job_id,
+                    encode_token(outcome.state),
+                    _fit(outcome.summary, MAX_SUMMARY),
+                    outcome.percent,
+                    _external_id(outcome.state),
                 )
             elif isinstance(outcome, Succeeded):
                 self._clients.gateway().report_success(
-                    job_id, _details(outcome.summary, outcome.state, 100), _output_variables(outcome)
+                    job_id, _fit(outcome.summary, MAX_SUMMARY), _external_id(outcome.state), _output_variables(outcome)
                 )
             else:
-                external_id = outcome.state.codedeploy_deployment_id if outcome.state else None
                 self._clients.gateway().report_failure(
-                    job_id, outcome.failure_type, _fit(outcome.message, MAX_FAILURE_MESSAGE), external_id
+                    job_id,
+                    outcome.failure_type,
+                    _fit(outcome.message, MAX_FAILURE_MESSAGE),
+                    _external_id(outcome.state),
                 )
         except JobAlreadyReportedError as exc:
             logger.warning("CodePipeline no longer waits for this job (another delivery reported it): %s", exc)
@@ -356,11 +362,11 @@ def _fit(text: str, limit: int) -> str:
     return marker + text[-(limit - len(marker)) :]
 
 
-def _details(summary: str, state: Any, percent: int) -> dict[str, Any]:
-    details: dict[str, Any] = {"summary": _fit(summary, MAX_SUMMARY), "percentComplete": max(0, min(100, percent))}
-    if state is not None and state.codedeploy_deployment_id:
-        details["externalExecutionId"] = state.codedeploy_deployment_id[:MAX_EXTERNAL_ID]
-    return details
+def _external_id(state: RunState | None) -> str | None:
+    """The CodeDeploy deployment id, once known: CodePipeline links it as the action's external execution."""
+    if state is None or not state.codedeploy_deployment_id:
+        return None
+    return state.codedeploy_deployment_id[:MAX_EXTERNAL_ID]
 
 
 def _output_variables(outcome: Succeeded) -> dict[str, str]:

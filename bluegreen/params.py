@@ -131,9 +131,7 @@ class DeploymentParams:
 
     def fingerprint(self) -> str:
         """A short digest of what is deployed where: binds a continuation token to these parameters."""
-        text = "|".join(
-            (self.account_id, self.group_id, self.application, self.deployment_group, repr(self.revision))
-        )
+        text = "|".join((self.account_id, self.group_id, self.application, self.deployment_group, repr(self.revision)))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -166,9 +164,7 @@ def parse_user_parameters(text: str | None, *, default_secret: str | None = None
     except RecursionError:
         raise ConfigurationError("UserParameters: invalid JSON: nested too deeply") from None
     if not isinstance(decoded, dict):
-        raise ConfigurationError(
-            f"UserParameters: expected a JSON object, got {_json_type(decoded)}"
-        )
+        raise ConfigurationError(f"UserParameters: expected a JSON object, got {_json_type(decoded)}")
     problems = [f"{_show_key(key)}: given more than once" for key in dict.fromkeys(duplicates)]
     return validate_parameters(decoded, default_secret=default_secret, problems=problems)
 
@@ -230,9 +226,7 @@ def validate_parameters(
     )
 
 
-def _token_source(
-    raw: Mapping[str, Any], default_secret: str | None, problems: list[str]
-) -> TokenSource | None:
+def _token_source(raw: Mapping[str, Any], default_secret: str | None, problems: list[str]) -> TokenSource | None:
     given = [key for key in _TOKEN_KEYS if key in raw]
     if len(given) > 1:
         problems.append(f"{' and '.join(given)}: give only one token source")
@@ -252,8 +246,7 @@ def _token_source(
             # Never echo the value: it may be a real token with a stray character.
             problems.append(
                 f"API_TOKEN: expected the Spot API token as a string of 8+ printable characters without "
-                f"spaces, got {_json_type(value)}"
-                + (f" of length {len(value)}" if isinstance(value, str) else "")
+                f"spaces, got {_json_type(value)}" + (f" of length {len(value)}" if isinstance(value, str) else "")
             )
             return None
         return PlainToken(SpotToken(value))
@@ -309,14 +302,10 @@ def _revision(raw: Mapping[str, Any], problems: list[str]) -> Revision | None:
     has_s3 = any(key in raw for key in _S3_KEYS)
     has_github = any(key in raw for key in _GITHUB_KEYS)
     if has_s3 and has_github:
-        problems.append(
-            "revision: give either S3_BUCKET/S3_KEY/S3_BUNDLE or GITHUB_REPO/COMMIT_ID, not both"
-        )
+        problems.append("revision: give either S3_BUCKET/S3_KEY/S3_BUNDLE or GITHUB_REPO/COMMIT_ID, not both")
         return None
     if not has_s3 and not has_github:
-        problems.append(
-            "revision: missing; give S3_BUCKET, S3_KEY and S3_BUNDLE, or GITHUB_REPO and COMMIT_ID"
-        )
+        problems.append("revision: missing; give S3_BUCKET, S3_KEY and S3_BUNDLE, or GITHUB_REPO and COMMIT_ID")
         return None
     if has_github:
         repo = _matching(raw, "GITHUB_REPO", _GITHUB_REPO_RE, "a GitHub repository like owner/repo", problems)

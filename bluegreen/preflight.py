@@ -59,9 +59,7 @@ def run_preflight(params: DeploymentParams, green: str, *, spot: SpotClient, aws
         deployments_f = pool.submit(spot.list_deployments, params.group_id)
         codedeploy_f = pool.submit(aws.describe_deployment_group, params.application, params.deployment_group)
         revision_f = (
-            pool.submit(aws.check_revision_exists, params.revision)
-            if isinstance(params.revision, S3Revision)
-            else None
+            pool.submit(aws.check_revision_exists, params.revision) if isinstance(params.revision, S3Revision) else None
         )
     errors: list[BlueGreenError] = []
     group = _result(group_f, errors)
@@ -142,9 +140,7 @@ def _check_no_other_deployment(
         )
 
 
-def _expected_greens(
-    params: DeploymentParams, group: SpotGroup, spot: SpotClient, errors: list[BlueGreenError]
-) -> int:
+def _expected_greens(params: DeploymentParams, group: SpotGroup, spot: SpotClient, errors: list[BlueGreenError]) -> int:
     if group.capacity_target:
         return group.capacity_target
     try:

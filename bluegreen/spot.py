@@ -117,8 +117,7 @@ class SpotDeployment:
         for word in sorted(words - _KNOWN_WORDS - _unknown_words_logged):
             _unknown_words_logged.add(word)
             logger.warning(
-                "Spot reported an unknown blue/green deployment state or status %r on %s; "
-                "treating it as still running",
+                "Spot reported an unknown blue/green deployment state or status %r on %s; treating it as still running",
                 word,
                 self.deployment_id,
             )
@@ -147,9 +146,7 @@ class _Reply:
     response: dict[str, Any]
 
     def unexpected(self, detail: str) -> SpotApiError:
-        return SpotApiError(
-            self.operation, self.status, f"unexpected reply: {detail}", request_id=self.request_id
-        )
+        return SpotApiError(self.operation, self.status, f"unexpected reply: {detail}", request_id=self.request_id)
 
     def items(self) -> list[dict[str, Any]]:
         items = self.response.get("items")
@@ -259,10 +256,7 @@ class SpotClient:
             SpotApiError: Spot refused the call, stayed unavailable, or answered in an unexpected shape.
         """
         reply = self._request("GET", self._deployments_path(group_id), "GET blue/green deployments")
-        return [
-            _deployment_from(reply, item, f"items[{index}]", group_id)
-            for index, item in enumerate(reply.items())
-        ]
+        return [_deployment_from(reply, item, f"items[{index}]", group_id) for index, item in enumerate(reply.items())]
 
     def find_deployment_by_tag(self, group_id: str, key: str, value: str) -> SpotDeployment | None:
         """Return the first listed deployment started with the tag `key=value`, or None.
@@ -298,9 +292,7 @@ class SpotClient:
             "deployment": {
                 "timeout": timeout,
                 "tags": [{"tagKey": tag_key, "tagValue": tag_value}],
-                "deploymentGroups": [
-                    {"applicationName": application, "deploymentGroupName": deployment_group}
-                ],
+                "deploymentGroups": [{"applicationName": application, "deploymentGroupName": deployment_group}],
             }
         }
         attempt = 1
@@ -339,9 +331,7 @@ class SpotClient:
         except SpotApiError as exc:
             if exc.status not in (400, 404):
                 raise
-            logger.warning(
-                "Spot had no blue/green deployment %s on %s to stop: %s", deployment_id, group_id, exc
-            )
+            logger.warning("Spot had no blue/green deployment %s on %s to stop: %s", deployment_id, group_id, exc)
             return False
         return True
 
@@ -387,9 +377,7 @@ class SpotClient:
                 wait = self._backoff(attempt)
                 cause = exc
             except requests.RequestException as exc:
-                raise SpotApiError(
-                    operation, None, f"request could not be sent ({type(exc).__name__})"
-                ) from exc
+                raise SpotApiError(operation, None, f"request could not be sent ({type(exc).__name__})") from exc
             else:
                 try:
                     return self._read_response(response, operation)
@@ -429,9 +417,7 @@ class SpotClient:
             message = message or response.reason or "no error detail"
             raise self._error(operation, status, message, code=code, request_id=request_id)
         if not isinstance(envelope, dict):
-            raise self._error(
-                operation, status, "unexpected reply: no 'response' object", request_id=request_id
-            )
+            raise self._error(operation, status, "unexpected reply: no 'response' object", request_id=request_id)
         return _Reply(operation, status, request_id, envelope)
 
     def _error(
@@ -559,9 +545,7 @@ def _deployment_from(reply: _Reply, item: dict[str, Any], where: str, group_id: 
         tag_where = f"{where}.config.tags[{index}]"
         if not isinstance(tag, dict):
             raise reply.unexpected(f"{tag_where} is not an object")
-        tags.append(
-            (reply.required(tag, "tagKey", str, tag_where), reply.required(tag, "tagValue", str, tag_where))
-        )
+        tags.append((reply.required(tag, "tagKey", str, tag_where), reply.required(tag, "tagValue", str, tag_where)))
     return SpotDeployment(
         deployment_id=reply.required(item, "id", str, where),
         group_id=reply.optional(item, "groupId", str, where) or group_id,

@@ -58,9 +58,7 @@ def encode_token(state: RunState) -> str:
     """The continuation token for `state`: versioned compact JSON with a checksum."""
     body = {short: value for name, short in _FIELDS.items() if (value := asdict(state)[name]) is not None}
     payload = json.dumps({"v": TOKEN_VERSION, **body}, separators=(",", ":"), sort_keys=True)
-    token = json.dumps(
-        {"v": TOKEN_VERSION, **body, "c": _checksum(payload)}, separators=(",", ":"), sort_keys=True
-    )
+    token = json.dumps({"v": TOKEN_VERSION, **body, "c": _checksum(payload)}, separators=(",", ":"), sort_keys=True)
     if len(token) > MAX_TOKEN_LENGTH:  # pragma: no cover - ids are short; guarded for safety
         raise ValueError(f"continuation token is {len(token)} characters, more than {MAX_TOKEN_LENGTH}")
     return token

@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 300
 
+
 class TokenResolver:
     """Resolves a `TokenSource` to the token itself, caching secret reads for CACHE_SECONDS."""
 
@@ -83,9 +84,7 @@ def _token_from_secret(raw: object, secret_id: str) -> str:
             ) from None
         token = document.get("token") if isinstance(document, dict) else None
         if not isinstance(token, str) or not token.strip():
-            raise ConfigurationError(
-                f"API_TOKEN_SECRET: secret {secret_id!r} is JSON without a non-empty \"token\" key"
-            )
+            raise ConfigurationError(f'API_TOKEN_SECRET: secret {secret_id!r} is JSON without a non-empty "token" key')
         return token.strip()
     if not text:
         raise ConfigurationError(f"API_TOKEN_SECRET: secret {secret_id!r} is empty")

@@ -58,7 +58,11 @@ def _number(value: object) -> bool:
 def test_quick_benchmark_reports_every_figure_as_a_number():
     done = subprocess.run(  # noqa: S603 - our own script, with this interpreter
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=280, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     doc = json.loads(done.stdout)

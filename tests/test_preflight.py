@@ -163,9 +163,7 @@ def test_a_missing_ssm_parameter_is_named(cloud: Cloud) -> None:
 def test_the_functions_default_secret_is_used_when_parameters_name_none(cloud: Cloud) -> None:
     import boto3
 
-    boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name="team/spot", SecretString=CANARY_TOKEN
-    )
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="team/spot", SecretString=CANARY_TOKEN)
     cloud.environ["SPOT_API_TOKEN_SECRET"] = "team/spot"
 
     report = cloud.run_pipeline(cloud.params(API_TOKEN=None))

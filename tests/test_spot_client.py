@@ -188,9 +188,7 @@ def test_reads_group_without_target_or_integration_as_none_and_empty(
 ) -> None:
     spot.get(GROUP_URL, json=envelope([{"id": GROUP, "name": "web", "capacity": {"target": "3"}}]))
 
-    assert client.get_group(GROUP) == SpotGroup(
-        group_id=GROUP, name="web", capacity_target=None, codedeploy_groups=()
-    )
+    assert client.get_group(GROUP) == SpotGroup(group_id=GROUP, name="web", capacity_target=None, codedeploy_groups=())
 
 
 def test_counts_group_instances_from_status_items(spot: responses.RequestsMock, client: SpotClient) -> None:
@@ -200,9 +198,7 @@ def test_counts_group_instances_from_status_items(spot: responses.RequestsMock, 
     assert client.count_group_instances(GROUP) == 3
 
 
-def test_lists_deployments_with_state_status_and_tags(
-    spot: responses.RequestsMock, client: SpotClient
-) -> None:
+def test_lists_deployments_with_state_status_and_tags(spot: responses.RequestsMock, client: SpotClient) -> None:
     spot.get(DEPLOYMENTS_URL, json=envelope([deployment_item(state="FINISHED", status="SUCCEEDED")]))
 
     assert client.list_deployments(GROUP) == [
@@ -226,14 +222,10 @@ def test_reads_deployment_without_state_status_or_config_as_empty(
     ]
 
 
-def test_finds_deployment_by_its_tag_not_by_its_position(
-    spot: responses.RequestsMock, client: SpotClient
-) -> None:
+def test_finds_deployment_by_its_tag_not_by_its_position(spot: responses.RequestsMock, client: SpotClient) -> None:
     spot.get(
         DEPLOYMENTS_URL,
-        json=envelope(
-            [deployment_item("cdbg-00000001", tag_value="older-run"), deployment_item("cdbg-00000002")]
-        ),
+        json=envelope([deployment_item("cdbg-00000001", tag_value="older-run"), deployment_item("cdbg-00000002")]),
     )
 
     found = client.find_deployment_by_tag(GROUP, TAG_KEY, TAG_VALUE)
@@ -242,9 +234,7 @@ def test_finds_deployment_by_its_tag_not_by_its_position(
     assert found.deployment_id == "cdbg-00000002"
 
 
-def test_finds_no_deployment_when_none_carries_the_tag(
-    spot: responses.RequestsMock, client: SpotClient
-) -> None:
+def test_finds_no_deployment_when_none_carries_the_tag(spot: responses.RequestsMock, client: SpotClient) -> None:
     spot.get(DEPLOYMENTS_URL, json=envelope([deployment_item(tag_value="older-run")]))
 
     assert client.find_deployment_by_tag(GROUP, TAG_KEY, TAG_VALUE) is None
@@ -388,9 +378,7 @@ def test_client_errors_are_not_retried_and_map_to_failure_type(
     assert clock.sleeps == []
 
 
-def test_error_without_spot_detail_falls_back_to_http_reason(
-    spot: responses.RequestsMock, client: SpotClient
-) -> None:
+def test_error_without_spot_detail_falls_back_to_http_reason(spot: responses.RequestsMock, client: SpotClient) -> None:
     spot.get(GROUP_URL, status=401, json={"request": {"id": "req-9"}})
 
     with pytest.raises(SpotApiError) as caught:
@@ -603,9 +591,7 @@ def test_stop_returns_false_and_logs_when_there_is_nothing_to_stop(
     assert "nothing" in caplog.text or "no blue/green deployment" in caplog.text
 
 
-def test_stop_raises_when_spot_refuses_for_another_reason(
-    spot: responses.RequestsMock, client: SpotClient
-) -> None:
+def test_stop_raises_when_spot_refuses_for_another_reason(spot: responses.RequestsMock, client: SpotClient) -> None:
     spot.put(STOP_URL, status=403, json=error_envelope(403, errors=[{"code": "FORBIDDEN", "message": "no"}]))
 
     with pytest.raises(SpotApiError) as caught:
@@ -703,9 +689,7 @@ def test_validate_base_url_accepts_https_and_loopback_http(url: str, expected: s
     ],
 )
 def test_validate_base_url_rejects_anything_else_naming_the_field(url: str) -> None:
-    with pytest.raises(
-        ConfigurationError, match=r"^SPOT_API_URL: expected an https:// URL \(http only for loopback\)"
-    ):
+    with pytest.raises(ConfigurationError, match=r"^SPOT_API_URL: expected an https:// URL \(http only for loopback\)"):
         validate_base_url(url)
 
 
@@ -718,9 +702,7 @@ def test_validate_base_url_does_not_echo_credentials_in_the_url() -> None:
 
 def test_client_refuses_plain_http_to_a_remote_host(clock: FakeClock) -> None:
     with pytest.raises(ConfigurationError, match="SPOT_API_URL"):
-        SpotClient(
-            requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, base_url="http://spot.example"
-        )
+        SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, base_url="http://spot.example")
 
 
 # --- the token stays secret --------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ class AwsJsonServer:
         class _Handler(BaseHTTPRequestHandler):
             disable_nagle_algorithm = True  # else each reply waits ~40 ms for a delayed ACK
             protocol_version = "HTTP/1.1"  # keep-alive, as AWS endpoints do
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")

@@ -57,8 +57,6 @@ def load_template(path: Path = TEMPLATE_FILE) -> dict[str, Any]:
     return data
 
 
-
-
 def console_script(name: str) -> str:
     """The path of a dev tool installed beside the running interpreter (cfn-lint, parliament)."""
     beside = VENV_BIN / name

@@ -126,8 +126,9 @@ def test_bytecode_is_compiled_for_the_target_without_timestamps_or_build_paths(t
 
 
 def test_no_bytecode_gives_a_sources_only_zip(tmp_path):
-    package = build_zip.build(tmp_path / "pkg.zip", python="3.12", arch=host_arch(), wheelhouse=wheelhouse(),
-                              bytecode=False)
+    package = build_zip.build(
+        tmp_path / "pkg.zip", python="3.12", arch=host_arch(), wheelhouse=wheelhouse(), bytecode=False
+    )
 
     assert package.bytecode_by is None
     assert not any(name.endswith(".pyc") for name in names(package))

@@ -50,8 +50,7 @@ def test_guide_mentions(needle):
 
 def test_every_template_parameter_is_documented():
     documented = set(re.findall(r"^\| `(\w+)`", guide(), flags=re.MULTILINE))
-    documented |= {name for row in re.findall(r"^\| `(\w+)`, `(\w+)`", guide(), flags=re.MULTILINE)
-                   for name in row}
+    documented |= {name for row in re.findall(r"^\| `(\w+)`, `(\w+)`", guide(), flags=re.MULTILINE) for name in row}
 
     assert set(load_template()["Parameters"]) - documented == set()
 

@@ -117,9 +117,18 @@ def test_parliament_finds_nothing_through_its_api():
 def test_parliament_cli_finds_nothing():
     # --files, not --file: parliament refuses --file whenever stdin is not a terminal, as under pytest.
     completed = subprocess.run(  # noqa: S603 - the venv's own parliament
-        [console_script("parliament"), "--minimum_severity", "INFO", "--include-community-auditors",
-         "--files", str(POLICY_FILE)],
-        capture_output=True, text=True, check=False, stdin=subprocess.DEVNULL,
+        [
+            console_script("parliament"),
+            "--minimum_severity",
+            "INFO",
+            "--include-community-auditors",
+            "--files",
+            str(POLICY_FILE),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
     )
 
     assert (completed.returncode, completed.stdout) == (0, ""), completed.stderr

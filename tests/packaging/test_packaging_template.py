@@ -50,8 +50,7 @@ def test_role_is_built_from_the_same_statements_as_the_policy_file(template, pol
 
 def test_role_uses_star_only_where_the_policy_file_does(template, policy):
     star_in_file = {s["Sid"] for s in policy_statements(policy) if as_list(s["Resource"]) == ["*"]}
-    star_in_role = {s["Sid"] for s in policy_statements(role_policy(template))
-                    if as_list(s["Resource"]) == ["*"]}
+    star_in_role = {s["Sid"] for s in policy_statements(role_policy(template)) if as_list(s["Resource"]) == ["*"]}
 
     assert star_in_role == star_in_file
 

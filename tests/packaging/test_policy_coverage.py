@@ -27,12 +27,14 @@ IAM_PREFIXES = {
 # Operations that IAM authorises with other actions, or with more than their own.
 IMPLIED_ACTIONS: dict[str, frozenset[str]] = {
     # CodeDeploy permissions reference: CreateDeployment also needs these three.
-    "codedeploy:CreateDeployment": frozenset({
-        "codedeploy:CreateDeployment",
-        "codedeploy:GetDeploymentConfig",
-        "codedeploy:GetApplicationRevision",
-        "codedeploy:RegisterApplicationRevision",
-    }),
+    "codedeploy:CreateDeployment": frozenset(
+        {
+            "codedeploy:CreateDeployment",
+            "codedeploy:GetDeploymentConfig",
+            "codedeploy:GetApplicationRevision",
+            "codedeploy:RegisterApplicationRevision",
+        }
+    ),
     # HeadObject has no action of its own: it is GetObject (the function never asks for a version), and
     # without ListBucket a missing key answers 403 instead of 404.
     "s3:HeadObject": frozenset({"s3:GetObject", "s3:ListBucket"}),
@@ -125,9 +127,15 @@ def recorded_operations() -> set[str]:
     [
         ("ec2:DescribeInstances", {"ec2:DescribeInstances"}),
         ("codepipeline:PutJobFailureResult", {"codepipeline:PutJobFailureResult"}),
-        ("codedeploy:CreateDeployment", {"codedeploy:CreateDeployment", "codedeploy:GetDeploymentConfig",
-                                         "codedeploy:GetApplicationRevision",
-                                         "codedeploy:RegisterApplicationRevision"}),
+        (
+            "codedeploy:CreateDeployment",
+            {
+                "codedeploy:CreateDeployment",
+                "codedeploy:GetDeploymentConfig",
+                "codedeploy:GetApplicationRevision",
+                "codedeploy:RegisterApplicationRevision",
+            },
+        ),
         ("s3:HeadObject", {"s3:GetObject", "s3:ListBucket"}),
         ("secrets-manager:GetSecretValue", {"secretsmanager:GetSecretValue", "kms:Decrypt"}),
         ("secretsmanager:GetSecretValue", {"secretsmanager:GetSecretValue", "kms:Decrypt"}),
