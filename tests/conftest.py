@@ -32,6 +32,23 @@ ACCOUNT_ID = "act-1234abcd"
 GROUP_ID = "sig-1234abcd"
 
 
+def user_parameters(**overrides: Any) -> dict[str, Any]:
+    """UserParameters for the fake cloud's group, application and revision; an override of None drops a key."""
+    params: dict[str, Any] = {
+        "API_TOKEN": CANARY_TOKEN,
+        "ACCOUNT_ID": ACCOUNT_ID,
+        "GROUP_ID": GROUP_ID,
+        "APP_NAME": "App",
+        "DEPLOYMENT_GROUP": "DG",
+        "TIMEOUT": 1800,
+        "S3_BUCKET": "revisions",
+        "S3_KEY": "app/v2.zip",
+        "S3_BUNDLE": "zip",
+    }
+    params.update(overrides)
+    return {k: v for k, v in params.items() if v is not None}
+
+
 @pytest.fixture(scope="session")
 def codedeploy_server() -> Iterator[AwsJsonServer]:
     server = AwsJsonServer(FakeCodeDeploy(now=lambda: 0.0, tagged_instances=lambda _: []))
@@ -72,19 +89,7 @@ class Cloud:
     invocations: int = 0
 
     def params(self, **overrides: Any) -> dict[str, Any]:
-        params: dict[str, Any] = {
-            "API_TOKEN": CANARY_TOKEN,
-            "ACCOUNT_ID": ACCOUNT_ID,
-            "GROUP_ID": GROUP_ID,
-            "APP_NAME": "App",
-            "DEPLOYMENT_GROUP": "DG",
-            "TIMEOUT": 1800,
-            "S3_BUCKET": "revisions",
-            "S3_KEY": "app/v2.zip",
-            "S3_BUNDLE": "zip",
-        }
-        params.update(overrides)
-        return {k: v for k, v in params.items() if v is not None}
+        return user_parameters(**overrides)
 
     def handler(self) -> Any:
         return create_handler(clock=self.clock, environ=self.environ, log_stream=self.log_stream)

@@ -44,7 +44,7 @@ from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from bluegreen.errors import ReportFailedError
 from bluegreen.flow import MAX_POLL_FAILURES, green_identifier
 from bluegreen.handler import create_handler
-from tests.conftest import ACCOUNT_ID, CANARY_TOKEN, GROUP_ID
+from tests.conftest import ACCOUNT_ID, CANARY_TOKEN, GROUP_ID, user_parameters
 from tests.fakes.awsjson import AwsJsonServer
 from tests.fakes.clock import FakeClock, FakeLambdaContext
 from tests.fakes.codedeploy import FakeCodeDeploy, FakeDeployment, Script
@@ -514,17 +514,7 @@ def _new_cell(world: World, call: Call, kind: str, number: int) -> Cell:
     codepipeline = FakeCodePipeline()
     world.codedeploy_server.service = codedeploy
     world.codepipeline_server.service = codepipeline
-    params: dict[str, Any] = {
-        "API_TOKEN": CANARY_TOKEN,
-        "ACCOUNT_ID": ACCOUNT_ID,
-        "GROUP_ID": GROUP_ID,
-        "APP_NAME": "App",
-        "DEPLOYMENT_GROUP": "DG",
-        "TIMEOUT": 1800,
-        "S3_BUCKET": "revisions",
-        "S3_KEY": "app/v2.zip",
-        "S3_BUNDLE": "zip",
-    }
+    params = user_parameters()
     if call.scenario == "dry-run":
         params["DRY_RUN"] = True
     elif call.scenario == "failing-deploy":
