@@ -468,7 +468,7 @@ def _child(tmp: str, env: dict[str, str], spec: dict[str, Any], n: int) -> dict[
 # --- 3. package size -------------------------------------------------------------------------------------------
 
 
-def package_size(report: Report) -> None:
+def package_size(report: Report, quick: bool) -> None:
     import build_zip  # noqa: PLC0415
 
     entries = build_zip.parse_lock(build_zip.LOCK_FILE.read_text())
@@ -558,7 +558,75 @@ def package_size(report: Report) -> None:
                             "MB",
                         )
                     )
+        package_cold_start(report, wheelhouse, Path(tmp), rounds=3 if quick else 9)
     report.details["package"] = details
+
+
+PACKAGE_IMPORT = (
+    "import sys; sys.path[:0] = sys.argv[1:3]\n"
+    "import boto3, requests, bluegreen.handler\n"
+    "from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter\n"
+)
+
+
+def package_cold_start(report: Report, wheelhouse: Path, tmp: Path, rounds: int) -> None:
+    """Cold start from the unpacked default zip on python3.12, as on Lambda: the code folder is read-only (`-B`:
+    nothing is written), the runtime's boto set is already compiled. With the shipped bytecode, and without.
+    """
+    import build_zip  # noqa: PLC0415
+
+    python = build_zip.find_interpreter("3.12")
+    if python is None or platform.machine().lower() not in ("x86_64", "amd64"):
+        # The wheelhouse holds x86_64 wheels (charset-normalizer is compiled): only an x86_64 host can load them.
+        report.details["package_cold_start"] = "skipped: needs python3.12 on an x86_64 machine"
+        return
+    runtime = tmp / "runtime"
+    boto = [e for e in build_zip.parse_lock(build_zip.LOCK_FILE.read_text()) if e.group == "boto"]
+    build_zip.install_dependencies(boto, runtime, "3.12", "x86_64", wheelhouse)
+    subprocess.run([python, "-m", "compileall", "-q", str(runtime)], check=True, capture_output=True)
+    tasks = {}
+    for label, flags in (("bytecode", []), ("sources", ["--no-bytecode"])):
+        output = tmp / f"cold-{label}.zip"
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "build_zip.py"),
+                "--output",
+                str(output),
+                "--wheelhouse",
+                str(wheelhouse),
+                *flags,
+            ],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=CHILD_TIMEOUT,
+        )
+        tasks[label] = tmp / f"task-{label}"
+        with zipfile.ZipFile(output) as zf:
+            zf.extractall(tasks[label])
+    times: dict[str, list[float]] = {label: [] for label in tasks}
+    for _ in range(rounds):
+        for label, task in tasks.items():
+            started = time.perf_counter()
+            subprocess.run(
+                [python, "-I", "-S", "-B", "-c", PACKAGE_IMPORT, str(task), str(runtime)], check=True, timeout=60
+            )
+            times[label].append((time.perf_counter() - started) * 1000)
+    with_bytecode, sources = (statistics.median(times[k]) for k in ("bytecode", "sources"))
+    sec = "package"
+    report.add(
+        Figure(
+            "package.cold_start_from_zip_ms",
+            sec,
+            "cold start from the default zip on python3.12 (read-only, median wall)",
+            with_bytecode,
+            "ms",
+            sources,
+            "same zip without bytecode (--no-bytecode)",
+        )
+    )
+    report.details["package_cold_start"] = {"rounds": rounds, "ms": times, "interpreter": python}
 
 
 # --- 4 and 5. API calls and reaction time on the simulated cloud ----------------------------------------------
@@ -958,7 +1026,7 @@ def main(argv: list[str] | None = None) -> int:
     if "invocation" in only:
         first_invocation(report, containers=2 if args.quick else 5)
     if "package" in only:
-        package_size(report)
+        package_size(report, args.quick)
     if "api" in only:
         api_calls(report, args.quick)
     doc = {
