@@ -282,13 +282,14 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pip_download_command(requirements: Path, dest: Path, python: str, arch: str) -> list[str]:
-    """The pip command that downloads the wheels of pinned requirements for one target."""
+def _pip(verb: str, python: str, arch: str) -> list[str]:
+    """pip `verb` for the Lambda target's platform wheels only, never this machine's, and no dependency resolution
+    (the lock is complete)."""
     return [
         sys.executable,
         "-m",
         "pip",
-        "download",
+        verb,
         "--quiet",
         "--disable-pip-version-check",
         "--no-input",
@@ -300,11 +301,12 @@ def pip_download_command(requirements: Path, dest: Path, python: str, arch: str)
         python,
         "--implementation",
         "cp",
-        "--dest",
-        str(dest),
-        "-r",
-        str(requirements),
     ]
+
+
+def pip_download_command(requirements: Path, dest: Path, python: str, arch: str) -> list[str]:
+    """The pip command that downloads the wheels of pinned requirements for one target."""
+    return [*_pip("download", python, arch), "--dest", str(dest), "-r", str(requirements)]
 
 
 def generate_lock(lock_file: Path, wheelhouse: Path | None = None) -> str:
@@ -346,27 +348,7 @@ def pip_install_command(
     requirements: Path, target: Path, python: str, arch: str, wheelhouse: Path | None = None
 ) -> list[str]:
     """The pip command that installs pinned, hash-checked platform wheels into `target`, uncompiled."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--target",
-        str(target),
-        "--only-binary=:all:",
-        "--platform",
-        platform_tag(arch),
-        "--python-version",
-        python,
-        "--implementation",
-        "cp",
-        "--require-hashes",
-        "--no-deps",
-        "--no-compile",
-    ]
+    command = [*_pip("install", python, arch), "--target", str(target), "--require-hashes", "--no-compile"]
     if wheelhouse is not None:
         command += ["--no-index", "--find-links", str(wheelhouse)]
     return [*command, "-r", str(requirements)]

@@ -468,6 +468,16 @@ def _child(tmp: str, env: dict[str, str], spec: dict[str, Any], n: int) -> dict[
 # --- 3. package size -------------------------------------------------------------------------------------------
 
 
+def _build_zip(output: Path, wheelhouse: Path, *flags: str) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "build_zip.py"), "--output", str(output), "--wheelhouse", str(wheelhouse), *flags],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=CHILD_TIMEOUT,
+    )
+
+
 def package_size(report: Report, quick: bool) -> None:
     import build_zip  # noqa: PLC0415
 
@@ -484,21 +494,7 @@ def package_size(report: Report, quick: bool) -> None:
             label = "bundle_boto3" if bundle else "default"
             output = Path(tmp) / f"{label}.zip"
             started = time.perf_counter()
-            subprocess.run(
-                [
-                    sys.executable,
-                    str(ROOT / "build_zip.py"),
-                    "--output",
-                    str(output),
-                    "--wheelhouse",
-                    str(wheelhouse),
-                    *(["--bundle-boto3"] if bundle else []),
-                ],
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                timeout=CHILD_TIMEOUT,
-            )
+            _build_zip(output, wheelhouse, *(["--bundle-boto3"] if bundle else []))
             seconds = time.perf_counter() - started
             with zipfile.ZipFile(output) as zf:
                 infos = zf.infolist()
@@ -587,21 +583,7 @@ def package_cold_start(report: Report, wheelhouse: Path, tmp: Path, rounds: int)
     tasks = {}
     for label, flags in (("bytecode", []), ("sources", ["--no-bytecode"])):
         output = tmp / f"cold-{label}.zip"
-        subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "build_zip.py"),
-                "--output",
-                str(output),
-                "--wheelhouse",
-                str(wheelhouse),
-                *flags,
-            ],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            timeout=CHILD_TIMEOUT,
-        )
+        _build_zip(output, wheelhouse, *flags)
         tasks[label] = tmp / f"task-{label}"
         with zipfile.ZipFile(output) as zf:
             zf.extractall(tasks[label])

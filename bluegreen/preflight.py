@@ -34,18 +34,13 @@ class Preflight:
     existing: SpotDeployment | None
 
 
-class PreflightError(ConfigurationError):
-    """Several preflight checks failed; carries the failure type of the most important one."""
+class PreflightError(BlueGreenError):
+    """Several preflight checks failed; carries the failure type of the first (most important) one."""
 
     def __init__(self, errors: list[BlueGreenError]) -> None:
-        super().__init__([str(e) for e in errors])
+        super().__init__(f"preflight found {len(errors)} problems: " + "; ".join(str(e) for e in errors))
         self.errors = errors
         self.failure_type = errors[0].failure_type
-
-    def __str__(self) -> str:
-        if len(self.errors) == 1:
-            return str(self.errors[0])
-        return f"preflight found {len(self.errors)} problems: " + "; ".join(str(e) for e in self.errors)
 
 
 def run_preflight(params: DeploymentParams, green: str, *, spot: SpotClient, aws: AwsGateway) -> Preflight:

@@ -19,20 +19,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import botocore.session
+from botocore.model import StringShape
+
 from bluegreen_sim.clock import SimClock
 from bluegreen_sim.gateway import AwsError
 
 LAMBDA_SECONDS = 900.0
-FAILURE_TYPES = frozenset(
-    {
-        "JobFailed",
-        "ConfigurationError",
-        "PermissionError",
-        "RevisionOutOfSync",
-        "RevisionUnavailable",
-        "SystemUnavailable",
-    }
-)
+
+
+def _failure_types() -> frozenset[str]:
+    """CodePipeline's own enum, from botocore's service model (the wire contract), not from bluegreen's code."""
+    shape = botocore.session.get_session().get_service_model("codepipeline").shape_for("FailureType")
+    if not isinstance(shape, StringShape):  # pragma: no cover - a changed model should fail loudly
+        raise TypeError(f"unexpected FailureType shape {shape!r}")
+    return frozenset(shape.enum)
+
+
+FAILURE_TYPES = _failure_types()
 _VAR_KEY = re.compile(r"^[A-Za-z0-9@\-_]+$")
 ACCOUNT = "123456789012"
 

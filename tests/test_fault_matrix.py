@@ -44,7 +44,7 @@ from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from bluegreen.errors import ReportFailedError
 from bluegreen.flow import MAX_POLL_FAILURES, green_identifier
 from bluegreen.handler import create_handler
-from tests.conftest import ACCOUNT_ID, CANARY_TOKEN, GROUP_ID, user_parameters
+from tests.conftest import ACCOUNT_ID, CANARY_TOKEN, FAKE_AWS_ENVIRONMENT, GROUP_ID, user_parameters
 from tests.fakes.awsjson import AwsJsonServer
 from tests.fakes.clock import FakeClock, FakeLambdaContext
 from tests.fakes.codedeploy import FakeCodeDeploy, FakeDeployment, Script
@@ -429,13 +429,7 @@ class World:
 @pytest.fixture(scope="module")
 def world(codedeploy_server: AwsJsonServer, codepipeline_server: AwsJsonServer) -> Iterator[World]:
     with pytest.MonkeyPatch.context() as mp:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1",
-            "AWS_REGION": "us-east-1",
-        }.items():
+        for name, value in FAKE_AWS_ENVIRONMENT.items():
             mp.setenv(name, value)
         proxy = FaultProxy(upstreams={"codedeploy": codedeploy_server.url, "codepipeline": codepipeline_server.url})
         for service in ("EC2", "S3", "SECRETS_MANAGER", "SSM", "CODEDEPLOY", "CODEPIPELINE"):

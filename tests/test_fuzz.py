@@ -27,7 +27,7 @@ from bluegreen.errors import ConfigurationError
 from bluegreen.handler import create_handler
 from bluegreen.params import ACCEPTED_KEYS, DeploymentParams, parse_user_parameters, validate_parameters
 from bluegreen.state import TOKEN_VERSION, RunState, decode_token, encode_token
-from tests.conftest import CANARY_TOKEN
+from tests.conftest import CANARY_TOKEN, user_parameters
 from tests.fakes.awsjson import AwsJsonServer
 from tests.fakes.clock import FakeClock, FakeLambdaContext
 from tests.fakes.codepipeline import FakeCodePipeline
@@ -41,17 +41,7 @@ HANDLER = settings(
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
-VALID: dict[str, Any] = {
-    "API_TOKEN": CANARY_TOKEN,
-    "ACCOUNT_ID": "act-1234abcd",
-    "GROUP_ID": "sig-1234abcd",
-    "APP_NAME": "App",
-    "DEPLOYMENT_GROUP": "DG",
-    "TIMEOUT": 1800,
-    "S3_BUCKET": "revisions",
-    "S3_KEY": "app/v2.zip",
-    "S3_BUNDLE": "zip",
-}
+VALID: dict[str, Any] = user_parameters()
 FINGERPRINT = validate_parameters(VALID).fingerprint()
 # Words by which a message names the problem.
 NAMES = (*ACCEPTED_KEYS, "UserParameters", "revision", "unknown key", "continuationToken", "event")

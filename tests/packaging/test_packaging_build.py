@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import glob
 import importlib.metadata
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -324,30 +322,10 @@ def test_importing_build_zip_has_no_side_effects():
 # --- the package on the Lambda interpreter -------------------------------------------------------------------
 
 
-def find_python(version: str) -> str | None:
-    """A working `python<version>` executable (pyenv shims may exist without that version being active)."""
-    candidates = [shutil.which(f"python{version}")]
-    pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
-    candidates += sorted(glob.glob(f"{pyenv_root}/versions/{version}*/bin/python{version}"), reverse=True)
-    candidates += [f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
-    for candidate in candidates:
-        if not candidate or not os.path.exists(candidate):
-            continue
-        probe = subprocess.run(  # noqa: S603 - a local interpreter found above
-            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == version:
-            return candidate
-    return None
-
-
 @pytest.fixture(scope="module")
 def lambda_on_python312(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path, Path]:
     """The default zip unpacked as Lambda's /var/task, and the boto set the runtime provides, for python3.12."""
-    python = find_python("3.12")
+    python = build_zip.find_interpreter("3.12")
     if python is None:
         pytest.skip("no python3.12 interpreter on this machine")
     tmp_path = tmp_path_factory.mktemp("python312")
