@@ -28,7 +28,7 @@ from bluegreen.errors import (
     failure_type_of,
 )
 from bluegreen.params import DeploymentParams
-from bluegreen.preflight import Preflight, run_preflight
+from bluegreen.preflight import Preflight, checked_items, run_preflight
 from bluegreen.spot import SpotClient
 from bluegreen.state import Phase, RunState
 
@@ -59,6 +59,7 @@ class InProgress:
 class Succeeded:
     state: RunState
     summary: str
+    checks: tuple[str, ...] = ()  # a dry run: what was checked, one line each
 
 
 @dataclass(frozen=True)
@@ -246,7 +247,7 @@ class Deployment:
         p = self._params
         checked = run_preflight(p, state.green, spot=self._spot, aws=self._aws)
         if p.dry_run:
-            return state, Succeeded(state, _dry_run_summary(p, state, checked))
+            return state, Succeeded(state, _dry_run_summary(p, state, checked), tuple(checked_items(p, checked)))
         if checked.existing is not None:
             logger.info(
                 "Spot deployment %s already carries GreenIdentifier=%s: attaching to it (duplicate delivery)",

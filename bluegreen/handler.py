@@ -393,6 +393,8 @@ def _result(outcome: Outcome) -> dict[str, Any]:
         result["failureType"] = outcome.failure_type
     else:
         result["summary"] = _fit(outcome.summary, MAX_SUMMARY)
+    if isinstance(outcome, Succeeded) and outcome.checks:
+        result["checks"] = [logs.redact(check) for check in outcome.checks]
     if isinstance(outcome, InProgress):
         result["continuationToken"] = encode_token(outcome.state)
         result["percentComplete"] = outcome.percent

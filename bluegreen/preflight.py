@@ -15,7 +15,7 @@ from typing import Final, TypeVar
 
 from bluegreen.aws import GREEN_TAG_KEY, AwsGateway, DeploymentGroupInfo
 from bluegreen.errors import BlueGreenError, ConfigurationError
-from bluegreen.params import DeploymentParams, S3Revision
+from bluegreen.params import DeploymentParams, ParameterToken, S3Revision, SecretToken
 from bluegreen.spot import SpotClient, SpotDeployment, SpotGroup
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,38 @@ def run_preflight(params: DeploymentParams, green: str, *, spot: SpotClient, aws
         errors.sort(key=lambda e: e.failure_type != "PermissionError")
         raise errors[0] if len(errors) == 1 else PreflightError(errors)
     return Preflight(group, expected, deployment_group, existing)
+
+
+def checked_items(params: DeploymentParams, checked: Preflight) -> list[str]:
+    """What the preflight checked and found, one line each: the list a dry run shows a person."""
+    source = params.token_source
+    if isinstance(source, SecretToken):
+        where = f"read from Secrets Manager secret {source.secret_id!r}"
+    elif isinstance(source, ParameterToken):
+        where = f"read from SSM parameter {source.name!r}"
+    else:
+        where = "given as API_TOKEN (readable by anyone who can read the pipeline: prefer API_TOKEN_SECRET)"
+    group, info = checked.group, checked.deployment_group
+    pair = f"{params.application}/{params.deployment_group}"
+    items = [
+        f"Spot token {where}",
+        f"Spot accepts the token for account {params.account_id}; Elastigroup {group.group_id} "
+        f"({group.name or 'unnamed'}) exists",
+        f"{pair} is in the Elastigroup's CodeDeploy integration",
+        f"CodeDeploy deployment group {pair} exists and is blue/green, green instances found by tag "
+        f"({info.green_provisioning or 'DISCOVER_EXISTING'}), deployment config "
+        f"{info.deployment_config or 'the group default'}",
+    ]
+    if isinstance(params.revision, S3Revision):
+        items.append(f"revision {params.revision.describe()} exists and the function may read it")
+    items.append(
+        "no other blue/green deployment runs on the Elastigroup"
+        if checked.existing is None
+        else f"Spot deployment {checked.existing.deployment_id} already carries this run's tag: a real run attaches "
+        "to it"
+    )
+    items.append(f"{checked.expected_greens} green instance(s) to launch, from the Elastigroup's capacity")
+    return items
 
 
 def _result(future: Future[_T], errors: list[BlueGreenError]) -> _T | None:

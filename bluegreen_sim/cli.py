@@ -1,27 +1,36 @@
-"""The `bluegreen` command: `simulate` (a whole pipeline run on the local simulated cloud) and `invoke`.
+"""The `bluegreen` command: its subcommands, and what a person sees of `simulate`.
 
-Owns argument parsing and what a person sees: a line per phase change, a progress indicator while
-waiting, the CodePipeline result, and a closing timeline with API call counts; or one JSON document with
-`--json`. `invoke` runs the handler once against the real AWS and Spot APIs (console-test mode).
+`simulate` runs a whole pipeline on the local simulated cloud (it needs the `sim` extra: moto); `invoke` runs
+the handler once against the real AWS and Spot APIs (`bluegreen_sim/invoke.py`, runtime dependencies only).
+This module imports neither the simulator nor the handler at import time, so `bluegreen --help` is fast and
+the command works from a plain `pip install .`. A new subcommand is one `_add_<name>(subparsers)` function
+registered in `SUBCOMMANDS`, whose handler imports what it needs when it runs.
+
+For `simulate` it owns what a person sees: a line per phase change, a progress indicator while waiting, the
+CodePipeline result, and a closing timeline with API call counts; or one JSON document with `--json`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
-import time
 from collections import Counter
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING
 
-from bluegreen_sim.cloud import Cloud, Pipeline
-from bluegreen_sim.codepipeline import Report
-from bluegreen_sim.logcapture import PhaseChange
-from bluegreen_sim.runner import SimulationResult, run_scenario
 from bluegreen_sim.scenarios import SCENARIOS, Scenario
 
+if TYPE_CHECKING:
+    from bluegreen_sim.cloud import Cloud, Pipeline
+    from bluegreen_sim.codepipeline import Report
+    from bluegreen_sim.logcapture import PhaseChange
+    from bluegreen_sim.runner import SimulationResult
+
+SIM_EXTRA_HINT = "pip install -e '.[sim]' in your clone of bluegreen"
 DEFAULT_SPEED = 400.0
+MAX_INSTANCES = 200
 _SPINNER = "|/-\\"
 
 
@@ -151,6 +160,15 @@ def render_summary(result: SimulationResult, out: IO[str]) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    try:
+        from bluegreen_sim.runner import run_scenario  # noqa: PLC0415 - only this subcommand needs the simulator
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("bluegreen"):
+            raise
+        sys.stderr.write(
+            f"bluegreen simulate needs the simulator's dependencies ({exc.name} is not installed): {SIM_EXTRA_HINT}\n"
+        )
+        return 2
     out = sys.stdout
     speed = None if args.speed == 0 else args.speed
     display = None if args.json else TextDisplay(out)
@@ -170,102 +188,99 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
-class _WallContext:
-    """A Lambda context for `invoke`: 900 s of real time."""
-
-    def __init__(self) -> None:
-        self._deadline = time.monotonic() + 900.0
-        self.function_name = "bluegreen"
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = "arn:aws:lambda:local:000000000000:function:bluegreen"
-        self.memory_limit_in_mb = 256
-        self.aws_request_id = f"local-{int(time.time())}"
-        self.log_group_name = "/aws/lambda/bluegreen"
-        self.log_stream_name = "local"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
-
-
-def _load_json(path: str, what: str) -> Any:
+def _speed(text: str) -> float:
+    """`--speed`: a finite number of simulated seconds per wall second, or 0 for as fast as possible."""
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise SystemExit(f"bluegreen invoke: cannot read {what} {path}: {exc}") from exc
-
-
-def _invoke(args: argparse.Namespace) -> int:
-    from bluegreen.handler import create_handler  # noqa: PLC0415 - only this subcommand needs it
-
-    params = _load_json(args.params, "--params")
-    if not isinstance(params, dict):
-        raise SystemExit("bluegreen invoke: --params must hold a JSON object of UserParameters keys")
-    event: dict[str, Any] = _load_json(args.event, "--event") if args.event else {}
-    if not isinstance(event, dict):
-        raise SystemExit("bluegreen invoke: --event must hold a JSON object")
-    job = event.get("CodePipeline.job")
-    if isinstance(job, dict):
-        job.setdefault("data", {}).setdefault("actionConfiguration", {}).setdefault("configuration", {})[
-            "UserParameters"
-        ] = json.dumps(params)
-    else:
-        event = {**event, **params}
-    handler = create_handler(log_stream=sys.stderr)
-    result = handler(event, _WallContext())
-    json.dump(result, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    if isinstance(result, dict) and result.get("status") == "InProgress":
-        sys.stderr.write(
-            "In progress: run again with an --event file holding "
-            '{"continuationToken": "<the token above>"} to resume.\n'
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(
+            f"expected 0 or a positive number of simulated seconds per wall second, got {text!r}"
         )
-    return 1 if isinstance(result, dict) and result.get("status") == "Failed" else 0
+    return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="bluegreen", description="bluegreen: local simulation and manual invocation of the blue/green Lambda"
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+def _instances(text: str) -> int:
+    """`--instances`: the Elastigroup's size, 1 to MAX_INSTANCES."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_INSTANCES:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number from 1 to {MAX_INSTANCES} (the simulated EC2 gets slow beyond), got {text!r}"
+        )
+    return value
+
+
+def _add_simulate(sub: _Subparsers) -> None:
     sim = sub.add_parser(
         "simulate",
-        help="run a whole pipeline deployment on a local simulated cloud",
+        help="run a whole pipeline deployment on a local simulated cloud (needs the 'sim' extra)",
         description="Run a whole CodePipeline -> Lambda -> Spot/CodeDeploy deployment "
         "through the real handler on 127.0.0.1. Scenarios: "
         + ", ".join(f"{s.name} ({s.description})" for s in SCENARIOS.values()),
     )
     sim.add_argument("--scenario", choices=sorted(SCENARIOS), default="happy")
-    sim.add_argument("--instances", type=int, default=4, help="blue instances in the Elastigroup (default 4)")
+    sim.add_argument(
+        "--instances",
+        type=_instances,
+        default=4,
+        help=f"blue instances in the Elastigroup, 1 to {MAX_INSTANCES} (default 4)",
+    )
     sim.add_argument("--revision", choices=("s3", "github"), default="s3")
     sim.add_argument(
         "--speed",
-        type=float,
+        type=_speed,
         default=DEFAULT_SPEED,
         help=f"simulated seconds per wall second (default {DEFAULT_SPEED:g}; 0 = as fast as possible)",
     )
     sim.add_argument("--json", action="store_true", help="print one JSON document instead of the live view")
     sim.set_defaults(func=_simulate)
+
+
+def _add_invoke(sub: _Subparsers) -> None:
     inv = sub.add_parser(
         "invoke",
-        help="run the handler once against the REAL AWS and Spot APIs",
+        help='run the handler once against the REAL AWS and Spot APIs (a dry run with "DRY_RUN": true)',
         description="Console-test mode with your own credentials: the params file holds "
         "the UserParameters keys as a JSON object; --event optionally gives the event "
         '(e.g. {"continuationToken": ...} to resume, or a CodePipeline.job event).',
     )
     inv.add_argument("--params", required=True, help="JSON file with the UserParameters keys")
     inv.add_argument("--event", help="JSON file with the event to send (parameters are merged in)")
-    inv.set_defaults(func=_invoke)
+    inv.add_argument("--json", action="store_true", help="print the handler's result as JSON only")
+    inv.add_argument("--verbose", action="store_true", help="also show the function's JSON log lines on stderr")
+
+    def run(args: argparse.Namespace) -> int:
+        from bluegreen_sim.invoke import invoke  # noqa: PLC0415 - loads the handler only when invoked
+
+        return invoke(args.params, args.event, as_json=args.json, verbose=args.verbose)
+
+    inv.set_defaults(func=run)
+
+
+_Subparsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+# One entry per subcommand, in the order `--help` lists them.
+SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (_add_simulate, _add_invoke)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `bluegreen` argument parser with every subcommand of SUBCOMMANDS."""
+    parser = argparse.ArgumentParser(
+        prog="bluegreen", description="bluegreen: local simulation and manual invocation of the blue/green Lambda"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `bluegreen` console script."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "instances", 1) < 1:
-        parser.error("--instances must be at least 1")
-    if getattr(args, "speed", 1.0) < 0:
-        parser.error("--speed must be positive (or 0 for as fast as possible)")
+    args = build_parser().parse_args(argv)
     return int(args.func(args))
 
 

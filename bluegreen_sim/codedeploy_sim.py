@@ -17,34 +17,16 @@ from typing import Any
 
 from moto.codedeploy.models import codedeploy_backends
 
+from bluegreen_sim.behaviour import DeployBehaviour
 from bluegreen_sim.clock import SimClock
 from bluegreen_sim.ec2fleet import ACCOUNT, REGION
 
-LIFECYCLE: tuple[tuple[str, float], ...] = (
-    ("ApplicationStop", 5.0),
-    ("DownloadBundle", 10.0),
-    ("BeforeInstall", 10.0),
-    ("Install", 20.0),
-    ("AfterInstall", 15.0),
-    ("ApplicationStart", 10.0),
-    ("ValidateService", 20.0),
-)
 TERMINAL = frozenset({"Succeeded", "Failed", "Stopped"})
 FAILED_LOG_TAIL = (
     "[stdout]Running database migrations...\n"
     '[stderr]ERROR: relation "orders" already exists\n'
     "[stderr]scripts/after_install.sh: line 14: migration step exited with status 1\n"
 )
-
-
-@dataclass(frozen=True)
-class DeployBehaviour:
-    """How the simulated CodeDeploy agent behaves on the green instances."""
-
-    start_delay: float = 5.0
-    lifecycle: tuple[tuple[str, float], ...] = LIFECYCLE
-    fail_instance: int | None = None
-    fail_event: str = "AfterInstall"
 
 
 @dataclass

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from bluegreen_sim.behaviour import GroupBehaviour
 from bluegreen_sim.clock import SimClock
 from bluegreen_sim.codedeploy_sim import DeploymentRun
 from bluegreen_sim.ec2fleet import Fleet
@@ -32,21 +33,6 @@ class SpotError(Exception):
         self.code = code
         self.message = message
         self.field_name = field_name
-
-
-@dataclass(frozen=True)
-class GroupBehaviour:
-    """How Elastigroup provisions greens for one group (seconds of simulated time)."""
-
-    launch_delay: float = 120.0
-    boot_delay: float = 30.0
-    checks_delay: float = 90.0
-    never_ready: bool = False
-    interrupt_after_boot: float | None = None
-    replace_delay: float = 10.0
-    finalize_delay: float = 30.0
-    cleanup_delay: float = 10.0
-    timeout_unit_seconds: float = 60.0  # Spot's docs disagree (minutes/seconds); minutes is the lenient reading
 
 
 @dataclass

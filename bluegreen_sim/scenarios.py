@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from bluegreen_sim.codedeploy_sim import LIFECYCLE, DeployBehaviour
-from bluegreen_sim.elastigroup import GroupBehaviour
+from bluegreen_sim.behaviour import LIFECYCLE, DeployBehaviour, GroupBehaviour
 
 POST_BG = "POST /aws/ec2/group/{groupId}/codeDeploy/blueGreenDeployment"
 GET_GROUP = "GET /aws/ec2/group/{groupId}"

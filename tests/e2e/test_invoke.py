@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from bluegreen_sim import cli
 from bluegreen_sim.cloud import Cloud
 
@@ -18,7 +16,7 @@ def test_invoke_runs_a_dry_run_and_prints_the_console_result(tmp_path, monkeypat
         path = tmp_path / "params.json"
         path.write_text(json.dumps(params))
 
-        status = cli.main(["invoke", "--params", str(path)])
+        status = cli.main(["invoke", "--params", str(path), "--json"])
 
     out = capsys.readouterr()
     result = json.loads(out.out)
@@ -28,9 +26,11 @@ def test_invoke_runs_a_dry_run_and_prints_the_console_result(tmp_path, monkeypat
     assert params["API_TOKEN"] not in out.out + out.err
 
 
-def test_invoke_refuses_params_that_are_not_an_object(tmp_path):
+def test_invoke_refuses_params_that_are_not_an_object(tmp_path, capsys):
     path = tmp_path / "params.json"
     path.write_text("[1, 2]")
 
-    with pytest.raises(SystemExit, match="--params must hold a JSON object"):
-        cli.main(["invoke", "--params", str(path)])
+    status = cli.main(["invoke", "--params", str(path)])
+
+    assert status == 1
+    assert capsys.readouterr().err == "bluegreen invoke: --params must hold a JSON object of UserParameters keys\n"

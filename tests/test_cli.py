@@ -1,0 +1,88 @@
+"""The `bluegreen` command itself: it stands on the runtime dependencies and rejects bad options by name."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from bluegreen_sim import cli
+
+# Runs in a fresh interpreter where the simulator's dependencies cannot be imported, as after `pip install .`.
+WITHOUT_SIMULATOR = textwrap.dedent(
+    """
+    import sys
+
+    class NoSimulatorDependencies:
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("moto", "flask", "werkzeug"):
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    sys.meta_path.insert(0, NoSimulatorDependencies())
+    from bluegreen_sim import cli
+
+    for argv in (["--help"], ["invoke", "--help"], ["simulate", "--help"]):
+        try:
+            cli.main(argv)
+        except SystemExit as exc:
+            assert exc.code == 0, (argv, exc.code)
+    loaded = sorted(m for m in sys.modules if m.startswith(("moto", "bluegreen.handler", "boto3", "bluegreen_sim.")))
+    print("loaded:", loaded, file=sys.stderr)
+    sys.exit(cli.main(["simulate"]))
+    """
+)
+
+
+def run_without_simulator() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(  # noqa: S603 - our own interpreter on our own script
+        [sys.executable, "-c", WITHOUT_SIMULATOR], capture_output=True, text=True, check=False, timeout=60
+    )
+
+
+def test_help_loads_neither_the_simulator_nor_the_handler():
+    loaded = next(line for line in run_without_simulator().stderr.splitlines() if line.startswith("loaded:"))
+
+    assert loaded == "loaded: ['bluegreen_sim.behaviour', 'bluegreen_sim.cli', 'bluegreen_sim.scenarios']"
+
+
+def test_simulate_without_the_sim_extra_says_in_one_line_what_to_install():
+    completed = run_without_simulator()
+    message = [line for line in completed.stderr.splitlines() if not line.startswith("loaded:")]
+
+    assert completed.returncode == 2
+    assert message == [
+        "bluegreen simulate needs the simulator's dependencies (moto is not installed): "
+        "pip install -e '.[sim]' in your clone of bluegreen"
+    ]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-1", "fast", ""])
+def test_simulate_rejects_a_speed_that_is_not_a_finite_non_negative_number(value, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["simulate", f"--speed={value}"])
+
+    assert exited.value.code == 2
+    assert f"argument --speed: expected 0 or a positive number of simulated seconds per wall second, got {value!r}" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "2.5", str(cli.MAX_INSTANCES + 1)])
+def test_simulate_rejects_an_instance_count_outside_its_range(value, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["simulate", f"--instances={value}"])
+
+    assert exited.value.code == 2
+    assert f"argument --instances: expected a whole number from 1 to {cli.MAX_INSTANCES}" in capsys.readouterr().err
+
+
+def test_every_subcommand_is_listed_in_the_help(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+
+    out = capsys.readouterr().out
+    assert "simulate" in out
+    assert "invoke" in out
