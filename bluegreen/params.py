@@ -39,10 +39,10 @@ ACCEPTED_KEYS: Final = (*_TOKEN_KEYS, *_REQUIRED_KEYS, *_OPTIONAL_KEYS, *_S3_KEY
 
 _ACCOUNT_RE: Final = re.compile(r"act-[0-9a-zA-Z]+")
 _GROUP_RE: Final = re.compile(r"sig-[0-9a-zA-Z]+")
-_CODEDEPLOY_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.+\-@]{1,100}")
+CODEDEPLOY_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.+\-@]{1,100}")
 _GITHUB_REPO_RE: Final = re.compile(r"[A-Za-z0-9_.\-]{1,100}/[A-Za-z0-9_.\-]{1,100}")
 _COMMIT_RE: Final = re.compile(r"[0-9a-fA-F]{40}")
-_BUCKET_RE: Final = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+BUCKET_RE: Final = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _TOKEN_RE: Final = re.compile(r"[\x21-\x7e]{8,4096}")  # printable, no spaces: it goes into an HTTP header
 _SECRET_ID_RE: Final = re.compile(r"[A-Za-z0-9/_+=.@:\-]{1,2048}")
 _PARAMETER_RE: Final = re.compile(r"[A-Za-z0-9/_.\-:]{1,2048}")
@@ -195,12 +195,12 @@ def validate_parameters(
     account_id = _matching(raw, "ACCOUNT_ID", _ACCOUNT_RE, "a Spot account id like act-1234abcd", problems)
     group_id = _matching(raw, "GROUP_ID", _GROUP_RE, "an Elastigroup id like sig-1234abcd", problems)
     application = _matching(
-        raw, "APP_NAME", _CODEDEPLOY_NAME_RE, "a CodeDeploy application name (1-100 characters)", problems
+        raw, "APP_NAME", CODEDEPLOY_NAME_RE, "a CodeDeploy application name (1-100 characters)", problems
     )
     deployment_group = _matching(
         raw,
         "DEPLOYMENT_GROUP",
-        _CODEDEPLOY_NAME_RE,
+        CODEDEPLOY_NAME_RE,
         "a CodeDeploy deployment group name (1-100 characters)",
         problems,
     )
@@ -311,7 +311,7 @@ def _revision(raw: Mapping[str, Any], problems: list[str]) -> Revision | None:
         repo = _matching(raw, "GITHUB_REPO", _GITHUB_REPO_RE, "a GitHub repository like owner/repo", problems)
         commit = _matching(raw, "COMMIT_ID", _COMMIT_RE, "a full 40-character hex commit SHA", problems)
         return GitHubRevision(repo, commit.lower()) if repo and commit else None
-    bucket = _matching(raw, "S3_BUCKET", _BUCKET_RE, "an S3 bucket name", problems)
+    bucket = _matching(raw, "S3_BUCKET", BUCKET_RE, "an S3 bucket name", problems)
     key = raw.get("S3_KEY")
     if "S3_KEY" not in raw:
         problems.append("S3_KEY: missing; expected the object key of the revision bundle")

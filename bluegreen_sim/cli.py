@@ -261,10 +261,28 @@ def _add_invoke(sub: _Subparsers) -> None:
     inv.set_defaults(func=run)
 
 
+def _add_policy(sub: _Subparsers) -> None:
+    # Its options belong to bluegreen.policy, which imports the handler's package: it parses them itself when
+    # it runs, so `bluegreen --help` stays fast.
+    pol = sub.add_parser(
+        "policy",
+        add_help=False,
+        help="print the least-privilege IAM policy of the function's role for your names (no AWS call)",
+        description="See `bluegreen policy --help`.",
+    )
+
+    def run(args: argparse.Namespace) -> int:
+        from bluegreen import policy  # noqa: PLC0415 - pure, loaded only when asked for
+
+        return policy.main(args.rest)
+
+    pol.set_defaults(func=run, takes_rest=True)
+
+
 _Subparsers = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 # One entry per subcommand, in the order `--help` lists them.
-SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (_add_simulate, _add_invoke)
+SUBCOMMANDS: tuple[Callable[[_Subparsers], None], ...] = (_add_simulate, _add_invoke, _add_policy)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,7 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `bluegreen` console script."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if rest and not getattr(args, "takes_rest", False):
+        parser.error("unrecognized arguments: " + " ".join(rest))
+    args.rest = rest
     return int(args.func(args))
 
 
