@@ -2,17 +2,28 @@
 
 Usage:
     python build_zip.py [--python 3.12|3.13] [--arch x86_64|arm64] [--bundle-boto3]
-                        [--output lambda_package.zip] [--wheelhouse DIR]
-    python build_zip.py --lock [--wheelhouse DIR]   # rewrite lambda-requirements.lock
+                        [--bytecode-python PATH | --no-bytecode] [--output lambda_package.zip] [--wheelhouse DIR]
+    python build_zip.py --lock    # regenerate requirements/*.txt from pyproject.toml (needs uv)
 
 The package holds the `bluegreen/` sources (no tests, no simulator, no caches) plus the runtime dependencies
-pinned in `lambda-requirements.lock`, installed by pip as platform wheels for the target interpreter and
-architecture (never the build machine's own compiled files). By default the boto set that the Lambda runtime
-already provides is left out as a whole; `--bundle-boto3` bundles all of it. Never a part of it: mixing the
-runtime's botocore with a bundled urllib3 (or the reverse) breaks imports.
+pinned with their sha256 in `requirements/lambda.txt`, installed by plain pip as platform wheels for the target
+interpreter and architecture (`--platform --only-binary=:all: --require-hashes --no-deps`), never the build
+machine's own compiled files. The boto set that the Lambda runtime already provides (boto3 and everything it
+needs, `requirements/lambda-boto.txt`) is left out as a whole, or bundled as a whole with `--bundle-boto3`:
+mixing the runtime's botocore with a bundled urllib3 (or the reverse) breaks imports. Both files are generated
+by uv from pyproject.toml (`--lock`); a build needs only them and pip.
+
+Of Powertools, the zip carries the modules that the function imports, found by reading the import statements
+of `bluegreen/` and of the Powertools utilities the team uses (`POWERTOOLS_API`), not a hand-kept list.
+
+Bytecode is compiled by the interpreter named with `--bytecode-python` (default: `python<version>` on PATH),
+which must be CPython of the target version; without it the build fails and says so, unless `--no-bytecode`
+asks for a sources-only zip. It is "checked-hash" bytecode: Python compares it with the source's hash on
+import, so an edit made in the Lambda console's code editor takes effect.
 
 The zip is byte-for-byte reproducible: sorted entries, 1980-01-01 timestamps, normalised permissions, a fixed
-deflate level, and none of pip's machine-specific files (RECORD, console scripts, bytecode).
+deflate level, source-hash bytecode with /var/task paths, and none of pip's machine-specific files (RECORD,
+console scripts).
 
 This module only defines functions on import; `main()` does the work.
 """
@@ -20,44 +31,49 @@ This module only defines functions on import; `main()` does the work.
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
-import importlib.metadata
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 ROOT = Path(__file__).resolve().parent
 PACKAGE_DIR = ROOT / "bluegreen"
-LOCK_FILE = ROOT / "lambda-requirements.lock"
+PYPROJECT = ROOT / "pyproject.toml"
+REQUIREMENTS = ROOT / "requirements" / "lambda.txt"
+BOTO_REQUIREMENTS = ROOT / "requirements" / "lambda-boto.txt"
 DEFAULT_OUTPUT = ROOT / "lambda_package.zip"
 
 PYTHON_VERSIONS = ("3.12", "3.13")
 ARCHITECTURES = ("x86_64", "arm64")
 PLATFORM_TAGS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
 
-Group = Literal["runtime", "boto"]
-GROUPS: tuple[Group, ...] = ("runtime", "boto")
-_GROUP_NAMES: dict[str, Group] = {"runtime": "runtime", "boto": "boto"}
+# The distribution whose dependency closure the Python Lambda runtime ships: `--lock` puts that closure in
+# BOTO_REQUIREMENTS and everything else pyproject needs in REQUIREMENTS.
+BOTO_ROOT = "boto3"
 
-# What the function needs that the Lambda runtime does not provide. urllib3 (needed by requests) and jmespath
-# (needed by Powertools) come from the boto set, which is either the runtime's or bundled whole.
-RUNTIME_SET = (
-    "aws-lambda-powertools",
-    "certifi",
-    "charset-normalizer",
-    "idna",
-    "requests",
-    "typing-extensions",
+# The Powertools utilities the function uses or may use (the team's rule: Logger, Metrics, the event data
+# classes, parameters, and the typing of the Lambda context). The zip carries what these and `bluegreen/`
+# import; a Powertools module outside that is not shipped.
+POWERTOOLS = "aws_lambda_powertools"
+POWERTOOLS_API = (
+    "aws_lambda_powertools.logging",
+    "aws_lambda_powertools.metrics",
+    "aws_lambda_powertools.utilities.data_classes",
+    "aws_lambda_powertools.utilities.parameters",
+    "aws_lambda_powertools.utilities.typing",
 )
-# The set the Python Lambda runtime ships; bundled all together or not at all.
-BOTO_SET = ("boto3", "botocore", "jmespath", "python-dateutil", "s3transfer", "six", "urllib3")
+# Imports made inside a function of a shipped Powertools module that lead to parts the function never uses.
+# These edges are not followed. If Powertools ever imports one of them when a module loads, the build fails.
+POWERTOOLS_LEFT_OUT = {
+    "aws_lambda_powertools.event_handler": "shared.functions.pydantic_to_dict, for pydantic models (no dependency)",
+}
 
 # Lambda's hard limits (GetAccountSettings: CodeSizeZipped, CodeSizeUnzipped).
 MAX_ZIPPED_BYTES = 52_428_800
@@ -76,7 +92,7 @@ _DROPPED_SUFFIXES = (".pyc", ".pyo")
 
 
 class BuildError(Exception):
-    """The package cannot be built as asked (bad lock, pip failure, package over Lambda's limits)."""
+    """The package cannot be built as asked (bad arguments, pip failure, no interpreter, over Lambda's limits)."""
 
 
 class PackageTooLargeError(BuildError):
@@ -84,13 +100,12 @@ class PackageTooLargeError(BuildError):
 
 
 @dataclass(frozen=True)
-class LockEntry:
-    """One pinned distribution of the lock file."""
+class Interpreter:
+    """The interpreter that compiles the shipped bytecode."""
 
-    name: str
-    version: str
-    hashes: tuple[str, ...]
-    group: Group
+    path: str
+    version: str  # full version, `3.12.1`
+    cache_tag: str  # `cpython-312`
 
 
 @dataclass(frozen=True)
@@ -102,7 +117,7 @@ class BuildResult:
     unpacked_size: int
     entries: int
     sha256: str
-    bytecode_by: str | None = None  # the interpreter that compiled the shipped bytecode, if any
+    bytecode_by: Interpreter | None = None
 
 
 def canonical_name(name: str) -> str:
@@ -123,168 +138,63 @@ def platform_tag(arch: str) -> str:
         raise BuildError(f"unknown architecture {arch!r}; expected one of {expected}") from None
 
 
-# --- lock file ----------------------------------------------------------------------------------------------
+# --- requirements -------------------------------------------------------------------------------------------
 
-_GROUP_MARKER = re.compile(r"^#\s*group:\s*(\S+)\s*$")
-_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)$")
-_HASH = re.compile(r"^--hash=sha256:([0-9a-f]{64})$")
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)", re.MULTILINE)
 
 
-def logical_lines(text: str) -> list[str]:
-    """Join backslash continuations and drop blank lines and comments, except `# group:` markers.
-
-    Raises:
-        BuildError: the text ends inside a continuation.
-    """
-    lines: list[str] = []
-    current = ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("#"):
-            if _GROUP_MARKER.match(line) and not current:
-                lines.append(line)
-            continue
-        if line.endswith("\\"):
-            current += line[:-1] + " "
-            continue
-        if current or line:
-            lines.append((current + line).strip())
-        current = ""
-    if current:
-        raise BuildError("lock: the last requirement ends with a line continuation")
-    return lines
+def pins(text: str) -> dict[str, str]:
+    """The `name==version` pins of a requirements file, by canonical name."""
+    return {canonical_name(name): version for name, version in _PIN.findall(text)}
 
 
-def parse_lock(text: str) -> list[LockEntry]:
-    """Parse the lock: `# group: <runtime|boto>` markers, then `name==version --hash=sha256:...` requirements.
+def requirement_files(*, bundle_boto3: bool) -> list[Path]:
+    """The requirements files a build installs: the runtime set, plus the boto set when bundling it."""
+    return [REQUIREMENTS, BOTO_REQUIREMENTS] if bundle_boto3 else [REQUIREMENTS]
+
+
+def _uv(*args: str) -> str:
+    command = [sys.executable, "-m", "uv", "pip", "compile", "--quiet", "--universal", *args]
+    try:
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise BuildError(f"cannot run uv ({exc}); --lock needs it: pip install uv") from exc
+    if done.returncode != 0:
+        raise BuildError(f"uv failed (exit {done.returncode}): {' '.join(command)}\n{done.stderr.strip()}")
+    return done.stdout
+
+
+def generate_requirements(requirements: Path = REQUIREMENTS, boto_requirements: Path = BOTO_REQUIREMENTS) -> None:
+    """Resolve pyproject's dependencies with uv for every Python the project supports, and write the two
+    requirements files, each pin with the sha256 of every file PyPI has for it (all targets' wheels).
 
     Raises:
-        BuildError: the text is not a well-formed lock, or a group is not exactly its expected set.
+        BuildError: uv is not installed or fails, or the index changed between its runs.
     """
-    entries: list[LockEntry] = []
-    group: Group | None = None
-    for line in logical_lines(text):
-        marker = _GROUP_MARKER.match(line)
-        if marker:
-            name = marker.group(1)
-            if name not in _GROUP_NAMES:
-                raise BuildError(f"lock: unknown group {name!r}; expected one of {', '.join(GROUPS)}")
-            group = _GROUP_NAMES[name]
-            continue
-        tokens = line.split()
-        pin = _PIN.match(tokens[0])
-        if pin is None:
-            raise BuildError(f"lock: expected 'name==version', got {tokens[0]!r}")
-        if group is None:
-            raise BuildError(f"lock: {tokens[0]} comes before any '# group:' marker")
-        hashes: list[str] = []
-        for token in tokens[1:]:
-            digest = _HASH.match(token)
-            if digest is None:
-                raise BuildError(f"lock: {tokens[0]}: expected '--hash=sha256:<64 hex>', got {token!r}")
-            hashes.append(digest.group(1))
-        if not hashes:
-            raise BuildError(f"lock: {tokens[0]} has no --hash (hash-checking mode needs one per wheel)")
-        entries.append(LockEntry(canonical_name(pin.group(1)), pin.group(2), tuple(hashes), group))
-    check_lock_groups(entries)
-    return entries
+    full = pins(_uv("pyproject.toml", "--no-header", "--no-annotate"))
+    with tempfile.TemporaryDirectory(prefix="bluegreen-lock-") as tmp:
+        constraints = Path(tmp) / "constraints.txt"
+        constraints.write_text("".join(f"{name}=={version}\n" for name, version in sorted(full.items())))
+        roots = Path(tmp) / "boto.in"
+        roots.write_text(f"{BOTO_ROOT}\n")
+        boto = set(pins(_uv(str(roots), "-c", str(constraints), "--no-header", "--no-annotate")))
+    header = ("--generate-hashes", "--custom-compile-command", "python build_zip.py --lock")
+    for path, left_out in ((requirements, boto), (boto_requirements, set(full) - boto)):
+        skip = [arg for name in sorted(left_out) for arg in ("--no-emit-package", name)]
+        text = _uv("pyproject.toml", *header, *skip)
+        written = pins(text)
+        if written != {name: full[name] for name in full if name not in left_out}:
+            raise BuildError(f"uv resolved other versions for {path.name} than for the whole set; run --lock again")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
 
 
-def check_lock_groups(entries: Iterable[LockEntry]) -> None:
-    """Check that each group holds exactly its expected distributions, once each.
-
-    Raises:
-        BuildError: a distribution is missing, repeated, unexpected, or in the wrong group.
-    """
-    expected = {"runtime": set(RUNTIME_SET), "boto": set(BOTO_SET)}
-    seen: dict[str, list[str]] = {"runtime": [], "boto": []}
-    for entry in entries:
-        seen[entry.group].append(entry.name)
-    for group, names in seen.items():
-        if len(names) != len(set(names)):
-            raise BuildError(f"lock: group {group} pins a distribution twice: {sorted(names)}")
-        if set(names) != expected[group]:
-            missing = sorted(expected[group] - set(names))
-            extra = sorted(set(names) - expected[group])
-            raise BuildError(
-                f"lock: group {group} must be exactly {sorted(expected[group])}; missing {missing}, unexpected {extra}"
-            )
-
-
-def select_entries(entries: Iterable[LockEntry], *, bundle_boto3: bool) -> list[LockEntry]:
-    """The pins to install: the runtime group, plus the whole boto group when bundling it."""
-    wanted: set[str] = {"runtime", "boto"} if bundle_boto3 else {"runtime"}
-    return sorted((e for e in entries if e.group in wanted), key=lambda e: e.name)
-
-
-def render_requirements(entries: Iterable[LockEntry]) -> str:
-    """Render pins as a pip requirements file in hash-checking form."""
-    lines = []
-    for entry in entries:
-        hashes = " ".join(f"--hash=sha256:{digest}" for digest in entry.hashes)
-        lines.append(f"{entry.name}=={entry.version} {hashes}")
-    return "\n".join(lines) + "\n"
-
-
-def render_lock(versions: Mapping[str, str], hashes: Mapping[str, Iterable[str]]) -> str:
-    """Render the lock file: the pins, and the sha256 of every wheel that any supported target uses."""
-    targets = ", ".join(f"{py}/{arch}" for py in PYTHON_VERSIONS for arch in ARCHITECTURES)
-    out = [
-        "# lambda-requirements.lock: the runtime dependencies of lambda_package.zip, read by build_zip.py.",
-        "#",
-        "# Generated by `python build_zip.py --lock`, run with the project's virtualenv",
-        "# (`.venv/bin/python build_zip.py --lock`): it pins the versions installed in that environment and",
-        "# lists the sha256 of every wheel pip picks for CPython " + targets + ".",
-        "# To upgrade: upgrade the packages in the virtualenv, run the command again, commit the result.",
-        "# Do not edit by hand. Group 'boto' is what the Lambda runtime ships; it is bundled whole",
-        "# (build_zip.py --bundle-boto3) or not at all.",
-    ]
-    for group, names in (("runtime", RUNTIME_SET), ("boto", BOTO_SET)):
-        out.append("")
-        out.append(f"# group: {group}")
-        for name in sorted(names):
-            out.append(f"{name}=={versions[name]} \\")
-            digests = sorted(set(hashes[name]))
-            for i, digest in enumerate(digests):
-                tail = " \\" if i < len(digests) - 1 else ""
-                out.append(f"    --hash=sha256:{digest}{tail}")
-    return "\n".join(out) + "\n"
-
-
-def installed_versions(names: Iterable[str]) -> dict[str, str]:
-    """Versions of the named distributions installed in the running interpreter's environment.
-
-    Raises:
-        BuildError: one of them is not installed.
-    """
-    versions = {}
-    for name in names:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            raise BuildError(
-                f"--lock pins what is installed, but {name} is not installed here ({sys.executable})"
-            ) from None
-    return versions
-
-
-def wheel_project(filename: str) -> str:
-    """The canonical project name of a wheel file name (`typing_extensions-4.1-py3-none-any.whl`)."""
-    return canonical_name(filename.split("-", 1)[0])
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+# --- dependencies -------------------------------------------------------------------------------------------
 
 
 def _pip(verb: str, python: str, arch: str) -> list[str]:
-    """pip `verb` for the Lambda target's platform wheels only, never this machine's, and no dependency resolution
-    (the lock is complete)."""
+    """pip `verb` for the Lambda target's platform wheels only, never this machine's, hash-checked, and no
+    dependency resolution (the requirements files are complete)."""
     return [
         sys.executable,
         "-m",
@@ -294,6 +204,7 @@ def _pip(verb: str, python: str, arch: str) -> list[str]:
         "--disable-pip-version-check",
         "--no-input",
         "--no-deps",
+        "--require-hashes",
         "--only-binary=:all:",
         "--platform",
         platform_tag(arch),
@@ -304,54 +215,23 @@ def _pip(verb: str, python: str, arch: str) -> list[str]:
     ]
 
 
-def pip_download_command(requirements: Path, dest: Path, python: str, arch: str) -> list[str]:
-    """The pip command that downloads the wheels of pinned requirements for one target."""
-    return [*_pip("download", python, arch), "--dest", str(dest), "-r", str(requirements)]
+def _requirement_args(requirements: Iterable[Path]) -> list[str]:
+    return [arg for path in requirements for arg in ("-r", str(path))]
 
 
-def generate_lock(lock_file: Path, wheelhouse: Path | None = None) -> str:
-    """Pin the installed versions, download every target's wheels, and write the lock file.
-
-    Raises:
-        BuildError: a distribution is not installed, or pip cannot download a wheel.
-    """
-    versions = installed_versions((*RUNTIME_SET, *BOTO_SET))
-    hashes: dict[str, set[str]] = {name: set() for name in versions}
-    with tempfile.TemporaryDirectory(prefix="bluegreen-lock-") as tmp:
-        requirements = Path(tmp) / "pins.txt"
-        requirements.write_text("".join(f"{n}=={v}\n" for n, v in sorted(versions.items())))
-        for python in PYTHON_VERSIONS:
-            for arch in ARCHITECTURES:
-                dest = Path(tmp) / f"{python}-{arch}"
-                run_pip(pip_download_command(requirements, dest, python, arch))
-                for wheel in sorted(dest.glob("*.whl")):
-                    project = wheel_project(wheel.name)
-                    if project not in hashes:
-                        raise BuildError(f"pip downloaded an unexpected wheel {wheel.name}")
-                    hashes[project].add(sha256_file(wheel))
-                    if wheelhouse is not None:
-                        wheelhouse.mkdir(parents=True, exist_ok=True)
-                        shutil.copy2(wheel, wheelhouse / wheel.name)
-    missing = sorted(name for name, found in hashes.items() if not found)
-    if missing:
-        raise BuildError(f"no wheel downloaded for {missing}")
-    text = render_lock(versions, hashes)
-    parse_lock(text)  # never write a lock the build would refuse
-    lock_file.write_text(text)
-    return text
-
-
-# --- dependencies -------------------------------------------------------------------------------------------
+def pip_download_command(requirements: Sequence[Path], dest: Path, python: str, arch: str) -> list[str]:
+    """The pip command that downloads the pinned wheels for one target (for offline builds: `--wheelhouse`)."""
+    return [*_pip("download", python, arch), "--dest", str(dest), *_requirement_args(requirements)]
 
 
 def pip_install_command(
-    requirements: Path, target: Path, python: str, arch: str, wheelhouse: Path | None = None
+    requirements: Sequence[Path], target: Path, python: str, arch: str, wheelhouse: Path | None = None
 ) -> list[str]:
     """The pip command that installs pinned, hash-checked platform wheels into `target`, uncompiled."""
-    command = [*_pip("install", python, arch), "--target", str(target), "--require-hashes", "--no-compile"]
+    command = [*_pip("install", python, arch), "--target", str(target), "--no-compile"]
     if wheelhouse is not None:
         command += ["--no-index", "--find-links", str(wheelhouse)]
-    return [*command, "-r", str(requirements)]
+    return [*command, *_requirement_args(requirements)]
 
 
 def run_pip(command: Sequence[str]) -> None:
@@ -367,19 +247,125 @@ def run_pip(command: Sequence[str]) -> None:
 
 
 def install_dependencies(
-    entries: Sequence[LockEntry], target: Path, python: str, arch: str, wheelhouse: Path | None = None
+    requirements: Sequence[Path], target: Path, python: str, arch: str, wheelhouse: Path | None = None
 ) -> None:
     """Install the pinned wheels for the target interpreter and architecture into `target`.
 
     Raises:
-        BuildError: pip failed (a hash mismatch, no wheel for the target, no index reachable).
+        BuildError: pip failed (a missing or wrong hash, no wheel for the target, no index reachable).
     """
     target.mkdir(parents=True, exist_ok=True)
-    if not entries:
-        return
-    requirements = target.parent / "requirements.txt"
-    requirements.write_text(render_requirements(entries))
     run_pip(pip_install_command(requirements, target, python, arch, wheelhouse))
+
+
+# --- what of Powertools is shipped --------------------------------------------------------------------------
+
+
+def module_names(files: Iterable[str]) -> dict[str, str]:
+    """Module name -> zip entry, for every `.py` entry (`a/b/__init__.py` is module `a.b`)."""
+    modules: dict[str, str] = {}
+    for name in files:
+        if name.endswith(".py"):
+            parts = name[: -len(".py")].split("/")
+            if parts[-1] == "__init__":
+                parts.pop()
+            if parts and all(part.isidentifier() for part in parts):
+                modules[".".join(parts)] = name
+    return modules
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def imported_names(source: str, module: str, *, is_package: bool) -> Iterator[tuple[str, bool]]:
+    """Every module name an import statement of `module` may load, with whether it runs inside a function
+    (lazily) rather than when the module loads. `if TYPE_CHECKING:` blocks are skipped: they never run.
+
+    `from a import b` yields `a` and `a.b` (b may be a submodule); relative imports are resolved.
+
+    Raises:
+        SyntaxError: the source does not parse.
+    """
+    package = module if is_package else module.rpartition(".")[0]
+
+    def visit(nodes: Iterable[ast.AST], lazy: bool) -> Iterator[tuple[str, bool]]:
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                yield from ((alias.name, lazy) for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*parts, *([node.module] if node.module else [])])
+                yield base, lazy
+                yield from ((f"{base}.{alias.name}", lazy) for alias in node.names if alias.name != "*")
+            elif isinstance(node, ast.If) and _is_type_checking(node.test):
+                yield from visit(node.orelse, lazy)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                yield from visit(ast.iter_child_nodes(node), True)
+            else:
+                yield from visit(ast.iter_child_nodes(node), lazy)
+
+    yield from visit(ast.parse(source).body, False)
+
+
+def import_closure(files: Mapping[str, Path], entries: Iterable[str]) -> set[str]:
+    """The modules of `files` that importing `entries` may load: every import statement of theirs is followed
+    (with its parent packages), except the lazy imports of Powertools into `POWERTOOLS_LEFT_OUT`.
+
+    Raises:
+        BuildError: a source does not parse, or Powertools imports a left-out module when it loads.
+    """
+    modules = module_names(files)
+    found: set[str] = set()
+    pending = list(entries)
+    while pending:
+        name = pending.pop()
+        parts = name.split(".")
+        for depth in range(1, len(parts) + 1):
+            module = ".".join(parts[:depth])
+            if module in found or module not in modules:
+                continue
+            found.add(module)
+            entry = modules[module]
+            try:
+                source = files[entry].read_text(encoding="utf-8")
+                imports = list(imported_names(source, module, is_package=entry.endswith("/__init__.py")))
+            except (SyntaxError, UnicodeDecodeError) as exc:
+                raise BuildError(f"cannot read the imports of {entry}: {exc}") from exc
+            for target, lazy in imports:
+                left_out = next((p for p in POWERTOOLS_LEFT_OUT if target == p or target.startswith(p + ".")), None)
+                inside = left_out is not None and (module == left_out or module.startswith(left_out + "."))
+                if left_out is not None and module.startswith(POWERTOOLS + ".") and not inside:
+                    if lazy:
+                        continue
+                    raise BuildError(
+                        f"{module} imports {target} when it loads, but the build leaves {left_out} out "
+                        f"({POWERTOOLS_LEFT_OUT[left_out]}); remove it from POWERTOOLS_LEFT_OUT in build_zip.py"
+                    )
+                pending.append(target)
+    return found
+
+
+def prune_powertools(files: Mapping[str, Path], entries: Iterable[str]) -> dict[str, Path]:
+    """`files` with only the Powertools modules that `entries` import; its other files (py.typed, metadata)
+    stay where their folder holds a shipped module."""
+    closure = import_closure(files, entries)
+    modules = module_names(files)
+    shipped = {modules[m] for m in closure}
+    folders = {entry.rpartition("/")[0] for entry in shipped}
+    kept: dict[str, Path] = {}
+    for name, path in files.items():
+        if name.startswith(POWERTOOLS + "/"):
+            if name.endswith(".py") and name not in shipped:
+                continue
+            if not name.endswith(".py") and name.rpartition("/")[0] not in folders:
+                continue
+        kept[name] = path
+    return kept
 
 
 # --- file selection -----------------------------------------------------------------------------------------
@@ -503,84 +489,89 @@ def mb(size: int) -> str:
 # --- bytecode -----------------------------------------------------------------------------------------------
 #
 # Lambda's code directory is read-only, so a package without bytecode is compiled again on every cold start
-# (~130 ms for this one). Shipping `__pycache__` compiled by the target interpreter saves that. The bytecode is
-# "unchecked-hash" (no source timestamps) and its file names are rewritten to /var/task, so the same sources
-# and interpreter give the same bytes.
+# (~150 ms for this one). Shipping `__pycache__` compiled by the target interpreter saves that. The bytecode is
+# "checked-hash": it carries the source's hash, not its timestamp, so the same sources and interpreter give
+# the same bytes, and Python recompiles (in memory) a source edited after the build. Its file names are
+# rewritten to /var/task.
 
 LAMBDA_TASK_ROOT = "/var/task"
-# What a run imports (measured with `-X importtime`): compiling only these keeps the default zip small. The
-# rest of Powertools (event handlers, idempotency, ...) is never imported by the function.
-BYTECODE_PREFIXES = (
-    "bluegreen/",
-    "requests/",
-    "charset_normalizer/",
-    "idna/",
-    "certifi/",
-    "typing_extensions.py",
-    "urllib3/",
-    "boto3/",
-    "botocore/",
-    "s3transfer/",
-    "jmespath/",
-    "dateutil/",
-    "six.py",
-    "aws_lambda_powertools/__init__.py",
-    "aws_lambda_powertools/exceptions/",
-    "aws_lambda_powertools/logging/",
-    "aws_lambda_powertools/metrics/",
-    "aws_lambda_powertools/package_logger.py",
-    "aws_lambda_powertools/shared/",
-    "aws_lambda_powertools/tracing/",
-    "aws_lambda_powertools/warnings/",
-    "aws_lambda_powertools/utilities/__init__.py",
-    "aws_lambda_powertools/utilities/jmespath_utils/",
-    "aws_lambda_powertools/utilities/parameters/",
-)
+_PROBE = "import sys; print(sys.implementation.name, '%d.%d.%d' % sys.version_info[:3], sys.implementation.cache_tag)"
+
+
+def check_interpreter(interpreter: str, version: str) -> Interpreter:
+    """The interpreter `interpreter` (a path, or a name looked up on PATH), checked to be CPython `version`.
+
+    Raises:
+        BuildError: it is missing, does not run, or is another implementation or version.
+    """
+    hint = (
+        f"pass --bytecode-python with the path of a CPython {version} interpreter, or --no-bytecode to build "
+        "without bytecode (every cold start then compiles the sources)"
+    )
+    found = shutil.which(interpreter)
+    if found is None:
+        raise BuildError(f"bytecode interpreter {interpreter!r} not found; {hint}")
+    try:
+        probe = subprocess.run([found, "-I", "-c", _PROBE], capture_output=True, text=True, check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise BuildError(f"bytecode interpreter {found} does not run ({exc}); {hint}") from exc
+    words = probe.stdout.split()
+    if probe.returncode != 0 or len(words) != 3:
+        detail = (probe.stderr.strip().splitlines() or ["no output"])[0]
+        raise BuildError(f"bytecode interpreter {found} does not run ({detail}); {hint}")
+    implementation, full_version, cache_tag = words
+    if implementation != "cpython" or full_version.rpartition(".")[0] != version:
+        raise BuildError(
+            f"bytecode interpreter {found} is {implementation} {full_version}, not CPython {version}; {hint}"
+        )
+    return Interpreter(found, full_version, cache_tag)
 
 
 def find_interpreter(version: str) -> str | None:
-    """A working `python<version>` on this machine (PATH, pyenv, /usr), or None."""
+    """A working CPython `version` on this machine (PATH, pyenv, /usr), or None: for a person or a test to pass
+    to `--bytecode-python`; the build itself never looks for one."""
     home = Path.home()
-    candidates = [shutil.which(f"python{version}")]
+    candidates = [f"python{version}"]
     candidates += sorted(
         (str(p) for p in (home / ".pyenv" / "versions").glob(f"{version}*/bin/python{version}")), reverse=True
     )
     candidates += [f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
     for candidate in candidates:
-        if not candidate or not Path(candidate).exists():
+        try:
+            return check_interpreter(candidate, version).path
+        except BuildError:
             continue
-        probe = subprocess.run(
-            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if probe.returncode == 0 and probe.stdout.strip() == version:
-            return candidate
     return None
 
 
-def compile_bytecode(files: Mapping[str, Path], staging: Path, interpreter: str) -> dict[str, Path]:
+def bytecode_sources(files: Iterable[str]) -> list[str]:
+    """The `.py` entries to compile: all of them, except those an extension module of the same name shadows
+    (`md.py` beside `md.cpython-312-x86_64-linux-gnu.so`: Python imports the extension)."""
+    names = set(files)
+    extensions = {name.split(".", 1)[0] for name in names if name.endswith(".so")}
+    return sorted(name for name in names if name.endswith(".py") and name[: -len(".py")] not in extensions)
+
+
+def compile_bytecode(files: Mapping[str, Path], staging: Path, interpreter: Interpreter) -> dict[str, Path]:
     """Compile the package's `.py` files with `interpreter`; return the `__pycache__` entries to add.
 
     Raises:
         BuildError: the interpreter failed to compile a file.
     """
-    for name, source in files.items():
-        if name.endswith(".py") and name.startswith(BYTECODE_PREFIXES):
-            target = staging / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
+    for name in bytecode_sources(files):
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(files[name], target)
     command = [
-        interpreter,
+        interpreter.path,
         "-I",
         "-m",
         "compileall",
         "-q",
         "-j",
-        "1",
+        "0",
         "--invalidation-mode",
-        "unchecked-hash",
+        "checked-hash",
         "-s",
         str(staging),
         "-p",
@@ -589,7 +580,7 @@ def compile_bytecode(files: Mapping[str, Path], staging: Path, interpreter: str)
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise BuildError(f"compiling bytecode with {interpreter} failed: {(done.stdout + done.stderr)[-2000:]}")
+        raise BuildError(f"compiling bytecode with {interpreter.path} failed: {(done.stdout + done.stderr)[-2000:]}")
     return {path.relative_to(staging).as_posix(): path for path in sorted(staging.rglob("*.pyc"))}
 
 
@@ -599,38 +590,39 @@ def compile_bytecode(files: Mapping[str, Path], staging: Path, interpreter: str)
 def build(
     output: Path,
     *,
+    bytecode_python: str | None,
     python: str = "3.12",
     arch: str = "x86_64",
     bundle_boto3: bool = False,
-    lock_file: Path = LOCK_FILE,
+    requirements: Sequence[Path] | None = None,
     package_dir: Path = PACKAGE_DIR,
     wheelhouse: Path | None = None,
     limits: SizeLimits = SizeLimits(),
-    bytecode: bool = True,
 ) -> BuildResult:
     """Build the Lambda package at `output`; nothing is written there unless the package is within limits.
 
-    With `bytecode` and a `python<python>` interpreter on this machine, the package ships its bytecode.
+    `bytecode_python` names the interpreter (CPython `python`) that compiles the shipped bytecode; None ships
+    sources only. `requirements` defaults to the files `requirement_files` names.
 
     Raises:
-        BuildError: bad arguments or lock, pip failure, or a package over Lambda's limits.
+        BuildError: bad arguments, no such interpreter, pip failure, or a package over Lambda's limits.
     """
     if python not in PYTHON_VERSIONS:
         raise BuildError(f"unsupported python {python!r}; expected one of {', '.join(PYTHON_VERSIONS)}")
     platform_tag(arch)
     if not (package_dir / "__init__.py").is_file():
         raise BuildError(f"{package_dir} is not a Python package")
-    entries = select_entries(parse_lock(lock_file.read_text()), bundle_boto3=bundle_boto3)
+    interpreter = None if bytecode_python is None else check_interpreter(bytecode_python, python)
+    if requirements is None:
+        requirements = requirement_files(bundle_boto3=bundle_boto3)
     output = output.resolve()
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bluegreen-build-") as tmp:
         target = Path(tmp) / "deps"
-        install_dependencies(entries, target, python, arch, wheelhouse)
-        files = merge_files(
-            collect_files(package_dir, package_dir.name, from_dependencies=False),
-            collect_files(target, from_dependencies=True),
-        )
-        interpreter = find_interpreter(python) if bytecode else None
+        install_dependencies(requirements, target, python, arch, wheelhouse)
+        ours = collect_files(package_dir, package_dir.name, from_dependencies=False)
+        files = merge_files(ours, collect_files(target, from_dependencies=True))
+        files = prune_powertools(files, [*module_names(ours), *POWERTOOLS_API])
         if interpreter is not None:
             files.update(compile_bytecode(files, Path(tmp) / "bytecode", interpreter))
         unpacked = sum(path.stat().st_size for path in files.values())
@@ -643,6 +635,15 @@ def build(
     return BuildResult(output, size, unpacked, count, sha256_file(output), interpreter)
 
 
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0] if __doc__ else None)
@@ -652,20 +653,19 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--bundle-boto3", action="store_true", help="bundle the whole boto3/botocore set instead of using the runtime's"
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="zip to write")
-    parser.add_argument(
-        "--no-bytecode",
-        action="store_true",
-        help="do not ship bytecode (by default it is compiled when python<version> is installed)",
-    )
-    parser.add_argument("--lock-file", type=Path, default=LOCK_FILE, help="pins and hashes to build from")
-    parser.add_argument(
-        "--wheelhouse",
-        type=Path,
+    bytecode = parser.add_mutually_exclusive_group()
+    bytecode.add_argument(
+        "--bytecode-python",
+        metavar="PATH",
         default=None,
-        help="install only from this folder of wheels (offline builds); with --lock, save the downloaded wheels there",
+        help="CPython of the target version that compiles the shipped bytecode (default: python<version> on PATH)",
+    )
+    bytecode.add_argument("--no-bytecode", action="store_true", help="ship sources only")
+    parser.add_argument(
+        "--wheelhouse", type=Path, default=None, help="install only from this folder of wheels (offline builds)"
     )
     parser.add_argument(
-        "--lock", action="store_true", help="rewrite the lock file from the versions installed here, then exit"
+        "--lock", action="store_true", help="regenerate requirements/*.txt from pyproject.toml with uv, then exit"
     )
     return parser.parse_args(argv)
 
@@ -673,22 +673,26 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point; returns the exit status."""
     args = parse_args(argv)
+    bytecode_python = None if args.no_bytecode else (args.bytecode_python or f"python{args.python}")
     try:
         if args.lock:
-            generate_lock(args.lock_file, args.wheelhouse)
-            print(f"wrote {args.lock_file}")
+            generate_requirements()
+            print(f"wrote {REQUIREMENTS.relative_to(ROOT)} and {BOTO_REQUIREMENTS.relative_to(ROOT)}")
             return 0
         result = build(
             args.output,
+            bytecode_python=bytecode_python,
             python=args.python,
             arch=args.arch,
             bundle_boto3=args.bundle_boto3,
-            lock_file=args.lock_file,
             wheelhouse=args.wheelhouse,
-            bytecode=not args.no_bytecode,
         )
     except BuildError as exc:
         print(f"build_zip.py: error: {exc}", file=sys.stderr)
+        if bytecode_python is not None and args.bytecode_python is None and not args.lock:
+            found = find_interpreter(args.python)
+            if found is not None:
+                print(f"build_zip.py: a CPython {args.python} is at {found}", file=sys.stderr)
         return 2
     boto = "bundled" if args.bundle_boto3 else "from the Lambda runtime"
     print(f"path:    {result.path}")
@@ -698,10 +702,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"({mb(result.unpacked_size)})"
     )
     print(f"entries: {result.entries}")
-    if result.bytecode_by:
-        print(f"bytecode: compiled by {result.bytecode_by}")
-    elif not args.no_bytecode:
-        print(f"bytecode: none (no python{args.python} on this machine; cold starts compile the sources)")
+    if result.bytecode_by is not None:
+        by = result.bytecode_by
+        print(
+            f"bytecode: {by.cache_tag}, checked-hash, compiled by CPython {by.version} ({by.path}); "
+            f"deploy on the python{args.python} runtime (on another, every cold start compiles the sources)"
+        )
+    else:
+        print("bytecode: none (--no-bytecode); every cold start compiles the sources")
     print(f"sha256:  {result.sha256}")
     return 0
 

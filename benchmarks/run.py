@@ -478,28 +478,38 @@ def _build_zip(output: Path, wheelhouse: Path, *flags: str) -> None:
     )
 
 
+def _bytecode_flags(python: str | None) -> list[str]:
+    """The build's bytecode interpreter, named explicitly: a CPython 3.12 of this machine, or none."""
+    return ["--bytecode-python", python] if python else ["--no-bytecode"]
+
+
 def package_size(report: Report, quick: bool) -> None:
     import build_zip  # noqa: PLC0415
 
-    entries = build_zip.parse_lock(build_zip.LOCK_FILE.read_text())
-    details: dict[str, Any] = {}
+    python = build_zip.find_interpreter("3.12")
+    details: dict[str, Any] = {"bytecode_python": python}
     sec = "package"
     with tempfile.TemporaryDirectory(prefix="bluegreen-bench-zip-") as tmp:
         wheelhouse = Path(tmp) / "wheels"
-        requirements = Path(tmp) / "all.txt"
-        requirements.write_text(build_zip.render_requirements(build_zip.select_entries(entries, bundle_boto3=True)))
-        build_zip.run_pip(build_zip.pip_download_command(requirements, wheelhouse, "3.12", "x86_64"))
-        wheel_sizes = {build_zip.wheel_project(w.name): w.stat().st_size for w in wheelhouse.glob("*.whl")}
+        everything = build_zip.requirement_files(bundle_boto3=True)
+        build_zip.run_pip(build_zip.pip_download_command(everything, wheelhouse, "3.12", "x86_64"))
+        wheel_sizes = {
+            build_zip.canonical_name(w.name.split("-", 1)[0]): w.stat().st_size for w in wheelhouse.glob("*.whl")
+        }
         for bundle in (False, True):
             label = "bundle_boto3" if bundle else "default"
             output = Path(tmp) / f"{label}.zip"
             started = time.perf_counter()
-            _build_zip(output, wheelhouse, *(["--bundle-boto3"] if bundle else []))
+            _build_zip(output, wheelhouse, *(["--bundle-boto3"] if bundle else []), *_bytecode_flags(python))
             seconds = time.perf_counter() - started
             with zipfile.ZipFile(output) as zf:
                 infos = zf.infolist()
             unpacked = sum(i.file_size for i in infos)
-            needed = [build_zip.canonical_name(e.name) for e in build_zip.select_entries(entries, bundle_boto3=bundle)]
+            needed = [
+                name
+                for path in build_zip.requirement_files(bundle_boto3=bundle)
+                for name in build_zip.pins(path.read_text())
+            ]
             wheels = sum(wheel_sizes[n] for n in needed)
             ours = sum(i.file_size for i in infos if i.filename.startswith("bluegreen/"))
             zipped_by_top: Counter[str] = Counter()
@@ -554,7 +564,7 @@ def package_size(report: Report, quick: bool) -> None:
                             "MB",
                         )
                     )
-        package_cold_start(report, wheelhouse, Path(tmp), rounds=3 if quick else 9)
+        package_cold_start(report, wheelhouse, Path(tmp), python, rounds=3 if quick else 9)
     report.details["package"] = details
 
 
@@ -565,23 +575,21 @@ PACKAGE_IMPORT = (
 )
 
 
-def package_cold_start(report: Report, wheelhouse: Path, tmp: Path, rounds: int) -> None:
+def package_cold_start(report: Report, wheelhouse: Path, tmp: Path, python: str | None, rounds: int) -> None:
     """Cold start from the unpacked default zip on python3.12, as on Lambda: the code folder is read-only (`-B`:
     nothing is written), the runtime's boto set is already compiled. With the shipped bytecode, and without.
     """
     import build_zip  # noqa: PLC0415
 
-    python = build_zip.find_interpreter("3.12")
     if python is None or platform.machine().lower() not in ("x86_64", "amd64"):
         # The wheelhouse holds x86_64 wheels (charset-normalizer is compiled): only an x86_64 host can load them.
         report.details["package_cold_start"] = "skipped: needs python3.12 on an x86_64 machine"
         return
     runtime = tmp / "runtime"
-    boto = [e for e in build_zip.parse_lock(build_zip.LOCK_FILE.read_text()) if e.group == "boto"]
-    build_zip.install_dependencies(boto, runtime, "3.12", "x86_64", wheelhouse)
+    build_zip.install_dependencies([build_zip.BOTO_REQUIREMENTS], runtime, "3.12", "x86_64", wheelhouse)
     subprocess.run([python, "-m", "compileall", "-q", str(runtime)], check=True, capture_output=True)
     tasks = {}
-    for label, flags in (("bytecode", []), ("sources", ["--no-bytecode"])):
+    for label, flags in (("bytecode", _bytecode_flags(python)), ("sources", _bytecode_flags(None))):
         output = tmp / f"cold-{label}.zip"
         _build_zip(output, wheelhouse, *flags)
         tasks[label] = tmp / f"task-{label}"

@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -163,16 +164,21 @@ class _BlueGreenHandler:
         environ: Mapping[str, str],
         log_stream: IO[str] | None,
         boto3_session: boto3.session.Session | None,
+        cold_start_warning: str | None = None,
     ) -> None:
         self._clock = clock
         self._environ = environ
         self._clients = _Clients(boto3_session)
         level = environ.get("POWERTOOLS_LOG_LEVEL") or environ.get("LOG_LEVEL") or "INFO"
         self._sink = logs.LogSink(log_stream, level)
+        self._cold_start_warning = cold_start_warning
 
     def __call__(self, event: Any, context: Any) -> dict[str, Any] | None:
         with self._sink.serving():
             logs.bind(aws_request_id=getattr(context, "aws_request_id", None))
+            if self._cold_start_warning is not None:
+                logger.warning("%s", self._cold_start_warning)
+                self._cold_start_warning = None
             job = event.get("CodePipeline.job") if isinstance(event, dict) else None
             if job is not None:
                 return self._codepipeline_job(job, context)
@@ -407,12 +413,42 @@ def create_handler(
     environ: Mapping[str, str] | None = None,
     log_stream: IO[str] | None = None,
     boto3_session: boto3.session.Session | None = None,
+    cold_start_warning: str | None = None,
 ) -> Handler:
     """A Lambda handler with its dependencies: the production one uses the system clock, os.environ and a new
     boto3 session; tests and the simulator pass their own (a session lets them hook botocore's events).
+    `cold_start_warning`, if any, is the first line the first invocation logs.
     """
     return _BlueGreenHandler(
-        clock or SystemClock(), os.environ if environ is None else environ, log_stream, boto3_session
+        clock or SystemClock(),
+        os.environ if environ is None else environ,
+        log_stream,
+        boto3_session,
+        cold_start_warning,
+    )
+
+
+def bytecode_mismatch(cached: str | None) -> str | None:
+    """A warning when the package ships bytecode, but for another Python than this one (a zip built with
+    `build_zip.py --python 3.12` on a python3.13 function): every cold start then compiles the sources.
+
+    `cached` is a module's bytecode path for this interpreter (`__spec__.cached`). Costs one stat; the folder is
+    listed only when that file is missing. A package built without bytecode gets no warning: it was asked for.
+    """
+    if not cached or os.path.exists(cached):
+        return None
+    try:
+        names = os.listdir(os.path.dirname(cached))
+    except OSError:
+        return None
+    shipped = sorted({name.split(".")[-2] for name in names if name.endswith(".pyc") and name.count(".") >= 2})
+    if not shipped:
+        return None
+    runtime = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return (
+        f"this package's bytecode is for {', '.join(shipped)}, but the function runs Python {runtime}: every cold "
+        f"start compiles the sources instead; build the zip with `build_zip.py --python {runtime}`, or set the "
+        "function's runtime to the one the zip was built for"
     )
 
 
@@ -423,5 +459,5 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any] | None:
     """The function's entry point (`bluegreen.lambda_handler`)."""
     global _default_handler  # noqa: PLW0603 - built on the first invocation, reused while the container is warm
     if _default_handler is None:
-        _default_handler = create_handler()
+        _default_handler = create_handler(cold_start_warning=bytecode_mismatch(__spec__.cached if __spec__ else None))
     return _default_handler(event, context)

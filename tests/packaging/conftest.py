@@ -3,7 +3,8 @@
 `build_zip.py` is a script at the repository root, not part of the installed package, so the root goes on
 `sys.path` here (the tests import `build_zip` and `tests.packaging.helpers` from it). The builds use the
 registry through pip (and its cache); to run offline, point `BLUEGREEN_WHEELHOUSE` at a folder filled by
-`python build_zip.py --lock --wheelhouse DIR`.
+`pip download` of the requirements files (see docs/deploy.md). The zips carry bytecode when this machine has a
+CPython 3.12 (`PYTHON312`), and the tests that need it skip otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import build_zip  # noqa: E402
-from tests.packaging.helpers import POLICY_FILE, load_template, wheelhouse  # noqa: E402
+from tests.packaging.helpers import POLICY_FILE, PYTHON312, load_template, wheelhouse  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -38,10 +39,16 @@ def template() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def default_zip(tmp_path_factory: pytest.TempPathFactory) -> build_zip.BuildResult:
     out = tmp_path_factory.mktemp("default") / "lambda_package.zip"
-    return build_zip.build(out, wheelhouse=wheelhouse())
+    return build_zip.build(out, bytecode_python=PYTHON312, wheelhouse=wheelhouse())
+
+
+@pytest.fixture(scope="session")
+def sources_zip(tmp_path_factory: pytest.TempPathFactory) -> build_zip.BuildResult:
+    out = tmp_path_factory.mktemp("sources") / "lambda_package.zip"
+    return build_zip.build(out, bytecode_python=None, wheelhouse=wheelhouse())
 
 
 @pytest.fixture(scope="session")
 def boto_zip(tmp_path_factory: pytest.TempPathFactory) -> build_zip.BuildResult:
     out = tmp_path_factory.mktemp("boto") / "lambda_package.zip"
-    return build_zip.build(out, bundle_boto3=True, wheelhouse=wheelhouse())
+    return build_zip.build(out, bytecode_python=PYTHON312, bundle_boto3=True, wheelhouse=wheelhouse())

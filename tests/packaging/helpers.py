@@ -12,10 +12,15 @@ from typing import Any
 import pytest
 import yaml
 
+import build_zip
+
 ROOT = Path(__file__).resolve().parents[2]
 POLICY_FILE = ROOT / "LambdaPolicyDefinition.json"
 TEMPLATE_FILE = ROOT / "template.yaml"
 VENV_BIN = Path(sys.executable).parent
+# CPython interpreters of the Lambda runtimes found on this machine (None: the tests that need one skip).
+PYTHON312 = build_zip.find_interpreter("3.12")
+PYTHON313 = build_zip.find_interpreter("3.13")
 
 
 def wheelhouse() -> Path | None:
