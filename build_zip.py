@@ -159,6 +159,8 @@ def _uv(*args: str) -> str:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     except OSError as exc:
         raise BuildError(f"cannot run uv ({exc}); --lock needs it: pip install uv") from exc
+    if "No module named uv" in done.stderr:
+        raise BuildError(f"--lock needs uv, which {sys.executable} does not have: pip install uv")
     if done.returncode != 0:
         raise BuildError(f"uv failed (exit {done.returncode}): {' '.join(command)}\n{done.stderr.strip()}")
     return done.stdout
