@@ -56,7 +56,8 @@ def test_building_twice_gives_the_same_sha256(default_zip, tmp_path):
 
 def test_a_build_from_another_checkout_home_and_temp_folder_gives_the_same_sha256(default_zip, tmp_path):
     """What differs between two machines that this one can vary: where the sources are, the user's home, the
-    temporary folder, the working directory and pip's cache (off)."""
+    temporary folder, the working directory, pip's cache (off), and the Python and pip that run the build
+    (CPython 3.13 with its own pip when this machine has one)."""
     checkout = tmp_path / "elsewhere" / "checkout"
     shutil.copytree(ROOT / "bluegreen", checkout / "bluegreen", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ROOT / "requirements", checkout / "requirements")
@@ -70,7 +71,7 @@ def test_a_build_from_another_checkout_home_and_temp_folder_gives_the_same_sha25
         "PIP_NO_CACHE_DIR": "1",
         "PYTHONHASHSEED": "12345",
     }
-    command = [sys.executable, str(checkout / "build_zip.py"), "--output", str(tmp_path / "other.zip")]
+    command = [PYTHON313 or sys.executable, str(checkout / "build_zip.py"), "--output", str(tmp_path / "other.zip")]
     command += ["--bytecode-python", PYTHON312] if PYTHON312 else ["--no-bytecode"]
     if wheelhouse() is not None:
         command += ["--wheelhouse", str(wheelhouse())]
