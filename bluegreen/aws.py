@@ -1,6 +1,7 @@
 """The AWS gateway: every boto3 call the function makes, under names that say what it is for.
 
-Owns the conversation with EC2, CodeDeploy, S3, Secrets Manager/SSM (through the handler) and CodePipeline,
+Owns the conversation with EC2, CodeDeploy, CloudWatch, S3, Secrets Manager/SSM (through the handler) and
+CodePipeline,
 and turns botocore's errors into `bluegreen.errors` exactly once, here. Returns small typed values, never raw
 dicts. Must not import `requests` or know about Spot; must not create clients (the handler injects them).
 """
@@ -8,9 +9,10 @@ dicts. Must not import `requests` or know about Spot; must not create clients (t
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,6 +32,7 @@ from bluegreen.errors import (
 from bluegreen.params import GitHubRevision, Revision, S3Revision
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_codedeploy import CodeDeployClient
     from mypy_boto3_codedeploy.type_defs import RevisionLocationTypeDef
     from mypy_boto3_codepipeline import CodePipelineClient
@@ -126,6 +129,24 @@ class TargetFailure:
 
 
 @dataclass(frozen=True)
+class AlarmState:
+    """One CloudWatch alarm's state, as DescribeAlarms reports it (metric or composite alarm)."""
+
+    name: str
+    state: str  # OK, ALARM or INSUFFICIENT_DATA (botocore's StateValue enum); kept open
+    reason: str
+    changed_at: datetime | None  # when StateValue last changed (StateTransitionedTimestamp)
+
+    @property
+    def firing(self) -> bool:
+        return self.state == "ALARM"
+
+    def describe(self) -> str:
+        when = self.changed_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if self.changed_at else "an unknown time"
+        return f"CloudWatch alarm {self.name!r} is in {self.state} since {when}: {self.reason or 'no reason given'}"
+
+
+@dataclass(frozen=True)
 class DeploymentGroupInfo:
     blue_green: bool
     deployment_config: str | None
@@ -184,12 +205,14 @@ class AwsGateway:
         codedeploy: Callable[[], CodeDeployClient],
         codepipeline: Callable[[], CodePipelineClient],
         s3: Callable[[], S3Client],
+        cloudwatch: Callable[[], CloudWatchClient] | None = None,
     ) -> None:
         # Factories, so a run only pays for the clients it uses (each costs ~10-30 ms to build).
         self._ec2 = ec2
         self._codedeploy = codedeploy
         self._codepipeline = codepipeline
         self._s3 = s3
+        self._cloudwatch = cloudwatch
 
     # ---- EC2 -------------------------------------------------------------------------------------
 
@@ -377,6 +400,39 @@ class AwsGateway:
                 "deploymentTargets"
             ]
             return _first_failures(targets, limit)
+
+    # ---- CloudWatch ------------------------------------------------------------------------------
+
+    def alarm_states(self, names: Sequence[str]) -> dict[str, AlarmState]:
+        """The states of the named alarms, metric and composite, in ONE DescribeAlarms call; a name missing from
+        the result has no alarm in this account and region.
+
+        Without AlarmTypes, DescribeAlarms returns metric alarms only (botocore's cloudwatch model); at most 10
+        names fit in one page of up to 100 records, so there is no next page to read.
+
+        Raises:
+            BlueGreenError: the CloudWatch call failed.
+        """
+        if not names:
+            return {}
+        if self._cloudwatch is None:  # pragma: no cover - the handler always injects it
+            raise ConfigurationError("ALARMS: no CloudWatch client configured")
+        found: dict[str, AlarmState] = {}
+        with _calling("cloudwatch:DescribeAlarms"):
+            reply = self._cloudwatch().describe_alarms(
+                AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"], MaxRecords=100
+            )
+            alarms: list[Any] = [*reply.get("MetricAlarms", []), *reply.get("CompositeAlarms", [])]
+            for alarm in alarms:
+                name = str(alarm["AlarmName"])
+                changed = alarm.get("StateTransitionedTimestamp") or alarm.get("StateUpdatedTimestamp")
+                found[name] = AlarmState(
+                    name=name,
+                    state=str(alarm.get("StateValue", "INSUFFICIENT_DATA")),
+                    reason=str(alarm.get("StateReason", "")),
+                    changed_at=changed if isinstance(changed, datetime) else None,
+                )
+        return found
 
     # ---- S3 --------------------------------------------------------------------------------------
 

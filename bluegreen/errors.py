@@ -112,6 +112,10 @@ class DeploymentFailedError(BlueGreenError):
     failure_type: FailureType = "JobFailed"
 
 
+class AlarmFiredError(DeploymentFailedError):
+    """A CloudWatch alarm of the health gate (ALARMS) was in ALARM while deploying or baking."""
+
+
 class DeploymentTimedOutError(BlueGreenError):
     """The run's TIMEOUT passed before the deployment reached a final state."""
 

@@ -1,8 +1,9 @@
-"""The deployment state machine: START -> WAIT_GREEN -> DEPLOY -> WAIT_DEPLOY -> outcome.
+"""The deployment state machine: START -> WAIT_GREEN -> DEPLOY -> WAIT_DEPLOY -> BAKE -> outcome.
 
-Owns the order of the phases, when to wait, when to hand over to a later invocation, the run's deadline and
-the cleanup after a failure. Receives the Spot client, the AWS gateway and the clock; never builds them,
-never reads the environment and never talks to CodePipeline (the handler reports the outcome it returns).
+Owns the order of the phases, when to wait, when to hand over to a later invocation, the run's deadline, the
+health gate (the CloudWatch alarms watched from DEPLOY to the end of the bake) and the cleanup after a failure.
+Receives the Spot client, the AWS gateway and the clock; never builds them, never reads the environment and never
+talks to CodePipeline (the handler reports the outcome it returns).
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ from dataclasses import dataclass
 from typing import Final
 
 from bluegreen import logs
-from bluegreen.aws import GREEN_TAG_KEY, AwsGateway, DeploymentProgress, InstanceHealth, TargetFailure
+from bluegreen.aws import (
+    GREEN_TAG_KEY,
+    AlarmState,
+    AwsGateway,
+    DeploymentProgress,
+    InstanceHealth,
+    TargetFailure,
+)
 from bluegreen.clock import Clock
 from bluegreen.errors import (
+    AlarmFiredError,
     BlueGreenError,
     DeploymentFailedError,
     DeploymentTimedOutError,
@@ -118,9 +127,15 @@ class Deployment:
         self._last_progress: DeploymentProgress | None = None
         self._stalled_since: float | None = None
         self._poll_failures = 0
+        self._alarms: dict[str, AlarmState] = {}  # the last states read of the health gate's alarms
         self._current: RunState | None = None
         self._failing: Failed | None = None
         self._abandoned = threading.Event()
+
+    @property
+    def greens_seen(self) -> int:
+        """Green instances alive at this invocation's last look at the fleet."""
+        return len(self._green_view.live)
 
     def begin(self, job_id: str | None) -> RunState:
         """The state of a new run, whose deadline is TIMEOUT seconds from now."""
@@ -204,7 +219,8 @@ class Deployment:
                 raise DeploymentTimedOutError(self._timeout_message(state))
             if self._remaining_seconds() < self._timing.safety_margin + self._timing.poll_interval:
                 return self._hand_over(state)
-            self._clock.sleep(max(0.0, min(self._timing.poll_interval, state.deadline - now)))
+            wake = min(state.deadline, self._bake_end(state) or state.deadline)
+            self._clock.sleep(max(0.0, min(self._timing.poll_interval, wake - now)))
             if self._abandoned.is_set():
                 raise _Abandoned
 
@@ -214,7 +230,12 @@ class Deployment:
         if state.phase == "DEPLOY":
             return self._deploy(state), None
         try:
-            result = (self._wait_green(state), None) if state.phase == "WAIT_GREEN" else self._wait_deploy(state)
+            if state.phase == "WAIT_GREEN":
+                result: tuple[RunState, Outcome | None] = (self._wait_green(state), None)
+            elif state.phase == "WAIT_DEPLOY":
+                result = self._wait_deploy(state)
+            else:
+                result = self._bake(state)
         except ServiceUnavailableError as exc:
             # A poll only reads: one that fails is retried at the next interval, and a long deployment does not
             # fail on one blip. Several in a row mean the service is really down.
@@ -272,9 +293,9 @@ class Deployment:
     def _wait_green(self, state: RunState) -> RunState:
         expected = state.expected_greens or 1
         live_before = len(self._green_view.live)
-        self._observe_greens(state.green, expected)
+        state = self._observe_greens(state, expected)
         if len(self._green_view.ready) >= expected:
-            return state.advance(phase="DEPLOY")
+            return state.advance(phase="DEPLOY", greens_ready_at=int(self._clock.now()))
         now = self._clock.now()
         if self._stalled_since is None or len(self._green_view.live) != live_before:
             self._stalled_since = now
@@ -301,23 +322,29 @@ class Deployment:
                 f"the green instances were ready; see the Elastigroup's log in the Spot console"
             )
 
-    def _observe_greens(self, green: str, expected: int) -> None:
+    def _observe_greens(self, state: RunState, expected: int) -> RunState:
         # Steady state costs one EC2 call per poll: once enough greens are known, only their status is read;
         # the fleet is listed again only when one of them has gone away (e.g. a spot interruption).
         if len(self._known_green_ids) < expected:
-            live = self._aws.find_green_instances(green)
+            live = self._aws.find_green_instances(state.green)
             self._known_green_ids = [i.instance_id for i in live]
             running = [i for i in live if i.state == "running"]
             if len(running) < expected:
                 self._green_view = _GreenView(live, [])
-                return
+                return state
         health = self._aws.instance_health(self._known_green_ids)
         live = [h for h in health if h.alive]
         if len(live) < len(health):
-            gone = [h.instance_id for h in health if not h.alive]
-            logger.warning("Green instance(s) %s went away; waiting for replacements", ", ".join(gone))
+            gone = [h for h in health if not h.alive]
+            logger.warning(
+                "Green instance(s) %s went away; waiting for replacements", ", ".join(h.instance_id for h in gone)
+            )
             self._known_green_ids = [h.instance_id for h in live]
+            # "unknown" is EC2 not describing a new instance yet, not a loss.
+            lost = sum(1 for h in gone if h.state != "unknown")
+            state = state.advance(greens_lost=state.greens_lost + lost)
         self._green_view = _GreenView(live, [h for h in live if h.status_checks_ok])
+        return state
 
     def _deploy(self, state: RunState) -> RunState:
         p = self._params
@@ -339,19 +366,81 @@ class Deployment:
         assert state.codedeploy_deployment_id is not None  # noqa: S101 - DEPLOY always sets it
         progress = self._aws.deployment_progress(state.codedeploy_deployment_id)
         self._last_progress = progress
-        if progress.status == "Succeeded":
-            p = self._params
-            summary = (
-                f"Deployed {p.revision.describe()} to {state.expected_greens} green instance(s) of "
-                f"{p.group_id} (CodeDeploy {state.codedeploy_deployment_id}, Spot "
-                f"{state.spot_deployment_id}, GreenIdentifier={state.green}); Elastigroup now retires the "
-                "blue instances"
-            )
-            logger.info("Deployment succeeded", extra={"phase": "SUCCEEDED"})
-            return state, Succeeded(state, summary)
         if progress.status in ("Failed", "Stopped"):
             raise DeploymentFailedError(self._failure_message(progress))
+        self._check_alarms()  # also when CodeDeploy just succeeded: a firing alarm is never reported as success
+        if progress.status != "Succeeded":
+            return state, None
+        if self._params.bake_seconds > 0:
+            logger.info(
+                "CodeDeploy deployment %s succeeded: baking for %d s",
+                state.codedeploy_deployment_id,
+                self._params.bake_seconds,
+            )
+            return state.advance(phase="BAKE", bake_started_at=int(self._clock.now())), None
+        return state, self._succeeded(state)
+
+    def _bake(self, state: RunState) -> tuple[RunState, Outcome | None]:
+        self._check_alarms()
+        end = self._bake_end(state)
+        if end is not None and self._clock.now() >= end:
+            return state, self._succeeded(state)
         return state, None
+
+    def _bake_end(self, state: RunState) -> float | None:
+        if state.phase != "BAKE" or state.bake_started_at is None:
+            return None
+        return float(state.bake_started_at + self._params.bake_seconds)
+
+    def _check_alarms(self) -> None:
+        """One DescribeAlarms call for all of ALARMS; fails the run if one of them is in ALARM.
+
+        Raises:
+            AlarmFiredError: an alarm is in ALARM.
+            ServiceUnavailableError: CloudWatch did not answer, or left an alarm out (a poll blip, retried).
+        """
+        names = self._params.alarms
+        if not names:
+            return
+        states = self._aws.alarm_states(names)
+        self._alarms = states
+        missing = [name for name in names if name not in states]
+        if missing:
+            # Preflight saw them: a deleted alarm or a reply botocore read as empty. Like a failed poll, never a
+            # success; it fails the run only if it persists.
+            raise ServiceUnavailableError(
+                "health gate: CloudWatch cloudwatch:DescribeAlarms did not return alarm(s) "
+                + ", ".join(repr(n) for n in missing)
+                + " (deleted since the run started, or an unreadable reply); the gate cannot be checked"
+            )
+        firing = [states[name] for name in names if states[name].firing]
+        if firing:
+            raise AlarmFiredError("health gate: " + "; ".join(a.describe() for a in firing))
+
+    def _succeeded(self, state: RunState) -> Succeeded:
+        p = self._params
+        summary = (
+            f"Deployed {p.revision.describe()} to {state.expected_greens} green instance(s) of "
+            f"{p.group_id} (CodeDeploy {state.codedeploy_deployment_id}, Spot "
+            f"{state.spot_deployment_id}, GreenIdentifier={state.green})"
+        )
+        if p.alarms or p.bake_seconds:
+            summary += f"; {self._alarm_summary() if p.alarms else 'no alarms'} after a {p.bake_seconds} s bake"
+        summary += "; Elastigroup now retires the blue instances"
+        logger.info("Deployment succeeded", extra={"phase": "SUCCEEDED"})
+        return Succeeded(state, summary)
+
+    def _alarm_summary(self) -> str:
+        names = self._params.alarms
+        if not names:
+            return "no alarms"
+        if not self._alarms:
+            return f"{len(names)} alarm(s) not read yet"
+        counts: dict[str, int] = {}
+        for name in names:
+            alarm = self._alarms.get(name)
+            counts[alarm.state if alarm else "missing"] = counts.get(alarm.state if alarm else "missing", 0) + 1
+        return ", ".join(f"{n} alarm{'s' if n != 1 else ''} {state}" for state, n in sorted(counts.items()))
 
     # ---- progress, hand-over and failure ----------------------------------------------------------
 
@@ -372,20 +461,31 @@ class Deployment:
             )
         if state.phase == "DEPLOY":
             return "Creating the CodeDeploy deployment on the green instances", 50
+        gate = f", {self._alarm_summary()}" if self._params.alarms else ""
+        if state.phase == "BAKE":
+            bake = self._params.bake_seconds
+            baked = max(0, min(bake, int(self._clock.now()) - (state.bake_started_at or 0)))
+            return (
+                f"Baking: {baked}/{bake} s, {self._alarm_summary()} (CodeDeploy {state.codedeploy_deployment_id} "
+                "succeeded)",
+                90 + 9 * baked // max(bake, 1),
+            )
+        share = 40 if self._params.bake_seconds else 50  # a bake takes the last tenth of the bar
         progress = self._last_progress
         if progress is None or not progress.total:
-            return f"CodeDeploy {state.codedeploy_deployment_id}: {progress.status if progress else 'started'}", 50
+            status = progress.status if progress else "started"
+            return f"CodeDeploy {state.codedeploy_deployment_id}: {status}{gate}", 50
         done = progress.succeeded
         return (
             f"CodeDeploy {state.codedeploy_deployment_id} {progress.status}: {done}/{progress.total} instance(s) "
-            "deployed",
-            50 + 50 * done // progress.total - (1 if done == progress.total else 0),
+            f"deployed{gate}",
+            50 + share * done // progress.total - (1 if done == progress.total else 0),
         )
 
     def _hand_over(self, state: RunState) -> InProgress:
         summary, percent = self.progress_summary(state)
         logger.info("Handing over to the next invocation in phase %s", state.phase, extra={"phase": state.phase})
-        polled_at = int(self._clock.now()) if state.phase in ("WAIT_GREEN", "WAIT_DEPLOY") else None
+        polled_at = int(self._clock.now()) if state.phase in ("WAIT_GREEN", "WAIT_DEPLOY", "BAKE") else None
         return InProgress(state.advance(invocation=state.invocation + 1, polled_at=polled_at), summary, percent)
 
     def _timeout_message(self, state: RunState) -> str:
@@ -403,6 +503,12 @@ class Deployment:
             if not_ready:
                 text += "; not ready: " + ", ".join(not_ready[:10])
             return text
+        if state.phase == "BAKE":
+            baked = int(self._clock.now()) - (state.bake_started_at or 0)
+            return (
+                f"{head}: CodeDeploy {state.codedeploy_deployment_id} succeeded, but only {baked} of BAKE_TIME "
+                f"{self._params.bake_seconds} s had been baked"
+            )
         if state.phase == "WAIT_DEPLOY" and self._last_progress is not None:
             pr = self._last_progress
             return (
@@ -442,6 +548,20 @@ class Deployment:
         """Stop what this run started, so no green capacity is left behind; says what was done."""
         done: list[str] = []
         by_hand: list[str] = []
+        deployed = state.phase == "BAKE" or (
+            self._last_progress is not None and self._last_progress.status == "Succeeded"
+        )
+        if deployed:
+            # CodeDeploy has succeeded, so Elastigroup may already be retiring the blue instances: stopping the Spot
+            # deployment now could take down the only fleet left serving. Leave it, and say how to roll back.
+            text = (
+                f"CodeDeploy deployment {state.codedeploy_deployment_id} had already succeeded, so the Spot "
+                f"deployment {state.spot_deployment_id} and the green instances were left running (Elastigroup may "
+                "already be retiring the blue instances; stopping it could leave nothing serving). To roll back, "
+                "redeploy the previous revision: a CodePipeline V2 stage with onFailure: ROLLBACK does it."
+            )
+            logger.warning(text)
+            return text
         already_over = self._last_progress is not None and self._last_progress.finished
         if state.codedeploy_deployment_id and not already_over:
             try:

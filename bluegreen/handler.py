@@ -30,6 +30,7 @@ from bluegreen.errors import (
     ReportFailedError,
 )
 from bluegreen.flow import Deployment, Failed, InProgress, Outcome, Succeeded, Timing
+from bluegreen.metrics import DEFAULT_NAMESPACE, RunFacts, emf_document
 from bluegreen.params import DeploymentParams, parse_user_parameters, validate_parameters
 from bluegreen.spot import DEFAULT_BASE_URL, SpotClient, validate_base_url
 from bluegreen.state import RunState, decode_token, encode_token
@@ -61,6 +62,7 @@ class Settings:
     spot_url: str
     timing: Timing
     default_secret: str | None
+    metrics_namespace: str = DEFAULT_NAMESPACE
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
@@ -79,6 +81,7 @@ class Settings:
             spot_url=spot_url,
             timing=Timing(poll_interval=poll, safety_margin=margin),
             default_secret=environ.get("SPOT_API_TOKEN_SECRET") or None,
+            metrics_namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
         )
 
 
@@ -138,6 +141,7 @@ class _Clients:
             codedeploy=lambda: self.client("codedeploy"),
             codepipeline=lambda: self.client("codepipeline"),
             s3=lambda: self.client("s3"),
+            cloudwatch=lambda: self.client("cloudwatch"),
         )
 
     @cache  # noqa: B019
@@ -266,6 +270,7 @@ class _BlueGreenHandler:
                 codedeploy_deployment_id=state.codedeploy_deployment_id,
             )
             outcome = _run_before_deadline(deployment, state, context, settings.timing)
+            self._emit_metrics(params, outcome, deployment, settings.metrics_namespace)
             if outcome.state is not None:
                 logs.bind(
                     spot_deployment_id=outcome.state.spot_deployment_id,
@@ -278,6 +283,20 @@ class _BlueGreenHandler:
         except Exception as exc:
             logger.exception("Unexpected error before the run started")
             return Failed("JobFailed", f"internal error {type(exc).__name__}: {exc}")
+
+    def _emit_metrics(self, params: DeploymentParams, outcome: Outcome, deployment: Deployment, namespace: str) -> None:
+        """The run's EMF metrics, once, by the invocation that ends it; never fails the run."""
+        if isinstance(outcome, InProgress) or outcome.state is None or params.dry_run:
+            return
+        label = "Succeeded" if isinstance(outcome, Succeeded) else outcome.failure_type
+        facts = RunFacts(params, outcome.state, label, int(self._clock.now()), deployment.greens_seen)
+        document = emf_document(facts, namespace=namespace)
+        if document is None:
+            return
+        try:
+            self._sink.write_line(json.dumps(document, separators=(",", ":")))
+        except Exception as exc:  # noqa: BLE001 - metrics never fail a run
+            logger.warning("Deployment metrics not written: %s: %s", type(exc).__name__, exc)
 
     def _report(self, job_id: str, outcome: Outcome) -> None:
         try:

@@ -95,6 +95,15 @@ class LogSink:
         """A context in which the current thread's records go to this sink, with fresh run keys."""
         return _Serving(id(self))
 
+    def write_line(self, text: str) -> None:
+        """One raw line (an EMF metrics document) on the log stream, redacted, between whole log records."""
+        self._handler.acquire()
+        try:
+            self._handler.stream.write(redact(text) + "\n")
+            self._handler.flush()
+        finally:
+            self._handler.release()
+
     def close(self) -> None:
         logging.getLogger(ROOT_LOGGER).removeHandler(self._handler)
 

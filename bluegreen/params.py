@@ -29,12 +29,15 @@ _BUNDLE_TYPES: Final[dict[str, BundleType]] = {
 MIN_TIMEOUT: Final = 60
 MAX_TIMEOUT: Final = 86400
 DEFAULT_TIMEOUT: Final = 3600
+MAX_ALARMS: Final = 10
+MAX_BAKE_TIME: Final = 43200  # 12 h: half the TIMEOUT cap, so a long bake still leaves room to launch and deploy
+MIN_TIME_BEFORE_BAKE: Final = 300  # seconds of TIMEOUT a bake must leave for launching the greens and deploying
 
 _TOKEN_KEYS: Final = ("API_TOKEN", "API_TOKEN_SECRET", "API_TOKEN_PARAMETER")
 _REQUIRED_KEYS: Final = ("ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP")
 _S3_KEYS: Final = ("S3_BUCKET", "S3_KEY", "S3_BUNDLE")
 _GITHUB_KEYS: Final = ("GITHUB_REPO", "COMMIT_ID")
-_OPTIONAL_KEYS: Final = ("TIMEOUT", "DRY_RUN")
+_OPTIONAL_KEYS: Final = ("TIMEOUT", "DRY_RUN", "ALARMS", "BAKE_TIME")
 ACCEPTED_KEYS: Final = (*_TOKEN_KEYS, *_REQUIRED_KEYS, *_OPTIONAL_KEYS, *_S3_KEYS, *_GITHUB_KEYS)
 
 _ACCOUNT_RE: Final = re.compile(r"act-[0-9a-zA-Z]+")
@@ -46,6 +49,7 @@ BUCKET_RE: Final = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
 _TOKEN_RE: Final = re.compile(r"[\x21-\x7e]{8,4096}")  # printable, no spaces: it goes into an HTTP header
 _SECRET_ID_RE: Final = re.compile(r"[A-Za-z0-9/_+=.@:\-]{1,2048}")
 _PARAMETER_RE: Final = re.compile(r"[A-Za-z0-9/_.\-:]{1,2048}")
+_ALARM_NAME_RE: Final = re.compile(r"[^\x00-\x1f\x7f]{1,255}")  # CloudWatch's AlarmName: 1-255 characters
 
 
 class SpotToken:
@@ -128,6 +132,8 @@ class DeploymentParams:
     timeout_seconds: int
     revision: Revision
     dry_run: bool = False
+    alarms: tuple[str, ...] = ()  # CloudWatch alarms that gate the deployment, from DEPLOY to the end of the bake
+    bake_seconds: int = 0  # how long the alarms are watched after CodeDeploy succeeded, before reporting success
 
     def fingerprint(self) -> str:
         """A short digest of what is deployed where: binds a continuation token to these parameters."""
@@ -207,6 +213,8 @@ def validate_parameters(
     timeout = _timeout(raw, problems)
     revision = _revision(raw, problems)
     dry_run = _flag(raw, "DRY_RUN", problems)
+    alarms = _alarms(raw, problems)
+    bake_seconds = _bake_time(raw, timeout, problems)
 
     if (
         problems
@@ -223,6 +231,8 @@ def validate_parameters(
         timeout_seconds=timeout,
         revision=revision,
         dry_run=dry_run,
+        alarms=alarms,
+        bake_seconds=bake_seconds,
     )
 
 
@@ -275,17 +285,64 @@ def _timeout(raw: Mapping[str, Any], problems: list[str]) -> int:
         return DEFAULT_TIMEOUT
     value = raw["TIMEOUT"]
     expected = f"whole seconds between {MIN_TIMEOUT} and {MAX_TIMEOUT}"
-    seconds: int | None = None
-    if isinstance(value, int) and not isinstance(value, bool):
-        seconds = value
-    elif isinstance(value, float) and value.is_integer():
-        seconds = int(value)
-    elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,6}\s*", value):
-        seconds = int(value)
+    seconds = _whole_seconds(value)
     if seconds is None or not MIN_TIMEOUT <= seconds <= MAX_TIMEOUT:
         problems.append(f"TIMEOUT: expected {expected}, got {_show_value(value)}")
         return DEFAULT_TIMEOUT
     return seconds
+
+
+def _alarms(raw: Mapping[str, Any], problems: list[str]) -> tuple[str, ...]:
+    if "ALARMS" not in raw:
+        return ()
+    value = raw["ALARMS"]
+    expected = (
+        f"up to {MAX_ALARMS} CloudWatch alarm names (1-255 characters each), as a JSON list or a comma-separated string"
+    )
+    if isinstance(value, str):
+        names: list[Any] = [part.strip() for part in value.split(",")] if value.strip() else []
+    elif isinstance(value, list):
+        names = value
+    else:
+        problems.append(f"ALARMS: expected {expected}, got {_show_value(value)}")
+        return ()
+    bad = [name for name in names if not isinstance(name, str) or not _ALARM_NAME_RE.fullmatch(name)]
+    if bad:
+        problems.append(f"ALARMS: expected {expected}, got " + ", ".join(_show_value(b) for b in bad[:3]))
+        return ()
+    unique = tuple(dict.fromkeys(names))
+    if len(unique) > MAX_ALARMS:
+        problems.append(f"ALARMS: expected {expected}, got {len(unique)} names")
+        return ()
+    return unique
+
+
+def _bake_time(raw: Mapping[str, Any], timeout: int, problems: list[str]) -> int:
+    if "BAKE_TIME" not in raw:
+        return 0
+    value = raw["BAKE_TIME"]
+    seconds = _whole_seconds(value)
+    if seconds is None or not 0 <= seconds <= MAX_BAKE_TIME:
+        problems.append(f"BAKE_TIME: expected whole seconds between 0 and {MAX_BAKE_TIME}, got {_show_value(value)}")
+        return 0
+    if seconds > timeout - MIN_TIME_BEFORE_BAKE:
+        problems.append(
+            f"BAKE_TIME: {seconds} s does not fit in TIMEOUT {timeout} s, which covers launching the green "
+            f"instances, deploying and baking; leave at least {MIN_TIME_BEFORE_BAKE} s for the launch and the "
+            f"deployment (raise TIMEOUT to {seconds + MIN_TIME_BEFORE_BAKE} or more, or shorten BAKE_TIME)"
+        )
+        return 0
+    return seconds
+
+
+def _whole_seconds(value: object) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*\d{1,6}\s*", value):
+        return int(value)
+    return None
 
 
 def _flag(raw: Mapping[str, Any], key: str, problems: list[str]) -> bool:

@@ -2,8 +2,8 @@
 
 Owns what "ready to deploy" means: the Spot token, account and group work; the Elastigroup's CodeDeploy integration
 names our application and deployment group; that deployment group exists and is a blue/green group that takes
-tagged instances; the revision exists; no other blue/green deployment runs on the group. The independent checks
-run in parallel. Changes nothing.
+tagged instances; the revision exists; every CloudWatch alarm of the health gate exists; no other blue/green
+deployment runs on the group. The independent checks run in parallel. Changes nothing.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from bluegreen.aws import GREEN_TAG_KEY, AwsGateway, DeploymentGroupInfo
+from bluegreen.aws import GREEN_TAG_KEY, AlarmState, AwsGateway, DeploymentGroupInfo
 from bluegreen.errors import BlueGreenError, ConfigurationError
 from bluegreen.params import DeploymentParams, ParameterToken, S3Revision, SecretToken
 from bluegreen.spot import SpotClient, SpotDeployment, SpotGroup
 
 logger = logging.getLogger(__name__)
 
-_WORKERS: Final = 4
+_WORKERS: Final = 5
 _T = TypeVar("_T")
 
 
@@ -32,6 +32,7 @@ class Preflight:
     expected_greens: int
     deployment_group: DeploymentGroupInfo
     existing: SpotDeployment | None
+    alarms: tuple[AlarmState, ...] = ()
 
 
 class PreflightError(BlueGreenError):
@@ -56,12 +57,16 @@ def run_preflight(params: DeploymentParams, green: str, *, spot: SpotClient, aws
         revision_f = (
             pool.submit(aws.check_revision_exists, params.revision) if isinstance(params.revision, S3Revision) else None
         )
+        alarms_f = pool.submit(aws.alarm_states, params.alarms) if params.alarms else None
     errors: list[BlueGreenError] = []
     group = _result(group_f, errors)
     deployments = _result(deployments_f, errors)
     deployment_group = _result(codedeploy_f, errors)
     if revision_f is not None:
         _result(revision_f, errors)
+    alarms = _result(alarms_f, errors) if alarms_f is not None else {}
+    if alarms is not None:
+        _check_alarms_exist(params, alarms, errors)
 
     if group is not None:
         _check_integration(params, group, errors)
@@ -78,7 +83,8 @@ def run_preflight(params: DeploymentParams, green: str, *, spot: SpotClient, aws
         # Access problems first: they explain the rest.
         errors.sort(key=lambda e: e.failure_type != "PermissionError")
         raise errors[0] if len(errors) == 1 else PreflightError(errors)
-    return Preflight(group, expected, deployment_group, existing)
+    found = tuple(alarms[name] for name in params.alarms) if alarms else ()
+    return Preflight(group, expected, deployment_group, existing, found)
 
 
 def checked_items(params: DeploymentParams, checked: Preflight) -> list[str]:
@@ -119,6 +125,18 @@ def _result(future: Future[_T], errors: list[BlueGreenError]) -> _T | None:
     except BlueGreenError as exc:
         errors.append(exc)
         return None
+
+
+def _check_alarms_exist(params: DeploymentParams, found: dict[str, AlarmState], errors: list[BlueGreenError]) -> None:
+    missing = [name for name in params.alarms if name not in found]
+    if missing:
+        errors.append(
+            ConfigurationError(
+                "ALARMS: no CloudWatch alarm (metric or composite) named "
+                + ", ".join(repr(name) for name in missing)
+                + " in the function's account and region; create it, or fix the name (names are case-sensitive)"
+            )
+        )
 
 
 def _check_integration(params: DeploymentParams, group: SpotGroup, errors: list[BlueGreenError]) -> None:

@@ -14,7 +14,7 @@ from typing import Any, Final, Literal, get_args
 
 from bluegreen.errors import ConfigurationError
 
-Phase = Literal["START", "WAIT_GREEN", "DEPLOY", "WAIT_DEPLOY"]
+Phase = Literal["START", "WAIT_GREEN", "DEPLOY", "WAIT_DEPLOY", "BAKE"]
 PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
 
 TOKEN_VERSION: Final = 1
@@ -35,6 +35,9 @@ class RunState:
     codedeploy_deployment_id: str | None = None
     invocation: int = 1
     polled_at: int | None = None  # when the last poll ran: a resumed run waits out the rest of that interval
+    greens_ready_at: int | None = None  # when enough greens passed their checks (the end of the green launch)
+    bake_started_at: int | None = None  # when CodeDeploy succeeded and the bake began
+    greens_lost: int = 0  # green instances that went away (spot interruptions) while the run waited for them
 
     def advance(self, **changes: Any) -> RunState:
         return replace(self, **changes)
@@ -51,6 +54,9 @@ _FIELDS: Final = {
     "codedeploy_deployment_id": "cd",
     "invocation": "i",
     "polled_at": "t",
+    "greens_ready_at": "r",
+    "bake_started_at": "b",
+    "greens_lost": "l",
 }
 
 
@@ -116,6 +122,10 @@ def _well_typed(state: RunState) -> bool:
         and isinstance(state.fingerprint, str)
         and all(isinstance(v, int) and not isinstance(v, bool) for v in (state.started_at, state.deadline))
         and isinstance(state.invocation, int)
+        and isinstance(state.greens_lost, int)
+        and not isinstance(state.greens_lost, bool)
+        and optional(state.greens_ready_at, int)
+        and optional(state.bake_started_at, int)
         and optional(state.expected_greens, int)
         and optional(state.polled_at, int)
         and optional(state.spot_deployment_id, str)

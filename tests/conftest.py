@@ -1,7 +1,7 @@
 """Shared fixtures: a fake cloud at every boundary the function talks to.
 
 - Spot: `responses` (tests/fakes/spot.py), with an Elastigroup that launches greens into moto's EC2.
-- EC2, S3, Secrets Manager, SSM: moto, in-process.
+- EC2, S3, CloudWatch, Secrets Manager, SSM: moto, in-process.
 - CodeDeploy and CodePipeline: small JSON-protocol servers on 127.0.0.1 (moto lacks the calls we need),
   reached through the standard AWS_ENDPOINT_URL_* variables.
 Time is a FakeClock: the handler's sleeps advance it and move the fake world.
@@ -88,6 +88,8 @@ class Cloud:
     s3: Any
     log_stream: io.StringIO
     environ: dict[str, str]
+    cloudwatch: Any = None
+    boto3_session: Any = None  # a session whose botocore events a test hooks (tests/fakes/cloudwatch.py)
     results: list[dict[str, Any] | None] = field(default_factory=list)
     invocations: int = 0
 
@@ -95,7 +97,9 @@ class Cloud:
         return user_parameters(**overrides)
 
     def handler(self) -> Any:
-        return create_handler(clock=self.clock, environ=self.environ, log_stream=self.log_stream)
+        return create_handler(
+            clock=self.clock, environ=self.environ, log_stream=self.log_stream, boto3_session=self.boto3_session
+        )
 
     def job_event(self, params: dict[str, Any] | str, job_id: str, continuation: str | None = None) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -212,6 +216,7 @@ def cloud(
             codepipeline=codepipeline,
             ec2=ec2,
             s3=s3,
+            cloudwatch=boto3.client("cloudwatch", region_name="us-east-1"),
             log_stream=io.StringIO(),
             environ={"BLUEGREEN_POLL_INTERVAL": "15", "BLUEGREEN_SAFETY_MARGIN": "30"},
         )

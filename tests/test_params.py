@@ -220,3 +220,76 @@ def test_fingerprint_changes_with_the_revision() -> None:
 
     assert one.fingerprint() != other.fingerprint()
     assert one.fingerprint() == validate_parameters(_params(TIMEOUT=900)).fingerprint()
+
+
+# ---- the health gate: ALARMS and BAKE_TIME ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (["web-5xx", "web latency / p99"], ("web-5xx", "web latency / p99")),
+        ("web-5xx, web-latency", ("web-5xx", "web-latency")),
+        ("web-5xx", ("web-5xx",)),
+        ("", ()),
+        ([], ()),
+        (["a", "a", "b"], ("a", "b")),
+        ([f"alarm-{n}" for n in range(10)], tuple(f"alarm-{n}" for n in range(10))),
+    ],
+)
+def test_alarms_are_read_from_a_json_list_or_a_comma_separated_string(given: Any, expected: tuple[str, ...]) -> None:
+    assert validate_parameters(_params(ALARMS=given)).alarms == expected
+
+
+def test_alarms_default_to_none_and_bake_time_to_zero() -> None:
+    params = validate_parameters(_params())
+
+    assert params.alarms == ()
+    assert params.bake_seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [
+        ([f"alarm-{n}" for n in range(11)], "got 11 names"),
+        (["ok", 7], "got 7"),
+        (["ok", ""], "got ''"),
+        ("a,,b", "got ''"),
+        (["x" * 256], "got 'xxxx"),
+        (["bad\nname"], "got 'bad\\nname'"),
+        ({"name": "a"}, "got an object"),
+        (5, "got 5"),
+    ],
+)
+def test_bad_alarms_are_rejected_naming_the_key(given: Any, shown: str) -> None:
+    problems = _problems(_params(ALARMS=given))
+
+    assert len(problems) == 1
+    assert problems[0].startswith("ALARMS: expected up to 10 CloudWatch alarm names")
+    assert shown in problems[0]
+
+
+@pytest.mark.parametrize(("given", "seconds"), [(0, 0), (300, 300), ("120", 120), (60.0, 60)])
+def test_bake_time_is_whole_seconds(given: Any, seconds: int) -> None:
+    assert validate_parameters(_params(BAKE_TIME=given, TIMEOUT=3600)).bake_seconds == seconds
+
+
+@pytest.mark.parametrize("given", [-1, 1.5, "soon", True, None, 43201])
+def test_bad_bake_times_are_rejected(given: Any) -> None:
+    raw = _params(TIMEOUT=86400)
+    raw["BAKE_TIME"] = given
+    problems = _problems(raw)
+
+    assert len(problems) == 1
+    assert problems[0].startswith("BAKE_TIME: expected whole seconds between 0 and 43200, got ")
+
+
+def test_a_bake_time_that_leaves_under_five_minutes_of_timeout_does_not_fit() -> None:
+    assert validate_parameters(_params(TIMEOUT=900, BAKE_TIME=600)).bake_seconds == 600
+    problems = _problems(_params(TIMEOUT=900, BAKE_TIME=601))
+
+    assert problems == [
+        "BAKE_TIME: 601 s does not fit in TIMEOUT 900 s, which covers launching the green instances, deploying and "
+        "baking; leave at least 300 s for the launch and the deployment (raise TIMEOUT to 901 or more, or shorten "
+        "BAKE_TIME)"
+    ]
