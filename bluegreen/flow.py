@@ -609,8 +609,10 @@ def _dry_run_summary(params: DeploymentParams, state: RunState, checked: Preflig
         f"deployment on Elastigroup {group.group_id} ({group.name or 'unnamed'}), wait for "
         f"{checked.expected_greens} green instance(s) tagged {GREEN_TAG_KEY}={state.green}, then deploy "
         f"{params.revision.describe()} with CodeDeploy {params.application}/{params.deployment_group} (deployment "
-        f"config {checked.deployment_group.deployment_config or 'the group default'}), within TIMEOUT "
-        f"{params.timeout_seconds} s."
+        f"config {checked.deployment_group.deployment_config or 'the group default'})"
+        + (f", gated on {len(params.alarms)} CloudWatch alarm(s)" if params.alarms else "")
+        + (f", then bake for {params.bake_seconds} s" if params.bake_seconds else "")
+        + f", within TIMEOUT {params.timeout_seconds} s."
     )
 
 

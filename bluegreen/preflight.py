@@ -109,6 +109,10 @@ def checked_items(params: DeploymentParams, checked: Preflight) -> list[str]:
     ]
     if isinstance(params.revision, S3Revision):
         items.append(f"revision {params.revision.describe()} exists and the function may read it")
+    if checked.alarms:
+        states = ", ".join(f"{a.name} ({a.state})" for a in checked.alarms)
+        bake = f", then for a {params.bake_seconds} s bake" if params.bake_seconds else ""
+        items.append(f"CloudWatch alarms exist, watched while deploying{bake}: {states}")
     items.append(
         "no other blue/green deployment runs on the Elastigroup"
         if checked.existing is None
