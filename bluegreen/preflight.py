@@ -138,7 +138,8 @@ def _check_alarms_exist(params: DeploymentParams, found: dict[str, AlarmState], 
             ConfigurationError(
                 "ALARMS: no CloudWatch alarm (metric or composite) named "
                 + ", ".join(repr(name) for name in missing)
-                + " in the function's account and region; create it, or fix the name (names are case-sensitive)"
+                + " in the function's account and region; create it, or fix the name (names are case-sensitive). A "
+                'composite alarm is listed only if the role has cloudwatch:DescribeAlarms on Resource "*"'
             )
         )
 

@@ -153,6 +153,12 @@ def render_summary(result: SimulationResult, out: IO[str]) -> None:
             f"{c.split(':', 1)[1]} {n}" for c, n in sorted(result.aws_calls.items()) if c.startswith(service + ":")
         )
         w(f"  {service:<14}{total:>5}   {ops}\n")
+    if result.metrics:
+        m = result.metrics
+        w(f"\nMetrics (EMF in the function's log, namespace {m.get('namespace')}, outcome {m.get('Outcome')})\n")
+        for name, value in m.items():
+            if name not in ("namespace", "dimensions", "Outcome"):
+                w(f"  {name:<22}{value:>8g}\n")
     w(f"\nInstances after the run: {result.blues_left_running} blue, {result.greens_left_running} stray green\n")
     w("\nChecks\n")
     for name, ok in result.checks.items():

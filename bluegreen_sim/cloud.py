@@ -42,7 +42,7 @@ BUCKET = "bluegreen-sim-artifacts"
 KEY = "releases/app-1.4.2.zip"
 GITHUB_REPO = "example-org/storefront"
 COMMIT_ID = "3f2c9a1b7d4e6f8091a2b3c4d5e6f708192a3b4c"
-_ENV_SERVICES = ("EC2", "CODEDEPLOY", "CODEPIPELINE", "S3", "SECRETS_MANAGER", "SSM")
+_ENV_SERVICES = ("EC2", "CODEDEPLOY", "CODEPIPELINE", "S3", "SECRETS_MANAGER", "SSM", "CLOUDWATCH")
 _lock = threading.Lock()
 _open_cloud: list[Cloud] = []
 
@@ -205,8 +205,11 @@ class Cloud:
         group: GroupBehaviour | None = None,
         deploy: DeployBehaviour | None = None,
         deployment_type: str = "BLUE_GREEN",
+        alarms: int = 0,
+        bake_time: int = 0,
     ) -> Pipeline:
-        """Create a group with `instances` blues, its CodeDeploy app and group, and the UserParameters."""
+        """Create a group with `instances` blues, its CodeDeploy app and group, `alarms` CloudWatch alarms (in OK)
+        and the UserParameters."""
         n = len(self.pipelines) + 1
         app, dg = f"storefront-{n}", f"storefront-{n}-bluegreen"
         grp = self.groups.add_group(self.account_id, f"storefront-{n}", instances, app, dg, group or GroupBehaviour())
@@ -246,13 +249,40 @@ class Cloud:
             "DEPLOYMENT_GROUP": dg,
             "TIMEOUT": timeout,
         }
+        alarm_names = [f"{app}-{kind}" for kind in ("5xx", "p99-latency", "errors", "saturation")[:alarms]]
+        if alarm_names:
+            self._create_alarms(alarm_names, grp.id)
+            params["ALARMS"] = alarm_names
+        if bake_time:
+            params["BAKE_TIME"] = bake_time
         if revision == "s3":
             params.update(S3_BUCKET=BUCKET, S3_KEY=KEY, S3_BUNDLE="zip")
         else:
             params.update(GITHUB_REPO=GITHUB_REPO, COMMIT_ID=COMMIT_ID)
         pipeline = Pipeline(f"pipeline-{n}", grp, app, dg, params, deploy or DeployBehaviour())
+        pipeline.extra["alarms"] = alarm_names
         self.pipelines.append(pipeline)
         return pipeline
+
+    def _create_alarms(self, names: list[str], group_id: str) -> None:
+        cloudwatch = self.setup_client("cloudwatch")
+        for name in names:
+            cloudwatch.put_metric_alarm(
+                AlarmName=name,
+                MetricName="HTTPCode_Target_5XX_Count",
+                Namespace="AWS/ApplicationELB",
+                Dimensions=[{"Name": "TargetGroup", "Value": f"targetgroup/{group_id}/0123456789abcdef"}],
+                Statistic="Sum",
+                Period=60,
+                EvaluationPeriods=1,
+                Threshold=10,
+                ComparisonOperator="GreaterThanThreshold",
+            )
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue="OK", StateReason="Threshold Crossed: no datapoints")
+
+    def fire_alarm(self, name: str, reason: str) -> None:
+        """Put an alarm into ALARM (moto's SetAlarmState, as CloudWatch's own evaluation would)."""
+        self.setup_client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
 
     def _deploy_behaviour(self, app: str, dg: str) -> DeployBehaviour:
         for p in self.pipelines:

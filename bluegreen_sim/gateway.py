@@ -34,6 +34,8 @@ from bluegreen_sim.loopback import LoopbackServer
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"})
+# SigV4 signing names that differ from the IAM service prefix (botocore's models: CloudWatch signs as "monitoring").
+_IAM_PREFIX = {"monitoring": "cloudwatch"}
 _IAM_ACTION = {"s3:HeadObject": "s3:GetObject", "s3:ListObjectsV2": "s3:ListBucket", "s3:ListObjects": "s3:ListBucket"}
 _CONFIGS = {
     "CodeDeployDefault.OneAtATime": ("HOST_COUNT", 1),
@@ -125,7 +127,7 @@ class AwsGateway:
         """Answer one AWS request."""
         lower = {k.lower(): v for k, v in headers.items()}
         scope = _SCOPE.search(lower.get("authorization", ""))
-        service = scope["service"] if scope else "unknown"
+        service = _IAM_PREFIX.get(scope["service"], scope["service"]) if scope else "unknown"
         operation = _operation(service, method, path, lower, body)
         self.ledger.record(f"{service}:{operation}", self.clock.running)
         local = self._local.get((service, operation))
@@ -301,6 +303,8 @@ def _operation(service: str, method: str, path: str, headers: Mapping[str, str],
     target = headers.get("x-amz-target")
     if target:
         return target.rsplit(".", 1)[-1]
+    if headers.get("smithy-protocol") == "rpc-v2-cbor":  # POST /service/<ServiceName>/operation/<Operation>
+        return urlsplit(path).path.rsplit("/", 1)[-1]
     if service == "s3":
         parts = [p for p in urlsplit(path).path.split("/") if p]
         query = parse_qs(urlsplit(path).query, keep_blank_values=True)

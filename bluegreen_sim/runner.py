@@ -8,8 +8,10 @@ phase changes, time passing and CodePipeline results as they happen.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -40,8 +42,8 @@ class SimulationResult:
     `aws_operations` holds the handler's AWS operations as "service:Operation" (botocore operation names
     under IAM service prefixes, e.g. "s3:HeadObject"), never the simulator's own setup calls.
     `greens_left_running` counts green instances still alive after a run that did not succeed (after a
-    success the greens are the group's serving instances, so it is 0); `blues_left_running` counts the
-    original instances still alive."""
+    success, or a failure after CodeDeploy succeeded, the greens are the group's serving instances, so it
+    is 0); `blues_left_running` counts the original instances still alive."""
 
     scenario: str
     description: str
@@ -68,6 +70,7 @@ class SimulationResult:
     simulated_seconds: float
     final_message: str
     invocation_details: list[dict[str, Any]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)  # the run's EMF metrics, read back from its log lines
     canaries: tuple[str, ...] = field(default=(), repr=False)  # the secrets that must never appear
 
     def to_json(self) -> dict[str, Any]:
@@ -111,7 +114,11 @@ def run_scenario(
             group=scenario.group,
             deploy=scenario.deploy,
             deployment_type=scenario.deployment_type,
+            alarms=scenario.alarms,
+            bake_time=scenario.bake_time,
         )
+        if scenario.alarm_fires is not None:
+            cloud.clock.add_listener(_alarm_trigger(cloud, pipeline, *scenario.alarm_fires))
 
         def on_phase(change: PhaseChange) -> None:
             if observer is not None:
@@ -192,6 +199,17 @@ def _judge(
     else:
         checks["no green left running"] = counts["greens"] == 0
         checks["blues still serving"] = counts["blues"] == instances
+    if scenario.fails_after_deploy:
+        # CodeDeploy had succeeded: the function leaves the Spot deployment alone, Elastigroup finishes it.
+        del checks["no green left running"], checks["blues still serving"]
+        checks["Spot deployment left alone"] = cloud.groups.stops == 0
+        checks["greens serving"] = counts["greens"] == instances
+    if scenario.alarms:
+        # One DescribeAlarms in preflight, then at most one per poll interval while the gate is watched.
+        timeline = _timeline(log.phases, simulated)
+        watched = sum(timeline.get(phase, 0.0) for phase in ("DEPLOY", "WAIT_DEPLOY", "BAKE"))
+        reads = cloud.gateway.ledger.calls["cloudwatch:DescribeAlarms"]
+        checks["alarms read at most once per poll"] = 2 <= reads <= 1 + len(driven.invocations) + watched // 15.0
     if scenario.forced_429 or scenario.spot_budget < 60:
         checks["429s absorbed"] = cloud.spot.ledger.throttled > 0
     if scenario.duplicate_first:
@@ -199,6 +217,7 @@ def _judge(
     if scenario.bad_token:
         checks["nothing launched"] = cloud.groups.started == 0
     final = finals[-1] if finals else None
+    lines = [line for _, line in log.lines]
     return SimulationResult(
         scenario=scenario.name,
         description=scenario.description,
@@ -218,9 +237,10 @@ def _judge(
         spot_stops=cloud.groups.stops,
         aws_calls=Counter(cloud.gateway.ledger.calls),
         aws_operations=frozenset(cloud.gateway.ledger.calls),
-        greens_left_running=counts["greens"] if not succeeded else 0,
+        greens_left_running=counts["greens"] if not (succeeded or scenario.fails_after_deploy) else 0,
         blues_left_running=counts["blues"],
-        log_lines=[line for _, line in log.lines],
+        log_lines=lines,
+        metrics=metrics_summary(lines),
         wall_seconds=round(wall, 3),
         simulated_seconds=simulated,
         final_message=_final_message(final),
@@ -237,6 +257,63 @@ def _judge(
             for i in driven.invocations
         ],
     )
+
+
+def _alarm_trigger(cloud: Cloud, pipeline: Pipeline, when: str, after: float) -> Callable[[float], None]:
+    """A clock listener that fires the pipeline's first alarm `after` seconds into deploying or baking.
+
+    "deploying" counts from the CodeDeploy deployment's start, "baking" from its success (when the function's
+    bake begins).
+    """
+    fired = threading.Event()
+    seen: dict[str, float] = {}
+    lock = threading.Lock()
+
+    def listener(now: float) -> None:
+        if fired.is_set():
+            return
+        runs = [r for r in cloud.codedeploy.runs.values() if r.application == pipeline.app_name]
+        if not runs:
+            return
+        run = runs[-1]
+        with lock:
+            if when == "deploying" and run.status == "InProgress":
+                seen.setdefault(when, now)
+            elif when == "baking" and run.status == "Succeeded":
+                seen.setdefault(when, now)
+            start = seen.get(when)
+            if start is None or now < start + after or fired.is_set():
+                return
+            fired.set()
+        name = pipeline.extra["alarms"][0]
+        cloud.fire_alarm(
+            name,
+            f"Threshold Crossed: 1 datapoint [37.0] was greater than the threshold (10.0), "
+            f"{when} for {int(now - start)} s",
+        )
+
+    return listener
+
+
+def metrics_summary(lines: list[str]) -> dict[str, Any]:
+    """The metrics of the run's EMF documents (lines with an `_aws` key), with their dimensions."""
+    summary: dict[str, Any] = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(record, dict) or "_aws" not in record:
+            continue
+        for directive in record["_aws"].get("CloudWatchMetrics", []):
+            summary["namespace"] = directive.get("Namespace")
+            summary["dimensions"] = directive.get("Dimensions")
+            for metric in directive.get("Metrics", []):
+                value = record.get(metric["Name"])
+                value = value[0] if isinstance(value, list) and len(value) == 1 else value
+                summary[metric["Name"]] = value
+        summary["Outcome"] = record.get("Outcome")
+    return summary
 
 
 def _final_message(report: Report | None) -> str:

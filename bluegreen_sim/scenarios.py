@@ -31,6 +31,11 @@ class Scenario:
     forced_429: Mapping[str, int] = field(default_factory=dict)
     min_invocations: int = 1
     deployment_type: str = "BLUE_GREEN"  # of the CodeDeploy deployment group
+    alarms: int = 0  # CloudWatch alarms created for the pipeline and given as ALARMS (the health gate)
+    bake_time: int = 0  # BAKE_TIME
+    alarm_fires: tuple[str, float] | None = None  # ("deploying" | "baking", seconds into it): the first alarm fires
+    # The run fails after CodeDeploy succeeded: the Spot deployment is left alone, the greens keep serving.
+    fails_after_deploy: bool = False
 
 
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
@@ -85,6 +90,32 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 deployment_type="IN_PLACE",
             ),
             Scenario("bad-token", "Spot rejects the API token with 401", "Failed:PermissionError", bad_token=True),
+            Scenario(
+                "alarm-during-deploy",
+                "a CloudWatch alarm of the health gate fires while CodeDeploy deploys: the deployment is stopped "
+                "with rollback and the greens are cleaned up",
+                "Failed:JobFailed",
+                alarms=2,
+                alarm_fires=("deploying", 120.0),
+            ),
+            Scenario(
+                "alarm-during-bake",
+                "CodeDeploy succeeds, then an alarm fires during BAKE_TIME: the job fails, the Spot deployment and "
+                "the greens are left serving (the recovery is the pipeline's stage rollback)",
+                "Failed:JobFailed",
+                alarms=2,
+                bake_time=600,
+                alarm_fires=("baking", 300.0),
+                fails_after_deploy=True,
+            ),
+            Scenario(
+                "healthy-bake",
+                "two alarms stay OK through a 1200 s BAKE_TIME that outlasts one invocation: success after the bake",
+                "Succeeded",
+                alarms=2,
+                bake_time=1200,
+                min_invocations=2,
+            ),
             Scenario(
                 "duplicate-delivery",
                 "Lambda delivers the first event twice; only one Spot deployment may start",

@@ -21,7 +21,9 @@ def result_of(name: str) -> SimulationResult:
 
 ALL = sorted(SCENARIOS)
 SUCCEEDING = [n for n in ALL if SCENARIOS[n].expected == "Succeeded"]
-FAILING = [n for n in ALL if SCENARIOS[n].expected != "Succeeded"]
+FAILING = [n for n in ALL if SCENARIOS[n].expected != "Succeeded" and not SCENARIOS[n].fails_after_deploy]
+# Failing after CodeDeploy succeeded (an alarm during the bake): the greens are left serving, by design.
+FAILING_AFTER_DEPLOY = [n for n in ALL if SCENARIOS[n].fails_after_deploy]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -168,3 +170,56 @@ def test_misconfigured_deployment_group_fails_in_preflight_without_launching_any
     assert result.spot_deployments_started == 0
     assert result.greens_left_running == 0
     assert "codedeploy:CreateDeployment" not in result.aws_operations
+
+
+@pytest.mark.parametrize("name", FAILING_AFTER_DEPLOY)
+def test_a_failure_after_codedeploy_succeeded_leaves_the_spot_deployment_and_the_greens_serving(name):
+    result = result_of(name)
+    assert result.spot_stops == 0
+    assert "codedeploy:StopDeployment" not in result.aws_operations
+    assert result.checks["greens serving"]
+    assert "onFailure: ROLLBACK" in result.final_message
+
+
+def test_an_alarm_during_the_deployment_stops_it_with_rollback_and_names_the_alarm():
+    result = result_of("alarm-during-deploy")
+    assert "health gate: CloudWatch alarm 'storefront-1-5xx' is in ALARM since " in result.final_message
+    assert "Threshold Crossed" in result.final_message
+    assert "(with rollback)" in result.final_message
+    assert result.aws_calls["codedeploy:StopDeployment"] == 1
+    assert "BAKE" not in result.timeline
+
+
+def test_an_alarm_during_the_bake_fails_the_job_without_any_success_report():
+    result = result_of("alarm-during-bake")
+    assert result.final_message.startswith("JobFailed: BAKE: health gate: CloudWatch alarm 'storefront-1-5xx'")
+    assert not any(
+        r["operation"] == "PutJobSuccessResult" and not r["request"].get("continuationToken") for r in result.reports
+    )
+    assert result.timeline["BAKE"] >= 300
+
+
+def test_a_healthy_bake_succeeds_after_bake_time_across_a_hand_over():
+    result = result_of("healthy-bake")
+    assert result.outcome == "Succeeded"
+    assert result.invocations >= 2
+    assert result.timeline["BAKE"] >= 1200
+    baking = [
+        r["request"]["executionDetails"]["summary"]
+        for r in result.reports
+        if r["request"].get("continuationToken") and r["request"]["executionDetails"]["summary"].startswith("Baking: ")
+    ]
+    assert baking
+    assert "2 alarms OK" in baking[0]
+    assert result.metrics["BakeSeconds"] >= 1200
+    assert "2 alarms OK after a 1200 s bake" in result.final_message
+
+
+@pytest.mark.parametrize("name", ["happy", "deploy-fails", "healthy-bake", "alarm-during-bake"])
+def test_the_run_emits_its_metrics_as_emf_in_the_captured_log(name):
+    result = result_of(name)
+    emf = [line for line in result.log_lines if '"_aws"' in line]
+    assert len(emf) == 1
+    assert result.metrics["namespace"] == "bluegreen"
+    assert result.metrics["Outcome"] == ("Succeeded" if result.outcome == "Succeeded" else "JobFailed")
+    assert result.metrics["TotalSeconds"] > 0

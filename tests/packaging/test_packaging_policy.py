@@ -29,6 +29,7 @@ EXPECTED_ACTIONS = {
     "codedeploy:RegisterApplicationRevision",
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceStatus",
+    "cloudwatch:DescribeAlarms",
     "s3:GetObject",
     "s3:ListBucket",
     "secretsmanager:GetSecretValue",

@@ -61,6 +61,7 @@ HAND_WRITTEN_OPERATIONS = [
     "codedeploy:StopDeployment",
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceStatus",
+    "cloudwatch:DescribeAlarms",
     "s3:HeadObject",
     "secrets-manager:GetSecretValue",
     "ssm:GetParameter",
