@@ -108,12 +108,19 @@ class Cloud:
             if _open_cloud:
                 raise RuntimeError("another simulated Cloud is open in this process (moto state is global)")
             _open_cloud.append(self)
+        try:
+            return self._start()
+        except BaseException:
+            self.close()  # a half-started cloud must not keep the process's one slot (or its servers)
+            raise
+
+    def _start(self) -> Cloud:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._moto.start()
         _, port = self._moto.get_host_and_port()
         self.moto_url = f"http://127.0.0.1:{port}"
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)  # a loaded machine answers slowly
         conn.request("POST", "/moto-api/reset")
         conn.getresponse().read()
         conn.close()
