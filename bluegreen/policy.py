@@ -56,6 +56,7 @@ _ACCOUNT: Final = re.compile(r"\d{12}")
 _REGION: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _PARAMETER: Final = re.compile(r"/?[A-Za-z0-9_.\-/]{1,1011}")
 _FUNCTION: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_ALARM: Final = re.compile(r"[^\x00-\x1f\x7f:*]{1,255}")  # ':' and '*' would change the ARN's meaning
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,13 @@ class PolicyScope:
     parameter: str | None = None
     kms_key_arn: str | None = None
     function_name: str = "bluegreen"
+    alarms: tuple[str, ...] = ()  # the health gate's alarms (ALARMS); none named: every alarm of the account
 
     @classmethod
     def placeholders(cls) -> PolicyScope:
         """The scope LambdaPolicyDefinition.json is built from: every name a placeholder, every grant present."""
-        return cls(**PLACEHOLDERS)
+        names: dict[str, Any] = dict(PLACEHOLDERS)
+        return cls(**names)
 
     def arn(self, service: str, resource: str, *, regional: bool = True) -> str:
         where = f"{self.region}:{self.account}" if regional else ":"
@@ -134,6 +137,17 @@ def build_policy(scope: PolicyScope) -> dict[str, Any]:
             ["ec2:DescribeInstanceStatus", "ec2:DescribeInstances"],
             "*",
         ),
+        # DescribeAlarms takes alarm ARNs (Service Authorization Reference, list_amazoncloudwatch). Read-only, so
+        # without --alarm it covers every alarm of the account and region: ALARMS works without editing the
+        # policy. A composite alarm is returned only to a role granted DescribeAlarms on "*" (CloudWatch API
+        # reference, DescribeAlarms): widen Resource if ALARMS names one.
+        _statement(
+            "ReadHealthGateAlarms",
+            "cloudwatch:DescribeAlarms",
+            [scope.arn("cloudwatch", f"alarm:{name}") for name in scope.alarms]
+            if scope.alarms
+            else scope.arn("cloudwatch", "alarm:*"),
+        ),
     ]
     if scope.bucket is not None:
         statements += [
@@ -180,7 +194,7 @@ def render(policy: dict[str, Any]) -> str:
     return json.dumps(policy, indent=2) + "\n"
 
 
-def _statement(sid: str, actions: str | list[str], resource: str) -> dict[str, Any]:
+def _statement(sid: str, actions: str | list[str], resource: str | list[str]) -> dict[str, Any]:
     return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resource}
 
 
@@ -226,6 +240,9 @@ def scope_from_args(args: argparse.Namespace) -> PolicyScope:
             problems.append(f"--secret: expected a Secrets Manager secret name or ARN, got {secret!r}")
         # A secret's ARN ends in '-' and six random characters that its name does not carry.
         secret = f"arn:{args.partition}:secretsmanager:{region}:{account}:secret:{secret}-??????"
+    alarms = tuple(dict.fromkeys(args.alarm or ()))
+    for name in alarms:
+        check("--alarm", name, _ALARM, "a CloudWatch alarm name (1-255 characters, no ':' or '*')")
     if args.kms_key is not None and args.secret is None and args.parameter is None:
         problems.append("--kms-key: only needed with --secret or --parameter (the key that encrypts it)")
     if problems:
@@ -242,6 +259,7 @@ def scope_from_args(args: argparse.Namespace) -> PolicyScope:
         parameter=args.parameter,
         kms_key_arn=args.kms_key,
         function_name=args.function_name,
+        alarms=alarms,
     )
 
 
@@ -263,6 +281,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--deployment-config", default="*", help="the group's deployment config name (default: any, read only)"
     )
     parser.add_argument("--function-name", default="bluegreen", help="the Lambda function's name (its log group)")
+    parser.add_argument(
+        "--alarm",
+        action="append",
+        help="a CloudWatch alarm of ALARMS (repeat for each); default: read every alarm of the account",
+    )
     parser.add_argument(
         "--placeholders",
         action="store_true",

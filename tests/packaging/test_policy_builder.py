@@ -298,3 +298,20 @@ def _normalised(document: dict[str, Any]) -> list[dict[str, Any]]:
         return {**statement, "Action": sorted(as_list(statement["Action"])), "Resource": as_list(statement["Resource"])}
 
     return sorted((one(s) for s in document["Statement"]), key=lambda s: s["Sid"])
+
+
+def test_the_health_gate_reads_every_alarm_unless_the_command_names_them():
+    every = printed_policy("--app", "Shop", "--deployment-group", "Prod", "--region", REGION, "--account", ACCOUNT)
+    named = printed_policy(
+        "--app", "Shop", "--deployment-group", "Prod", "--region", REGION, "--account", ACCOUNT,
+        "--alarm", "shop-5xx", "--alarm", "shop p99",
+    )  # fmt: skip
+
+    assert statements_by_sid(every)["ReadHealthGateAlarms"]["Resource"] == (
+        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"
+    )
+    assert statements_by_sid(named)["ReadHealthGateAlarms"]["Resource"] == [
+        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:shop-5xx",
+        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:shop p99",
+    ]
+    assert statements_by_sid(named)["ReadHealthGateAlarms"]["Action"] == "cloudwatch:DescribeAlarms"
