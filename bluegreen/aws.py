@@ -422,6 +422,10 @@ class AwsGateway:
             reply = self._cloudwatch().describe_alarms(
                 AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"], MaxRecords=100
             )
+            if "MetricAlarms" not in reply and "CompositeAlarms" not in reply:
+                # botocore reads a body that is no DescribeAlarms reply (a proxy's page) as {}: that is no
+                # answer, not "no such alarm".
+                raise KeyError("MetricAlarms")
             alarms: list[Any] = [*reply.get("MetricAlarms", []), *reply.get("CompositeAlarms", [])]
             for alarm in alarms:
                 name = str(alarm["AlarmName"])

@@ -170,6 +170,16 @@ CALLS = (
         limit="DeploymentLimitExceededException",
     ),
     _aws("codedeploy", "GetDeployment", "deploy", not_found="DeploymentDoesNotExistException"),
+    # CloudWatch signs as "monitoring": the proxy sees that name. Read in preflight (alarms exist), then polled
+    # with GetDeployment (a CodeDeploy deployment still running, so a failure stops it).
+    Call("cloudwatch:DescribeAlarms", "dry-run", ("cloudwatch:DescribeAlarms",), "monitoring", "DescribeAlarms"),
+    Call(
+        "cloudwatch:DescribeAlarms (poll)",
+        "stalled-deploy",
+        ("cloudwatch:DescribeAlarms",),
+        "monitoring",
+        "DescribeAlarms",
+    ),
     _aws("codedeploy", "StopDeployment", "stalled-deploy", not_found="DeploymentDoesNotExistException", role="cleanup"),
     _aws(
         "codedeploy",
@@ -286,7 +296,12 @@ OVERRIDES: dict[tuple[str, str], str] = {
 }
 
 # Polls only read: one that fails is retried at the next interval (MAX_POLL_FAILURES in a row fail the run).
-POLLED = ("ec2:DescribeInstances", "ec2:DescribeInstanceStatus", "codedeploy:GetDeployment")
+POLLED = (
+    "ec2:DescribeInstances",
+    "ec2:DescribeInstanceStatus",
+    "codedeploy:GetDeployment",
+    "cloudwatch:DescribeAlarms (poll)",
+)
 ACCEPTED_ON_200 = ("codedeploy:StopDeployment",)  # like the reports: a 200 is the answer, its body is not read
 
 
@@ -345,7 +360,7 @@ def _report_expectation(call: Call, kind: str, base: Expect) -> Expect:
 
 
 CELLS = [(call, kind) for call in CALLS for kind in _kinds(call)]
-CELL_COUNT = 384  # asserted below, so the matrix cannot silently shrink
+CELL_COUNT = 418  # asserted below, so the matrix cannot silently shrink
 
 
 def test_the_matrix_covers_every_call_with_every_fault() -> None:
@@ -363,6 +378,8 @@ def test_the_matrix_covers_every_call_with_every_fault() -> None:
         "codedeploy:BatchGetDeployments",
         "codedeploy:CreateDeployment",
         "codedeploy:GetDeployment",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:DescribeAlarms (poll)",
         "codedeploy:StopDeployment",
         "codedeploy:ListDeploymentTargets",
         "codedeploy:BatchGetDeploymentTargets",
@@ -385,6 +402,7 @@ class World:
     ec2: Any
     secrets: Any
     ssm: Any
+    cloudwatch: Any
     codedeploy_server: AwsJsonServer
     codepipeline_server: AwsJsonServer
     environ: dict[str, str] = field(
@@ -432,7 +450,7 @@ def world(codedeploy_server: AwsJsonServer, codepipeline_server: AwsJsonServer) 
         for name, value in FAKE_AWS_ENVIRONMENT.items():
             mp.setenv(name, value)
         proxy = FaultProxy(upstreams={"codedeploy": codedeploy_server.url, "codepipeline": codepipeline_server.url})
-        for service in ("EC2", "S3", "SECRETS_MANAGER", "SSM", "CODEDEPLOY", "CODEPIPELINE"):
+        for service in ("EC2", "S3", "SECRETS_MANAGER", "SSM", "CODEDEPLOY", "CODEPIPELINE", "CLOUDWATCH"):
             mp.setenv(f"AWS_ENDPOINT_URL_{service}", proxy.url)
         try:
             with mock_aws(), responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
@@ -446,6 +464,7 @@ def world(codedeploy_server: AwsJsonServer, codepipeline_server: AwsJsonServer) 
                     ec2=boto3.client("ec2", region_name="us-east-1"),
                     secrets=boto3.client("secretsmanager", region_name="us-east-1"),
                     ssm=boto3.client("ssm", region_name="us-east-1"),
+                    cloudwatch=boto3.client("cloudwatch", region_name="us-east-1"),
                     codedeploy_server=codedeploy_server,
                     codepipeline_server=codepipeline_server,
                 )
@@ -529,6 +548,20 @@ def _new_cell(world: World, call: Call, kind: str, number: int) -> Cell:
         del params["API_TOKEN"]
         params["API_TOKEN_PARAMETER"] = f"/spot/token-{number}"
         world.ssm.put_parameter(Name=params["API_TOKEN_PARAMETER"], Value=CANARY_TOKEN, Type="SecureString")
+    if call.service == "monitoring":  # the health gate, on an alarm that exists and stays OK
+        alarm = f"gate-{number}"
+        world.cloudwatch.put_metric_alarm(
+            AlarmName=alarm,
+            MetricName="HTTPCode_Target_5XX_Count",
+            Namespace="AWS/ApplicationELB",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=10,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+        world.cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="quiet")
+        params["ALARMS"] = [alarm]
     if call.key == "spot:GET group status":
         spot.capacity = 0  # no capacity target: the green count comes from the group's status
         spot.status_instances = 1
@@ -661,7 +694,8 @@ def _inject(cell: Cell) -> None:
     times = _times(cell.kind, AWS_ATTEMPTS)
     if cell.kind.endswith("-persistent") and cell.call.key in POLLED:
         times = MAX_POLL_FAILURES * (AWS_ATTEMPTS + 1)  # outlast every attempt of every poll the run tolerates
-    cell.world.proxy.fail_next(cell.call.service, cell.call.operation, _aws_fault(cell), times=times)
+    skip = 1 if cell.call.key.endswith("(poll)") else 0  # let preflight's read through: the polls meet the fault
+    cell.world.proxy.fail_next(cell.call.service, cell.call.operation, _aws_fault(cell), times=times, skip=skip)
 
 
 # ---- the matrix -----------------------------------------------------------------------------------------------

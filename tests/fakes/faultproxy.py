@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-_JSON_SERVICES = frozenset({"codedeploy", "codepipeline", "secretsmanager", "ssm"})
+# "monitoring" is CloudWatch's signing name; botocore speaks JSON to it when it can (its model also offers CBOR
+# and query).
+_JSON_SERVICES = frozenset({"codedeploy", "codepipeline", "secretsmanager", "ssm", "monitoring"})
 _SCOPE_RE = re.compile(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/aws4_request")
 _DROPPED_HEADERS = frozenset({"content-length", "transfer-encoding", "connection", "server", "date", "keep-alive"})
 
