@@ -162,8 +162,29 @@ def test_describe_alarms_unreadable_on_every_poll_fails_the_run_without_success(
     assert not any(r.kind == "success" for r in cloud.codepipeline.reports)
     failure = report.body["failureDetails"]
     assert failure["type"] == "SystemUnavailable"
-    assert "DescribeAlarms did not return alarm(s) 'web-5xx', 'web-latency'" in failure["message"]
+    assert "cloudwatch:DescribeAlarms returned a reply of an unexpected shape" in failure["message"]
     assert f"Poll failed ({MAX_POLL_FAILURES - 1} in a row)" in cloud.logs
+
+
+def test_an_alarm_deleted_during_the_run_fails_it_without_success_once_it_stays_missing(cloud: Cloud) -> None:
+    cloud.codedeploy.script = Script(duration=600)
+    deleted = False
+
+    def delete_while_deploying(now: float) -> None:
+        nonlocal deleted
+        if not deleted and _deployment_created_at(cloud) is not None:
+            deleted = True
+            cloud.cloudwatch.delete_alarms(AlarmNames=["web-5xx"])
+
+    cloud.clock.on_advance.append(delete_while_deploying)
+
+    report = cloud.run_pipeline(_gated(cloud))
+
+    assert report.kind == "failure"
+    failure = report.body["failureDetails"]
+    assert failure["type"] == "SystemUnavailable"
+    assert "DescribeAlarms did not return alarm(s) 'web-5xx' (deleted since the run started" in failure["message"]
+    assert "stopped CodeDeploy deployment" in failure["message"]  # still deploying: stopped with rollback
 
 
 def test_a_bake_time_that_does_not_fit_in_timeout_is_a_configuration_error(cloud: Cloud) -> None:
