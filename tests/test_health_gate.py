@@ -5,8 +5,13 @@ tests/fakes/cloudwatch.py fires them at a simulated time and injects DescribeAla
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
+import boto3
+from botocore.stub import Stubber
+
+from bluegreen.aws import AwsGateway
 from bluegreen.flow import MAX_POLL_FAILURES
 from bluegreen.state import decode_token
 from tests.conftest import CANARY_TOKEN, Cloud
@@ -207,3 +212,48 @@ def test_without_alarms_cloudwatch_is_never_called(cloud: Cloud) -> None:
     assert report.kind == "success"
     assert faults.answered == 0
     assert CANARY_TOKEN not in cloud.logs
+
+
+def test_composite_alarms_are_asked_for_and_read_like_metric_alarms() -> None:
+    # moto has no composite alarms (PutCompositeAlarm is not implemented): botocore's Stubber answers with the
+    # shapes of botocore's cloudwatch model (DescribeAlarmsOutput: MetricAlarms, CompositeAlarms).
+    client = boto3.client(
+        "cloudwatch", region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    fired = dt.datetime(2026, 12, 1, 20, 15, 0, tzinfo=dt.UTC)
+    with Stubber(client) as stub:
+        stub.add_response(
+            "describe_alarms",
+            {
+                "MetricAlarms": [{"AlarmName": "web-5xx", "StateValue": "OK", "StateReason": "quiet"}],
+                "CompositeAlarms": [
+                    {
+                        "AlarmName": "web-health",
+                        "StateValue": "ALARM",
+                        "StateReason": "web-5xx-zone-b transitioned to ALARM",
+                        "StateTransitionedTimestamp": fired,
+                        "StateUpdatedTimestamp": fired + dt.timedelta(minutes=5),
+                    }
+                ],
+            },
+            {
+                "AlarmNames": ["web-5xx", "web-health"],
+                "AlarmTypes": ["MetricAlarm", "CompositeAlarm"],
+                "MaxRecords": 100,
+            },
+        )
+        gateway = AwsGateway(
+            ec2=lambda: None,  # type: ignore[arg-type,return-value]
+            codedeploy=lambda: None,  # type: ignore[arg-type,return-value]
+            codepipeline=lambda: None,  # type: ignore[arg-type,return-value]
+            s3=lambda: None,  # type: ignore[arg-type,return-value]
+            cloudwatch=lambda: client,
+        )
+        states = gateway.alarm_states(["web-5xx", "web-health"])
+
+    assert states["web-5xx"].firing is False
+    composite = states["web-health"]
+    assert composite.firing
+    assert composite.describe() == (
+        "CloudWatch alarm 'web-health' is in ALARM since 2026-12-01T20:15:00Z: web-5xx-zone-b transitioned to ALARM"
+    )
