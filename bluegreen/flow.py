@@ -350,6 +350,7 @@ class Deployment:
         p = self._params
         deployment_id = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
         if deployment_id is None:
+            self._check_alarms_before_deploying()
             deployment_id = self._aws.create_deployment(
                 p.application,
                 p.deployment_group,
@@ -361,6 +362,18 @@ class Deployment:
         else:
             logger.info("CodeDeploy deployment %s already targets this green fleet: following it", deployment_id)
         return state.advance(phase="WAIT_DEPLOY", codedeploy_deployment_id=deployment_id)
+
+    def _check_alarms_before_deploying(self) -> None:
+        """An alarm already in ALARM fails the run before CodeDeploy starts on the greens.
+
+        Raises:
+            AlarmFiredError: an alarm is in ALARM.
+        """
+        try:
+            self._check_alarms()
+        except ServiceUnavailableError as exc:
+            # Not a reason to hold the deployment: the first WAIT_DEPLOY poll reads the alarms again, at once.
+            logger.warning("Could not read the alarms before deploying (read again at the first poll): %s", exc)
 
     def _wait_deploy(self, state: RunState) -> tuple[RunState, Outcome | None]:
         assert state.codedeploy_deployment_id is not None  # noqa: S101 - DEPLOY always sets it

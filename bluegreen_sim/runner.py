@@ -205,11 +205,12 @@ def _judge(
         checks["Spot deployment left alone"] = cloud.groups.stops == 0
         checks["greens serving"] = counts["greens"] == instances
     if scenario.alarms:
-        # One DescribeAlarms in preflight, then at most one per poll interval while the gate is watched.
+        # One DescribeAlarms in preflight, one before CreateDeployment, then at most one per poll interval while
+        # the gate is watched (a resumed invocation polls at once).
         timeline = _timeline(log.phases, simulated)
         watched = sum(timeline.get(phase, 0.0) for phase in ("DEPLOY", "WAIT_DEPLOY", "BAKE"))
         reads = cloud.gateway.ledger.calls["cloudwatch:DescribeAlarms"]
-        checks["alarms read at most once per poll"] = 2 <= reads <= 1 + len(driven.invocations) + watched // 15.0
+        checks["alarms read at most once per poll"] = 2 <= reads <= 2 + len(driven.invocations) + watched // 15.0
     if scenario.forced_429 or scenario.spot_budget < 60:
         checks["429s absorbed"] = cloud.spot.ledger.throttled > 0
     if scenario.duplicate_first:

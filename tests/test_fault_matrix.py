@@ -694,7 +694,8 @@ def _inject(cell: Cell) -> None:
     times = _times(cell.kind, AWS_ATTEMPTS)
     if cell.kind.endswith("-persistent") and cell.call.key in POLLED:
         times = MAX_POLL_FAILURES * (AWS_ATTEMPTS + 1)  # outlast every attempt of every poll the run tolerates
-    skip = 1 if cell.call.key.endswith("(poll)") else 0  # let preflight's read through: the polls meet the fault
+    # The poll row lets preflight's read and the one before CreateDeployment through: the polls meet the fault.
+    skip = 2 if cell.call.key.endswith("(poll)") else 0
     cell.world.proxy.fail_next(cell.call.service, cell.call.operation, _aws_fault(cell), times=times, skip=skip)
 
 

@@ -65,6 +65,21 @@ def test_an_alarm_firing_while_codedeploy_deploys_stops_the_deployment_with_roll
     assert not any(r.kind == "success" for r in cloud.codepipeline.reports)
 
 
+def test_an_alarm_already_in_alarm_when_the_greens_are_ready_fails_before_codedeploy_starts(cloud: Cloud) -> None:
+    params = _gated(cloud)
+    cloud.cloudwatch.set_alarm_state(AlarmName="web-latency", StateValue="ALARM", StateReason="p99 above 2 s")
+
+    report = cloud.run_pipeline(params)
+
+    assert report.kind == "failure"
+    failure = report.body["failureDetails"]
+    assert failure["type"] == "JobFailed"
+    assert failure["message"].startswith("DEPLOY: health gate: CloudWatch alarm 'web-latency' is in ALARM since ")
+    assert "CreateDeployment" not in cloud.codedeploy.calls
+    assert "stopped Spot deployment cdbg-00000001" in failure["message"]
+    assert cloud.green_instances() == []
+
+
 def test_an_alarm_firing_during_the_bake_fails_the_job_and_leaves_the_spot_deployment_running(cloud: Cloud) -> None:
     ends = lambda: _deployment_ends_at(cloud)  # noqa: E731
     cloud.clock.on_advance.append(
