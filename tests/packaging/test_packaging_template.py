@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -136,3 +137,31 @@ def test_outputs_give_function_arn_and_name(template):
 
     assert outputs["FunctionArn"]["Value"] == {"Fn::GetAtt": ["Function", "Arn"]}
     assert outputs["FunctionName"]["Value"] == {"Ref": "Function"}
+
+
+def test_the_failed_deployment_alarm_and_dashboard_exist_only_when_asked_for(template):
+    resources = template["Resources"]
+    alarm, dashboard = resources["FailedDeploymentsAlarm"], resources["DeploymentsDashboard"]
+
+    assert alarm["Condition"] == dashboard["Condition"] == "WantsFailedDeploymentAlarm"
+    assert template["Parameters"]["FailedDeploymentAlarm"]["Default"] == "false"
+    # The metric bluegreen/metrics.py emits, with its dimensions (tests/test_metrics.py checks the EMF line).
+    properties = alarm["Properties"]
+    assert (properties["Namespace"], properties["MetricName"]) == ("bluegreen", "DeploymentFailed")
+    assert {d["Name"]: d["Value"] for d in properties["Dimensions"]} == {
+        "Application": {"Ref": "ApplicationName"},
+        "DeploymentGroup": {"Ref": "DeploymentGroupName"},
+    }
+    assert (properties["Statistic"], properties["Threshold"], properties["TreatMissingData"]) == (
+        "Sum",
+        1,
+        "notBreaching",
+    )
+    body, names = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    filled = body.replace("${AWS::Region}", "us-east-1")
+    for name in names:
+        filled = filled.replace(f"${{{name}}}", "x")
+    widgets = json.loads(filled)["widgets"]
+    shown = {m[1] for w in widgets for m in w["properties"]["metrics"]}
+    assert shown == {"DeploymentSucceeded", "DeploymentFailed", "GreenLaunchSeconds", "DeploySeconds",
+                     "BakeSeconds", "TotalSeconds"}  # fmt: skip
