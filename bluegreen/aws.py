@@ -15,7 +15,24 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    HTTPClientError,
+    NoAuthTokenError,
+    NoCredentialsError,
+    NoRegionError,
+    ParamValidationError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
+    SSOError,
+    TokenRetrievalError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 
 from bluegreen.errors import (
@@ -65,6 +82,29 @@ _UNAVAILABLE: Final = frozenset(
         "RequestTimeout",
         "RequestTimeoutException",
     }
+)
+# The credentials were found but AWS does not accept them (expired, revoked, another partition's, a wrong clock).
+_BAD_CREDENTIALS: Final = frozenset(
+    {
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "RequestExpired",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+        "AuthFailure",
+        "InvalidSignatureException",
+        "SignatureDoesNotMatch",
+        "InvalidAccessKeyId",
+    }
+)
+CREDENTIALS_HINT: Final = (
+    "set AWS_PROFILE to a profile with credentials, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (on Lambda they "
+    "come from the function's role)"
+)
+REGION_HINT: Final = "set AWS_REGION or AWS_DEFAULT_REGION (on Lambda it is the function's region)"
+_NETWORK_HINT: Final = (
+    "re-run the stage; if the function runs in a VPC, it needs a route to AWS's endpoints (a NAT gateway or VPC "
+    "endpoints)"
 )
 _CONFIGURATION: Final = frozenset(
     {
@@ -156,8 +196,7 @@ class DeploymentGroupInfo:
 def wrap_aws_error(operation: str, exc: Exception) -> BlueGreenError:
     """Our error for a failed AWS call: the one place botocore's errors are classified."""
     if not isinstance(exc, ClientError):
-        # No answer, or an answer botocore could not read (a proxy's HTML page, a bare status).
-        return ServiceUnavailableError(f"AWS {operation} failed: {type(exc).__name__}: {exc}")
+        return _wrap_local_error(operation, exc)
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
     message = str(error.get("Message", "")) or code
@@ -165,6 +204,8 @@ def wrap_aws_error(operation: str, exc: Exception) -> BlueGreenError:
     status = int(metadata.get("HTTPStatusCode", 0) or 0)
     request_id = metadata.get("RequestId")
     text = f"AWS {operation} failed: {code}: {message}"
+    if code in _BAD_CREDENTIALS:
+        return ConfigurationError(f"{text}: AWS does not accept these credentials; {CREDENTIALS_HINT}")
     if code in _ACCESS_DENIED or status in (401, 403):
         return AccessDeniedError(text + " (grant it to the function's role: see LambdaPolicyDefinition.json)")
     if code in _UNAVAILABLE or status == 429 or status >= 500:
@@ -180,6 +221,36 @@ def wrap_aws_error(operation: str, exc: Exception) -> BlueGreenError:
     if code in ("InvalidJobStateException", "JobNotFoundException"):
         return JobAlreadyReportedError(text)
     return AwsApiError(operation, code, message, request_id=request_id)
+
+
+def _wrap_local_error(operation: str, exc: Exception) -> BlueGreenError:
+    """A failure on our side of the wire (botocore's own exceptions, sorted by what a person does about them)."""
+    text = f"AWS {operation} failed: {type(exc).__name__}: {exc}"
+    if isinstance(
+        exc,
+        NoCredentialsError
+        | PartialCredentialsError
+        | CredentialRetrievalError
+        | ProfileNotFound
+        | NoAuthTokenError
+        | TokenRetrievalError
+        | SSOError,
+    ):
+        return ConfigurationError(f"{text}; {CREDENTIALS_HINT}")
+    if isinstance(exc, NoRegionError):
+        return ConfigurationError(f"{text}; {REGION_HINT}")
+    if isinstance(exc, ParamValidationError):
+        # botocore checked the request against the service model before sending it: a value out of AWS's bounds.
+        return ConfigurationError(f"{text}; fix the parameter named there")
+    if isinstance(exc, ReadTimeoutError):
+        return ServiceUnavailableError(f"{text} (AWS did not answer in time); re-run the stage")
+    if isinstance(exc, EndpointConnectionError | BotoConnectionError | ConnectionClosedError):
+        # Connect timeouts, refused or reset connections, DNS, TLS and proxy failures.
+        return ServiceUnavailableError(f"{text} (AWS's endpoint cannot be reached); {_NETWORK_HINT}")
+    if isinstance(exc, HTTPClientError):
+        return ServiceUnavailableError(f"{text} (the connection to AWS failed); re-run the stage")
+    # An answer botocore could not read (a proxy's HTML page, a bare status), or another botocore failure.
+    return ServiceUnavailableError(f"{text} (AWS's reply could not be read); re-run the stage")
 
 
 @contextmanager
@@ -308,8 +379,8 @@ class AwsGateway:
         Raises:
             BlueGreenError: a CodeDeploy call failed.
         """
-        client = self._codedeploy()
         with _calling("codedeploy:ListDeployments"):
+            client = self._codedeploy()
             ids = list(
                 client.list_deployments(applicationName=application, deploymentGroupName=deployment_group)[
                     "deployments"
@@ -386,8 +457,8 @@ class AwsGateway:
         Raises:
             BlueGreenError: a CodeDeploy call failed.
         """
-        client = self._codedeploy()
         with _calling("codedeploy:ListDeploymentTargets"):
+            client = self._codedeploy()
             ids = list(
                 client.list_deployment_targets(deploymentId=deployment_id, targetFilters={"TargetStatus": ["Failed"]})[
                     "targetIds"

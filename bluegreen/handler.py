@@ -21,7 +21,7 @@ from functools import cache
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from bluegreen import logs
-from bluegreen.aws import AwsGateway
+from bluegreen.aws import CREDENTIALS_HINT, REGION_HINT, AwsGateway
 from bluegreen.clock import Clock, SystemClock
 from bluegreen.errors import (
     BlueGreenError,
@@ -104,9 +104,10 @@ def _seconds(
 class _Clients:
     """boto3 clients and the HTTP session, built on first use and kept for warm invocations."""
 
-    def __init__(self, boto3_session: boto3.session.Session | None = None) -> None:
+    def __init__(self, boto3_session: boto3.session.Session | None = None, region: str | None = None) -> None:
         self._lock = threading.Lock()
         self._boto3_session = boto3_session
+        self._region = region
 
     @cache  # noqa: B019 - one instance per handler, lives as long as the container
     def session(self) -> boto3.session.Session:
@@ -114,7 +115,28 @@ class _Clients:
             return self._boto3_session
         import boto3  # noqa: PLC0415 - deferred: only paths that call AWS pay for it
 
-        return boto3.session.Session()
+        session = boto3.session.Session()
+        if not session.region_name and self._region:
+            # boto3 reads AWS_DEFAULT_REGION (or the profile's region) but not AWS_REGION, which people also set.
+            session = boto3.session.Session(region_name=self._region)
+        return session
+
+    def aws_setup_problems(self) -> list[str]:
+        """What keeps every AWS call from working: no region, or no credentials (say so once, not per call).
+
+        Resolves the credentials the clients would resolve on their first call anyway; the session caches them.
+        """
+        from botocore.exceptions import BotoCoreError  # noqa: PLC0415
+
+        problems: list[str] = []
+        try:
+            if not self.session().region_name:
+                problems.append(f"AWS region: none is configured; {REGION_HINT}")
+            if self.session().get_credentials() is None:
+                problems.append(f"AWS credentials: none found; {CREDENTIALS_HINT}")
+        except BotoCoreError as exc:  # an AWS_PROFILE that does not exist, a credential_process that fails
+            problems.append(f"AWS credentials: {type(exc).__name__}: {exc}; {CREDENTIALS_HINT}")
+        return problems
 
     @cache  # noqa: B019
     def client(self, service: str) -> Any:
@@ -172,7 +194,7 @@ class _BlueGreenHandler:
     ) -> None:
         self._clock = clock
         self._environ = environ
-        self._clients = _Clients(boto3_session)
+        self._clients = _Clients(boto3_session, region=environ.get("AWS_REGION") or None)
         level = environ.get("POWERTOOLS_LOG_LEVEL") or environ.get("LOG_LEVEL") or "INFO"
         self._sink = logs.LogSink(log_stream, level)
         self._cold_start_warning = cold_start_warning
@@ -240,6 +262,9 @@ class _BlueGreenHandler:
         try:
             settings = Settings.from_environ(self._environ)
             params = load(settings)
+            problems = self._clients.aws_setup_problems()
+            if problems:
+                raise ConfigurationError(problems)
             token = self._clients.tokens().resolve(params.token_source)
             logs.register_secret(token.reveal())
             spot = SpotClient(

@@ -113,4 +113,6 @@ def _wrap(exc: Exception, key: str, name: str) -> BlueGreenError:
         )
     if isinstance(wrapped, AwsApiError):  # a client-side error about this secret or parameter
         return ConfigurationError(f"{where} cannot be read: {wrapped.code}: {wrapped.aws_message}")
+    if isinstance(wrapped, ConfigurationError):  # no credentials or region, or a request botocore refused
+        return ConfigurationError(f"{where} cannot be read: {wrapped}")
     return ServiceUnavailableError(f"{where} cannot be read: {wrapped}")

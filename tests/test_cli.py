@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from bluegreen_sim import cli
+from tests.conftest import CANARY_TOKEN, user_parameters
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
 
 # Runs in a fresh interpreter where the simulator's dependencies cannot be imported, as after `pip install .`.
 WITHOUT_SIMULATOR = textwrap.dedent(
@@ -86,3 +91,34 @@ def test_every_subcommand_is_listed_in_the_help(capsys):
     out = capsys.readouterr().out
     assert "simulate" in out
     assert "invoke" in out
+
+
+@pytest.mark.usefixtures("no_aws_setup")
+def test_invoke_prints_one_line_and_fails_when_even_the_codepipeline_report_fails(tmp_path, capsys):
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps(user_parameters()))
+
+    status = cli.main(["invoke", "--params", str(params), "--event", str(EVENTS / "codepipeline-s3.json")])
+
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith(
+        "bluegreen invoke: failed: ReportFailedError: reporting to CodePipeline failed: "
+        "AWS codepipeline:PutJobFailureResult failed: NoRegionError"
+    )
+    assert err.count("\n") == 1
+    assert CANARY_TOKEN not in err
+
+
+@pytest.mark.usefixtures("no_aws_setup")
+def test_invoke_without_aws_credentials_says_which_variables_to_set(tmp_path, capsys):
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({**user_parameters(), "DRY_RUN": True}))
+
+    status = cli.main(["invoke", "--params", str(params)])
+
+    out = capsys.readouterr().out
+    assert status == 1
+    assert out.startswith("FAILED ConfigurationError: AWS region: none is configured; set AWS_REGION or AWS_DEFAULT_")
+    assert "AWS credentials: none found; set AWS_PROFILE" in out
+    assert out.count("\n") == 1
