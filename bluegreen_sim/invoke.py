@@ -13,8 +13,11 @@ import io
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+Handler = Callable[[Any, Any], "dict[str, Any] | None"]
 
 EXIT_FAILED = 1
 
@@ -76,8 +79,12 @@ def invoke(
     verbose: bool = False,
     out: IO[str] | None = None,
     err: IO[str] | None = None,
+    handler: Handler | None = None,
 ) -> int:
-    """Run the handler once and print its result; the process exit status (0 unless the run failed)."""
+    """Run the handler once and print its result; the process exit status (0 unless the run failed).
+
+    `handler` replaces the production handler (the simulator's walk-through passes one on its simulated clock).
+    """
     out = out or sys.stdout
     err = err or sys.stderr
     try:
@@ -86,10 +93,11 @@ def invoke(
         err.write(f"bluegreen invoke: {exc}\n")
         return EXIT_FAILED
     try:
-        from bluegreen.handler import create_handler  # noqa: PLC0415 - --help must not pay for the handler
+        if handler is None:
+            from bluegreen.handler import create_handler  # noqa: PLC0415 - --help must not pay for the handler
 
-        # The function's JSON log lines are for CloudWatch; here they go to stderr only when asked for.
-        handler = create_handler(log_stream=err if verbose else io.StringIO())
+            # The function's JSON log lines are for CloudWatch; here they go to stderr only when asked for.
+            handler = create_handler(log_stream=err if verbose else io.StringIO())
         result = handler(event, _WallContext())
     except Exception as exc:  # noqa: BLE001 - one line for any failure, never a traceback
         from bluegreen.logs import redact  # noqa: PLC0415

@@ -18,7 +18,7 @@ from tests.event_files import (
 )
 
 PIPELINE_EVENTS = (CODEPIPELINE_S3, CODEPIPELINE_GITHUB)
-COMMON_KEYS = {"API_TOKEN", "ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP", "TIMEOUT"}
+COMMON_KEYS = {"API_TOKEN_SECRET", "ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP", "TIMEOUT"}
 S3_KEYS = {"S3_BUCKET", "S3_KEY", "S3_BUNDLE"}
 GITHUB_KEYS = {"GITHUB_REPO", "COMMIT_ID"}
 
@@ -52,20 +52,22 @@ def test_pipeline_event_has_every_key_and_one_revision_source(name, revision_key
     assert set(user_parameters(load_event(name))) == COMMON_KEYS | revision_keys
 
 
-def test_console_test_event_is_the_user_parameters_object_itself():
+def test_console_test_event_is_the_pipelines_user_parameters_as_a_dry_run():
     event = load_event(CONSOLE_TEST)
 
     assert "CodePipeline.job" not in event
-    assert set(event) == COMMON_KEYS | S3_KEYS
-    assert event == user_parameters(load_event(CODEPIPELINE_S3))
+    assert list(event)[0] == "DRY_RUN"
+    assert event["DRY_RUN"] is True
+    assert {k: v for k, v in event.items() if k != "DRY_RUN"} == user_parameters(load_event(CODEPIPELINE_S3))
 
 
 @pytest.mark.parametrize("name", [*PIPELINE_EVENTS, CONSOLE_TEST])
-def test_events_carry_only_a_placeholder_token(name):
+def test_events_name_a_token_secret_and_carry_no_token(name):
     event = load_event(name)
     parameters = event if name == CONSOLE_TEST else user_parameters(event)
 
-    assert parameters["API_TOKEN"] == "YOUR-SPOT-API-TOKEN"
+    assert parameters["API_TOKEN_SECRET"] == "spot-token"
+    assert "API_TOKEN" not in parameters
 
 
 @pytest.mark.parametrize("name", PIPELINE_EVENTS)
