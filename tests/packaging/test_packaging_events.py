@@ -56,7 +56,7 @@ def test_console_test_event_is_the_pipelines_user_parameters_as_a_dry_run():
     event = load_event(CONSOLE_TEST)
 
     assert "CodePipeline.job" not in event
-    assert list(event)[0] == "DRY_RUN"
+    assert next(iter(event)) == "DRY_RUN"
     assert event["DRY_RUN"] is True
     assert {k: v for k, v in event.items() if k != "DRY_RUN"} == user_parameters(load_event(CODEPIPELINE_S3))
 
