@@ -665,6 +665,9 @@ class _Watcher:
     def report(self, report: Any) -> None:
         pass
 
+    def interruption(self, event: Any) -> None:
+        pass
+
 
 def scaled_deploy(deploy: Any, seconds: float, instances: int) -> Any:
     """The DeployBehaviour whose lifecycle makes a one-at-a-time deployment of `instances` take `seconds`."""

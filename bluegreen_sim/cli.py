@@ -20,11 +20,12 @@ from collections import Counter
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
-from bluegreen_sim.scenarios import SCENARIOS, Scenario
+from bluegreen_sim.scenarios import DESIGN_INSTANCES, SCENARIOS, Scenario
 
 if TYPE_CHECKING:
     from bluegreen_sim.cloud import Cloud, Pipeline
     from bluegreen_sim.codepipeline import Report
+    from bluegreen_sim.elastigroup import Interruption
     from bluegreen_sim.logcapture import PhaseChange
     from bluegreen_sim.runner import SimulationResult
 
@@ -49,7 +50,6 @@ class TextDisplay:
         self._pipeline: Pipeline | None = None
         self._last_tick = -1e9
         self._spin = 0
-        self._summary = ""
         self._phase = ""
         self._progress_shown = False
 
@@ -94,7 +94,7 @@ class TextDisplay:
         counts = self._cloud.counts(self._pipeline)
         line = (
             f"  {_SPINNER[self._spin % 4]} [{_clock(elapsed)}] greens {counts['greens']}/{counts['target']} "
-            f"running, {counts['greens_ready']} ready; {self._summary or self._phase or 'working'}"
+            f"running, {counts['greens_ready']} ready; {self._phase or 'working'}"
         )
         self._spin += 1
         if self._tty:
@@ -110,17 +110,21 @@ class TextDisplay:
             details = req.get("failureDetails") or {}
             text = f"FAILED {details.get('type')}"
         elif req.get("continuationToken"):
+            # The summary is printed here only: it describes the hand-over, and the next invocation moves on.
             details = req.get("executionDetails") or {}
-            self._summary = str(details.get("summary", ""))
             text = (
                 f"in progress {details.get('percentComplete', '?')}%, continuation token "
-                f"({len(req['continuationToken'])} chars): {self._summary}"
+                f"({len(req['continuationToken'])} chars): {details.get('summary', '')}"
             )
         else:
             text = "SUCCEEDED"
-        self._summary = "" if report.final else self._summary
         verdict = "" if report.accepted else f"  (rejected: {report.error})"
         self._print(f"  [{_clock(report.elapsed)}] CodePipeline <- {report.operation}: {text}{verdict}")
+
+    def interruption(self, event: Interruption) -> None:
+        self._print(
+            f"  [{_clock(event.elapsed)}] Spot reclaimed green {event.reclaimed}; Elastigroup launches a replacement"
+        )
 
 
 def render_summary(result: SimulationResult, out: IO[str]) -> None:
@@ -159,6 +163,13 @@ def render_summary(result: SimulationResult, out: IO[str]) -> None:
         for name, value in m.items():
             if name not in ("namespace", "dimensions", "Outcome"):
                 w(f"  {name:<22}{value:>8g}\n")
+    for event in result.interruptions:
+        w(
+            f"\nSpot reclaimed green {event['reclaimed']} at {_clock(event['elapsed'])}; replaced by "
+            f"{event['replacement'] or 'nothing'}"
+            + (f" at {_clock(event['replaced_at'])}" if event["replaced_at"] is not None else "")
+            + "\n"
+        )
     w(f"\nInstances after the run: {result.blues_left_running} blue, {result.greens_left_running} stray green\n")
     w("\nChecks\n")
     for name, ok in result.checks.items():
@@ -176,12 +187,14 @@ def _simulate(args: argparse.Namespace) -> int:
         )
         return 2
     out = sys.stdout
-    speed = None if args.speed == 0 else args.speed
+    requested = default_speed(args.instances) if args.speed is None else args.speed
+    speed = None if requested == 0 else requested
     display = None if args.json else TextDisplay(out)
     if display is not None:
         out.write(
             f"bluegreen simulate: scenario {args.scenario}, {args.instances} instance(s), "
-            f"{args.revision} revision, speed {'max' if speed is None else f'{speed:g}x'}\n"
+            f"{args.revision} revision, speed {'max' if speed is None else f'{speed:g}x'}, "
+            f"TIMEOUT {SCENARIOS[args.scenario].timeout_for(args.instances)} s\n"
         )
     result = run_scenario(
         args.scenario, instances=args.instances, revision=args.revision, speed=speed, observer=display
@@ -192,6 +205,12 @@ def _simulate(args: argparse.Namespace) -> int:
     else:
         render_summary(result, out)
     return 0 if result.passed else 1
+
+
+def default_speed(instances: int) -> float:
+    """Simulated seconds per wall second when --speed is not given: a larger group deploys for longer (one instance
+    after another), so it runs faster, and any size takes about as long to watch as the default group."""
+    return DEFAULT_SPEED * max(1.0, instances / DESIGN_INSTANCES)
 
 
 def _speed(text: str) -> float:
@@ -239,8 +258,9 @@ def _add_simulate(sub: _Subparsers) -> None:
     sim.add_argument(
         "--speed",
         type=_speed,
-        default=DEFAULT_SPEED,
-        help=f"simulated seconds per wall second (default {DEFAULT_SPEED:g}; 0 = as fast as possible)",
+        default=None,
+        help=f"simulated seconds per wall second (default {DEFAULT_SPEED:g} for up to {DESIGN_INSTANCES} instances, "
+        "proportionally more for more; 0 = as fast as possible)",
     )
     sim.add_argument("--json", action="store_true", help="print one JSON document instead of the live view")
     sim.set_defaults(func=_simulate)

@@ -36,6 +36,17 @@ class SpotError(Exception):
 
 
 @dataclass
+class Interruption:
+    """A green spot instance reclaimed while its deployment ran, and the replacement Elastigroup launched."""
+
+    elapsed: float  # simulated seconds since the run began
+    group_id: str
+    reclaimed: str
+    replacement: str | None = None
+    replaced_at: float | None = None
+
+
+@dataclass
 class BlueGreen:
     """One Spot blue/green deployment."""
 
@@ -127,6 +138,7 @@ class Elastigroups:
         self.started: int = 0
         self.stops: int = 0
         self.interruptions: int = 0
+        self.interruption_log: list[Interruption] = []
 
     # -- setup ----------------------------------------------------------------------------------------
     def add_group(
@@ -273,10 +285,10 @@ class Elastigroups:
                         self.clock.call_later(group.behaviour.cleanup_delay, partial(self._terminate_greens, bg))
 
     # -- world events ---------------------------------------------------------------------------------
-    def _launch(self, group: Group, bg: BlueGreen, count: int) -> None:
+    def _launch(self, group: Group, bg: BlueGreen, count: int) -> list[str]:
         with self.lock:
             if not bg.open:
-                return
+                return []
             tags = {GROUP_TAG: group.id, "Name": group.name}
             tags.update({t["tagKey"]: t["tagValue"] for t in bg.tags})
             ids = self.fleet.launch(count, tags, running=False)
@@ -286,6 +298,7 @@ class Elastigroups:
                 bg.state, bg.status = "IN_PROGRESS", "LAUNCHING_INSTANCES"
             for iid in ids:
                 self.clock.call_later(group.behaviour.boot_delay, partial(self._boot, group, bg, iid))
+            return ids
 
     def _boot(self, group: Group, bg: BlueGreen, iid: str) -> None:
         with self.lock:
@@ -317,7 +330,15 @@ class Elastigroups:
                 return
             self.interruptions += 1
             self.fleet.terminate([iid])
-            self.clock.call_later(group.behaviour.replace_delay, lambda: self._launch(group, bg, 1))
+            record = Interruption(self.clock.elapsed, group.id, iid)
+            self.interruption_log.append(record)
+            self.clock.call_later(group.behaviour.replace_delay, lambda: self._replace(group, bg, record))
+
+    def _replace(self, group: Group, bg: BlueGreen, record: Interruption) -> None:
+        with self.lock:
+            ids = self._launch(group, bg, 1)
+            if ids:
+                record.replacement, record.replaced_at = ids[0], self.clock.elapsed
 
     def _finish(self, group: Group, bg: BlueGreen) -> None:
         with self.lock:

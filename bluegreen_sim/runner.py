@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bluegreen_sim.cloud import Cloud, Pipeline, Revision, TokenSource
 from bluegreen_sim.codepipeline import DriverResult, Report
+from bluegreen_sim.elastigroup import Interruption
 from bluegreen_sim.logcapture import LogCapture, PhaseChange
 from bluegreen_sim.scenarios import SCENARIOS, Scenario
 
@@ -33,6 +34,8 @@ class Observer(Protocol):
     def tick(self, elapsed: float) -> None: ...
 
     def report(self, report: Report) -> None: ...
+
+    def interruption(self, event: Interruption) -> None: ...
 
 
 @dataclass
@@ -71,6 +74,7 @@ class SimulationResult:
     final_message: str
     invocation_details: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)  # the run's EMF metrics, read back from its log lines
+    interruptions: list[dict[str, Any]] = field(default_factory=list)  # greens Spot reclaimed, and replacements
     canaries: tuple[str, ...] = field(default=(), repr=False)  # the secrets that must never appear
 
     def to_json(self) -> dict[str, Any]:
@@ -102,13 +106,14 @@ def run_scenario(
     scenario = SCENARIOS[name]
     if instances < 1:
         raise ValueError("instances must be at least 1")
+    timeout = scenario.timeout_for(instances)
     wall = time.perf_counter()
     with Cloud(speed=speed, spot_budget=scenario.spot_budget, forced_429=scenario.forced_429, seed=seed) as cloud:
         bad_token = f"sim-bad-canary-{cloud.rng.getrandbits(96):024x}"
         pipeline = cloud.add_pipeline(
             instances=instances,
             revision=revision,
-            timeout=scenario.timeout,
+            timeout=timeout,
             token=bad_token if scenario.bad_token else None,
             token_source=token_source,
             group=scenario.group,
@@ -128,10 +133,13 @@ def run_scenario(
         if observer is not None:
             observer.started(scenario, cloud, pipeline)
             cloud.clock.add_listener(lambda _now: observer.tick(cloud.clock.elapsed))
-            seen = 0
+            seen = interrupted = 0
 
             def forward_reports(_: float) -> None:
-                nonlocal seen
+                nonlocal seen, interrupted
+                while interrupted < len(cloud.groups.interruption_log):
+                    observer.interruption(cloud.groups.interruption_log[interrupted])
+                    interrupted += 1
                 while seen < len(cloud.jobs.reports):
                     observer.report(cloud.jobs.reports[seen])
                     seen += 1
@@ -184,14 +192,19 @@ def _judge(
     returns = [inv.returned for inv in driven.invocations]
     everything = "\n".join([log.text(), json.dumps([r.request for r in reports]), json.dumps(returns, default=str)])
     succeeded = driven.outcome == "Succeeded"
+    rejection_label = (
+        "CodePipeline rejected no report but the duplicate delivery's late one (InvalidJobStateException)"
+        if allowed_rejections
+        else "no report rejected by CodePipeline"
+    )
     checks = {
         "exactly one final report": len(finals) == 1 and driven.outcome not in ("NoReport", "TooManyInvocations"),
         "every job answered exactly once": all(per_job.get(j) == 1 for j in driven.job_ids),
-        "no report rejected by CodePipeline": all((r.error or "").startswith(allowed_rejections) for r in rejected),
+        rejection_label: all((r.error or "").startswith(allowed_rejections) for r in rejected),
         "handler never raised": not any(inv.raised for inv in driven.invocations),
         "no invocation overran 900 s": not any(inv.overran for inv in driven.invocations),
         "token and credentials never in output": not any(s in everything for s in secrets),
-        "enough invocations": len(driven.invocations) >= scenario.min_invocations,
+        f"at least {scenario.min_invocations} invocation(s)": len(driven.invocations) >= scenario.min_invocations,
     }
     if succeeded:
         checks["blues retired"] = counts["blues"] == 0
@@ -212,11 +225,20 @@ def _judge(
         reads = cloud.gateway.ledger.calls["cloudwatch:DescribeAlarms"]
         checks["alarms read at most once per poll"] = 2 <= reads <= 2 + len(driven.invocations) + watched // 15.0
     if scenario.forced_429 or scenario.spot_budget < 60:
-        checks["429s absorbed"] = cloud.spot.ledger.throttled > 0
+        checks["Spot answered 429 and the run still ended as expected"] = cloud.spot.ledger.throttled > 0
     if scenario.duplicate_first:
-        checks["one Spot deployment"] = cloud.groups.started == 1
+        checks["only one Spot deployment started"] = cloud.groups.started == 1
     if scenario.bad_token:
-        checks["nothing launched"] = cloud.groups.started == 0
+        checks["no Spot deployment started"] = cloud.groups.started == 0
+    interruptions = list(cloud.groups.interruption_log)
+    if scenario.group.interrupt_after_boot is not None:
+        checks["reclaimed green replaced by Elastigroup"] = bool(interruptions) and all(
+            i.replacement for i in interruptions
+        )
+        targeted = {i for run in cloud.codedeploy.runs.values() for i in run.targets}
+        checks["CodeDeploy deployed to the replacement, not the reclaimed green"] = bool(interruptions) and all(
+            i.replacement in targeted and i.reclaimed not in targeted for i in interruptions
+        )
     final = finals[-1] if finals else None
     lines = [line for _, line in log.lines]
     return SimulationResult(
@@ -246,6 +268,7 @@ def _judge(
         simulated_seconds=simulated,
         final_message=_final_message(final),
         canaries=tuple(secrets),
+        interruptions=[asdict(i) for i in interruptions],
         invocation_details=[
             {
                 "name": i.name,

@@ -5,12 +5,14 @@ Owns only data. Durations are simulated seconds; `runner.py` builds the cloud fr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from bluegreen_sim.behaviour import LIFECYCLE, DeployBehaviour, GroupBehaviour
 
+DESIGN_INSTANCES = 4  # the group size each scenario's TIMEOUT is written for (the CLI's default)
 POST_BG = "POST /aws/ec2/group/{groupId}/codeDeploy/blueGreenDeployment"
 GET_GROUP = "GET /aws/ec2/group/{groupId}"
 
@@ -36,6 +38,16 @@ class Scenario:
     alarm_fires: tuple[str, float] | None = None  # ("deploying" | "baking", seconds into it): the first alarm fires
     # The run fails after CodeDeploy succeeded: the Spot deployment is left alone, the greens keep serving.
     fails_after_deploy: bool = False
+
+    def timeout_for(self, instances: int) -> int:
+        """The scenario's TIMEOUT for a group of `instances`: the margin it has at DESIGN_INSTANCES, kept.
+
+        The simulated CodeDeploy deploys one instance after another (CodeDeployDefault.OneAtATime), so each
+        instance beyond the design size adds one pass through the lifecycle events. A scenario meant to time out
+        still does; one meant to succeed still has the same room.
+        """
+        per_instance = sum(seconds for _, seconds in self.deploy.lifecycle)
+        return self.timeout + math.ceil(max(0, instances - DESIGN_INSTANCES) * per_instance)
 
 
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(

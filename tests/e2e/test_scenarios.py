@@ -223,3 +223,79 @@ def test_the_run_emits_its_metrics_as_emf_in_the_captured_log(name):
     assert result.metrics["namespace"] == "bluegreen"
     assert result.metrics["Outcome"] == ("Succeeded" if result.outcome == "Succeeded" else "JobFailed")
     assert result.metrics["TotalSeconds"] > 0
+
+
+@pytest.mark.parametrize("instances", [1, 4, 40, cli.MAX_INSTANCES])
+def test_a_scenario_meant_to_time_out_still_does_at_any_size(instances):
+    scenario = SCENARIOS["deploy-timeout"]
+    one_instance = sum(seconds for _, seconds in scenario.deploy.lifecycle)
+
+    assert scenario.timeout_for(instances) < instances * one_instance
+
+
+@pytest.mark.parametrize("instances", [4, 40, cli.MAX_INSTANCES])
+def test_a_succeeding_scenario_keeps_its_margin_over_the_deployment_at_any_size(instances):
+    scenario = SCENARIOS["happy"]
+    one_instance = sum(seconds for _, seconds in scenario.deploy.lifecycle)
+
+    margin = scenario.timeout_for(instances) - instances * one_instance
+
+    assert margin == scenario.timeout - 4 * one_instance
+
+
+def test_forty_instances_succeed_within_the_scaled_timeout():
+    result = run_scenario("happy", instances=40)
+
+    assert result.passed, (result.final_message, {k: v for k, v in result.checks.items() if not v})
+    assert result.checks["greens serving"]
+
+
+def test_the_default_speed_grows_with_the_group():
+    assert cli.default_speed(1) == cli.default_speed(4) == cli.DEFAULT_SPEED
+    assert cli.default_speed(40) == 10 * cli.DEFAULT_SPEED
+
+
+def test_an_interruption_is_in_the_result_with_its_replacement_and_checked():
+    result = result_of("spot-interruption")
+
+    (event,) = result.interruptions
+    assert event["reclaimed"] != event["replacement"]
+    assert event["replacement"].startswith("i-")
+    assert result.checks["CodeDeploy deployed to the replacement, not the reclaimed green"]
+
+
+def test_an_interruption_is_shown_in_the_live_view_and_the_json(capsys):
+    cli.main(["simulate", "--scenario", "spot-interruption", "--speed", "0"])
+    text = capsys.readouterr().out
+    cli.main(["simulate", "--scenario", "spot-interruption", "--speed", "0", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+
+    live = [line for line in text.splitlines() if "Spot reclaimed green" in line]
+    assert len(live) == 2  # as it happens, and in the closing summary with its replacement
+    assert "Elastigroup launches a replacement" in live[0]
+    assert f"replaced by {doc['interruptions'][0]['replacement'][:2]}" in live[1]
+    assert len(doc["interruptions"]) == 1
+
+
+def test_after_a_hand_over_the_progress_line_shows_the_current_phase_not_the_old_summary(capsys):
+    cli.main(["simulate", "--scenario", "slow-launch", "--speed", "0"])
+    lines = capsys.readouterr().out.splitlines()
+
+    handed_over = next(n for n, line in enumerate(lines) if "continuation token" in line)
+    phase = None
+    ticks_after = 0
+    for line in lines[handed_over + 1 :]:
+        fields = line.split()
+        if len(fields) > 2 and fields[0].startswith("[") and fields[1].isupper():
+            phase = fields[1]
+        elif line.lstrip()[:1] in "|/-\\" and "greens" in line and phase is not None:
+            ticks_after += 1
+            assert line.endswith(f"; {phase}"), line
+    assert ticks_after > 0
+
+
+def test_the_duplicate_delivery_check_label_says_which_rejection_is_allowed():
+    checks = result_of("duplicate-delivery").checks
+
+    assert "no report rejected by CodePipeline" not in checks
+    assert checks["CodePipeline rejected no report but the duplicate delivery's late one (InvalidJobStateException)"]
