@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 MAX_FAILURE_MESSAGE: Final = 5000
 MAX_SUMMARY: Final = 2048
 MAX_EXTERNAL_ID: Final = 1500
+POLL_INTERVAL_RANGE: Final = (1.0, 300.0)  # seconds, BLUEGREEN_POLL_INTERVAL (template.yaml's PollIntervalSeconds)
+SAFETY_MARGIN_RANGE: Final = (5.0, 600.0)  # seconds, BLUEGREEN_SAFETY_MARGIN
 MIN_SECRET_LENGTH: Final = 8  # shorter strings are no token, and redacting them would garble the logs
 _WATCHDOG_TICK: Final = 1.0  # seconds between looks at the invocation's remaining time while a call runs
 USER_AGENT: Final = "bluegreen/1.0.0"
@@ -68,8 +70,8 @@ class Settings:
     def from_environ(cls, environ: Mapping[str, str]) -> Settings:
         """Raises: ConfigurationError naming the environment variable at fault."""
         problems: list[str] = []
-        poll = _seconds(environ, "BLUEGREEN_POLL_INTERVAL", 15.0, 1.0, 300.0, problems)
-        margin = _seconds(environ, "BLUEGREEN_SAFETY_MARGIN", 30.0, 5.0, 600.0, problems)
+        poll = _seconds(environ, "BLUEGREEN_POLL_INTERVAL", 15.0, *POLL_INTERVAL_RANGE, problems)
+        margin = _seconds(environ, "BLUEGREEN_SAFETY_MARGIN", 30.0, *SAFETY_MARGIN_RANGE, problems)
         try:
             spot_url = validate_base_url(environ.get("SPOT_API_URL") or DEFAULT_BASE_URL)
         except ConfigurationError as exc:

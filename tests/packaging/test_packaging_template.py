@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from bluegreen.handler import POLL_INTERVAL_RANGE
 from tests.packaging.helpers import (
     TEMPLATE_FILE,
     actions_by_sid,
@@ -121,6 +122,13 @@ def test_environment_names_the_secret_only_when_given(template):
         "Fn::If": ["HasSpotTokenSecret", {"Ref": "SpotTokenSecretArn"}, {"Ref": "AWS::NoValue"}]
     }
     assert variables["BLUEGREEN_POLL_INTERVAL"] == {"Ref": "PollIntervalSeconds"}
+
+
+def test_poll_interval_parameter_takes_the_range_the_function_accepts(template):
+    parameter = template["Parameters"]["PollIntervalSeconds"]
+
+    assert (parameter["MinValue"], parameter["MaxValue"]) == POLL_INTERVAL_RANGE
+    assert "Spot is not polled" in parameter["Description"]
 
 
 def test_log_group_is_the_functions_with_retention(template):
