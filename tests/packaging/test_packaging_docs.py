@@ -80,3 +80,67 @@ def test_guide_quotes_the_build_defaults():
     defaults = build_zip.parse_args([])
 
     assert f"python{defaults.python}, {defaults.arch}" in guide()
+
+
+def before_you_start() -> str:
+    text = guide()
+    return text[text.index("## Before you start") : text.index("## 1. Build")]
+
+
+@pytest.mark.parametrize(
+    "needle",
+    [
+        "aws secretsmanager create-secret",
+        "aws ssm put-parameter",
+        "SecureString",
+        "Settings → API",
+        "Blue/green",
+        "Manually provision instances",
+        "DISCOVER_EXISTING",
+        "aws deploy get-deployment-group",
+        "Integrations → CodeDeploy",
+        "thirdPartiesIntegration",
+        "codedeploy-agent",
+        "api.spotinst.io",
+        "NAT gateway",
+        '"DRY_RUN": true',
+    ],
+)
+def test_before_you_start_names_each_prerequisite_and_how_to_check_it(needle):
+    assert needle in before_you_start()
+
+
+def test_the_secret_formats_the_guide_shows_are_the_ones_the_function_reads():
+    from bluegreen.params import SecretToken
+    from bluegreen.token import TokenResolver
+
+    stored = re.findall(r"--secret-string '([^']+)'", before_you_start())
+    raw = re.findall(r"--value '([^']+)'", before_you_start())
+
+    class StoredSecret:  # Powertools' provider at its boundary: it returns what Secrets Manager holds
+        def __init__(self, value: str) -> None:
+            self.value = value
+
+        def get(self, name: str, **options: object) -> str:
+            return self.value
+
+    assert stored
+    assert raw
+    for value in [*stored, *raw]:
+        resolver = TokenResolver(secrets=lambda v=value: StoredSecret(v), ssm=lambda v=value: StoredSecret(v))
+        assert resolver.resolve(SecretToken("spot-token")).reveal() == "YOUR-SPOT-API-TOKEN"
+
+
+def overrides(command: str) -> set[str]:
+    """The template parameters the guide's `command` line sets (up to the end of its code block)."""
+    text = guide()
+    start = text.index(command)
+    line = text[start : text.index("```", start)]
+    return set(re.findall(r"\b(\w+)=", line[line.index("--parameter-overrides") :]))
+
+
+def test_the_aws_cli_route_passes_the_same_overrides_as_the_sam_route():
+    sam = overrides("sam deploy")
+
+    assert {"RevisionBucketName", "SpotTokenSecretArn"} <= sam
+    assert overrides("aws cloudformation deploy") == sam
