@@ -51,7 +51,7 @@ from bluegreen.params import GitHubRevision, Revision, S3Revision
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_codedeploy import CodeDeployClient
-    from mypy_boto3_codedeploy.type_defs import RevisionLocationTypeDef
+    from mypy_boto3_codedeploy.type_defs import RevisionLocationTypeDef, S3LocationTypeDef
     from mypy_boto3_codepipeline import CodePipelineClient
     from mypy_boto3_codepipeline.type_defs import ExecutionDetailsTypeDef, FailureDetailsTypeDef
     from mypy_boto3_ec2 import EC2Client
@@ -277,6 +277,7 @@ class AwsGateway:
         codepipeline: Callable[[], CodePipelineClient],
         s3: Callable[[], S3Client],
         cloudwatch: Callable[[], CloudWatchClient] | None = None,
+        artifact_s3: Callable[[], S3Client] | None = None,
     ) -> None:
         # Factories, so a run only pays for the clients it uses (each costs ~10-30 ms to build).
         self._ec2 = ec2
@@ -284,6 +285,8 @@ class AwsGateway:
         self._codepipeline = codepipeline
         self._s3 = s3
         self._cloudwatch = cloudwatch
+        # Signed with the pipeline's artifact credentials, for the input artifact only (None: no credentials).
+        self._artifact_s3 = artifact_s3
 
     # ---- EC2 -------------------------------------------------------------------------------------
 
@@ -512,24 +515,54 @@ class AwsGateway:
     # ---- S3 --------------------------------------------------------------------------------------
 
     def check_revision_exists(self, revision: S3Revision) -> None:
-        """Raises RevisionUnavailableError when the S3 bundle cannot be read.
+        """Check that the S3 bundle (that exact version, and ETag, when pinned) can be read.
+
+        An input artifact is read with the pipeline's artifact credentials, as CodePipeline hands them to the
+        action; any other bundle with the function's role.
 
         Raises:
-            RevisionUnavailableError: the object or bucket does not exist, or access is denied.
+            RevisionUnavailableError: the object, version or bucket does not exist, the ETag differs, or access
+                is denied.
         """
+        with_artifact_credentials = revision.artifact is not None and self._artifact_s3 is not None
+        if revision.artifact is not None:
+            field = f"input artifact {revision.artifact}"
+            who = (
+                "the pipeline's artifact credentials (artifactCredentials of the CodePipeline event)"
+                if with_artifact_credentials
+                else "the function's role (the CodePipeline event carried no artifactCredentials)"
+            )
+            fix = "check that the artifact store still holds it and that the pipeline's role may read it"
+        else:
+            field = "S3_BUCKET/S3_KEY" + ("/S3_VERSION" if revision.version else "")
+            who = "the function's role"
+            fix = "check the bucket, the key" + (", the version id" if revision.version else "")
+            fix += ", and that the function may s3:GetObject" + ("Version" if revision.version else "")
+            fix += " and s3:ListBucket on it"
+        where = f"s3://{revision.bucket}/{revision.key}" + (f" version {revision.version}" if revision.version else "")
+        request: dict[str, str] = {"Bucket": revision.bucket, "Key": revision.key}
+        if revision.version:
+            request["VersionId"] = revision.version
+        client = self._artifact_s3 if with_artifact_credentials and self._artifact_s3 else self._s3
         try:
-            self._s3().head_object(Bucket=revision.bucket, Key=revision.key)
+            reply = client().head_object(**request)  # type: ignore[arg-type]
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
-            if code in ("404", "NoSuchKey", "NotFound", "NoSuchBucket", "403", "AccessDenied"):
+            # HEAD replies have no body: botocore names the error by its status. 400: a malformed version id.
+            readable = ("404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchVersion", "403", "AccessDenied")
+            if code in readable or (code in ("400", "InvalidArgument") and revision.version):
                 raise RevisionUnavailableError(
-                    f"S3_BUCKET/S3_KEY: revision s3://{revision.bucket}/{revision.key} cannot be read "
-                    f"(HTTP {code}); check the bucket, the key, and that the function may s3:GetObject "
-                    f"and s3:ListBucket on it"
+                    f"{field}: revision {where} cannot be read with {who} (HTTP {code}); {fix}"
                 ) from exc
             raise wrap_aws_error("s3:HeadObject", exc) from exc
         except (BotoCoreError, ResponseParserError) as exc:
             raise wrap_aws_error("s3:HeadObject", exc) from exc
+        etag = str(reply.get("ETag", "")).strip('"')
+        if revision.etag and etag != revision.etag:
+            raise RevisionUnavailableError(
+                f"S3_ETAG: revision {where} has ETag {etag or '(none)'}, not {revision.etag}; the object changed "
+                "since the ETag was taken: deploy the version the pipeline built (S3_VERSION) or update S3_ETAG"
+            )
 
     # ---- CodePipeline ----------------------------------------------------------------------------
 
@@ -616,7 +649,9 @@ def _revision_location(revision: Revision) -> RevisionLocationTypeDef:
             "revisionType": "GitHub",
             "gitHubLocation": {"repository": revision.repository, "commitId": revision.commit_id},
         }
-    return {
-        "revisionType": "S3",
-        "s3Location": {"bucket": revision.bucket, "key": revision.key, "bundleType": revision.bundle_type},
-    }
+    location: S3LocationTypeDef = {"bucket": revision.bucket, "key": revision.key, "bundleType": revision.bundle_type}
+    if revision.version:
+        location["version"] = revision.version
+    if revision.etag:
+        location["eTag"] = revision.etag
+    return {"revisionType": "S3", "s3Location": location}

@@ -36,7 +36,7 @@ from bluegreen.errors import (
     ServiceUnavailableError,
     failure_type_of,
 )
-from bluegreen.params import DeploymentParams
+from bluegreen.params import DeploymentParams, Revision
 from bluegreen.preflight import Preflight, checked_items, run_preflight
 from bluegreen.spot import SpotClient
 from bluegreen.state import Phase, RunState
@@ -69,6 +69,7 @@ class Succeeded:
     state: RunState
     summary: str
     checks: tuple[str, ...] = ()  # a dry run: what was checked, one line each
+    revision: Revision | None = None  # what was deployed (None for a dry run, which deploys nothing)
 
 
 @dataclass(frozen=True)
@@ -441,7 +442,7 @@ class Deployment:
             summary += f"; {self._alarm_summary() if p.alarms else 'no alarms'} after a {p.bake_seconds} s bake"
         summary += "; Elastigroup now retires the blue instances"
         logger.info("Deployment succeeded", extra={"phase": "SUCCEEDED"})
-        return Succeeded(state, summary)
+        return Succeeded(state, summary, revision=p.revision)
 
     def _alarm_summary(self) -> str:
         names = self._params.alarms

@@ -16,7 +16,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import IO, TYPE_CHECKING, Any, Final
 
@@ -31,7 +31,14 @@ from bluegreen.errors import (
 )
 from bluegreen.flow import Deployment, Failed, InProgress, Outcome, Succeeded, Timing
 from bluegreen.metrics import DEFAULT_NAMESPACE, RunFacts, emf_document
-from bluegreen.params import DeploymentParams, parse_user_parameters, validate_parameters
+from bluegreen.params import (
+    MAX_INPUT_ARTIFACTS,
+    DeploymentParams,
+    InputArtifact,
+    S3Revision,
+    parse_user_parameters,
+    validate_parameters,
+)
 from bluegreen.spot import DEFAULT_BASE_URL, SpotClient, validate_base_url
 from bluegreen.state import RunState, decode_token, encode_token
 from bluegreen.token import TokenResolver
@@ -39,7 +46,11 @@ from bluegreen.token import TokenResolver
 if TYPE_CHECKING:
     import boto3
     import requests
+    from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import (
+        CodePipelineArtifactCredentials,
+    )
     from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+    from mypy_boto3_s3 import S3Client
 
 __all__ = ["create_handler", "lambda_handler"]
 
@@ -142,16 +153,19 @@ class _Clients:
 
     @cache  # noqa: B019
     def client(self, service: str) -> Any:
-        from botocore.config import Config  # noqa: PLC0415
-
-        config = Config(
-            connect_timeout=5,
-            read_timeout=20,
-            retries={"mode": "standard", "max_attempts": 3},
-            user_agent_extra=USER_AGENT,
-        )
         with self._lock:  # boto3 sessions are not thread-safe while creating clients
-            return self.session().client(service, config=config)  # type: ignore[call-overload]
+            return self.session().client(service, config=_client_config())  # type: ignore[call-overload]
+
+    def artifact_s3(self, credentials: ArtifactCredentials) -> S3Client:
+        """An S3 client signed with the pipeline's artifact credentials: never cached, they belong to one job."""
+        with self._lock:
+            return self.session().client(
+                "s3",
+                config=_client_config(),
+                aws_access_key_id=credentials.access_key_id,
+                aws_secret_access_key=credentials.secret_access_key,
+                aws_session_token=credentials.session_token,
+            )
 
     @cache  # noqa: B019
     def http(self) -> requests.Session:
@@ -159,13 +173,15 @@ class _Clients:
 
         return requests.Session()
 
-    def gateway(self) -> AwsGateway:
+    def gateway(self, artifact_credentials: ArtifactCredentials | None = None) -> AwsGateway:
+        credentials = artifact_credentials
         return AwsGateway(
             ec2=lambda: self.client("ec2"),
             codedeploy=lambda: self.client("codedeploy"),
             codepipeline=lambda: self.client("codepipeline"),
             s3=lambda: self.client("s3"),
             cloudwatch=lambda: self.client("cloudwatch"),
+            artifact_s3=None if credentials is None else cache(lambda: self.artifact_s3(credentials)),
         )
 
     @cache  # noqa: B019
@@ -183,6 +199,34 @@ class _Clients:
         from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415
 
         return SSMProvider(boto3_client=self.client("ssm"))
+
+
+def _client_config() -> Any:
+    from botocore.config import Config  # noqa: PLC0415
+
+    return Config(
+        connect_timeout=5,
+        read_timeout=20,
+        retries={"mode": "standard", "max_attempts": 3},
+        user_agent_extra=USER_AGENT,
+    )
+
+
+@dataclass(frozen=True)
+class ArtifactCredentials:
+    """The pipeline's temporary credentials for its artifact store. Used for one S3 client, never logged or kept."""
+
+    access_key_id: str = field(repr=False)
+    secret_access_key: str = field(repr=False)
+    session_token: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _JobInput:
+    """What a CodePipeline job event gives besides UserParameters."""
+
+    artifacts: list[InputArtifact]
+    credentials: ArtifactCredentials | None
 
 
 class _BlueGreenHandler:
@@ -225,14 +269,19 @@ class _BlueGreenHandler:
         configuration = _object(_object(data.get("actionConfiguration")).get("configuration"))
         user_parameters = configuration.get("UserParameters")
         continuation = data.get("continuationToken")
+        job_input = _JobInput([], None)
 
         def load(settings: Settings) -> DeploymentParams:
+            nonlocal job_input
+            job_input = _job_input(job)  # first: its credentials are registered for redaction before anything logs
             if user_parameters is not None and not isinstance(user_parameters, str):
                 raise ConfigurationError("UserParameters: expected a JSON string")
             _register_plain_token(user_parameters)
-            return parse_user_parameters(user_parameters, default_secret=settings.default_secret)
+            return parse_user_parameters(
+                user_parameters, default_secret=settings.default_secret, artifacts=job_input.artifacts
+            )
 
-        outcome = self._execute(load, continuation, job_id, context)
+        outcome = self._execute(load, continuation, job_id, context, lambda: job_input.credentials)
         self._report(job_id, outcome)
         return _result(outcome)
 
@@ -249,7 +298,7 @@ class _BlueGreenHandler:
             _register_plain_token(fields)
             return validate_parameters(fields, default_secret=settings.default_secret)
 
-        outcome = self._execute(load, continuation, None, context)
+        outcome = self._execute(load, continuation, None, context, lambda: None)
         return _result(outcome)
 
     # ---- running the flow -----------------------------------------------------------------------
@@ -260,6 +309,7 @@ class _BlueGreenHandler:
         continuation: Any,
         job_id: str | None,
         context: Any,
+        artifact_credentials: Callable[[], ArtifactCredentials | None],
     ) -> Outcome:
         try:
             settings = Settings.from_environ(self._environ)
@@ -280,7 +330,7 @@ class _BlueGreenHandler:
             deployment = Deployment(
                 params,
                 spot=spot,
-                aws=self._clients.gateway(),
+                aws=self._clients.gateway(artifact_credentials()),
                 clock=self._clock,
                 timing=settings.timing,
                 remaining_seconds=_remaining_seconds(context),
@@ -355,6 +405,60 @@ class _BlueGreenHandler:
         logger.info("Reported %s to CodePipeline", type(outcome).__name__)
 
 
+def _job_input(job: dict[str, Any]) -> _JobInput:
+    """The input artifacts and artifact credentials of a job, read through Powertools' `CodePipelineJobEvent`.
+
+    The credentials' values are registered for redaction at once: they must never reach a log line or a result.
+
+    Raises:
+        ConfigurationError: the event's inputArtifacts are not what CodePipeline sends.
+    """
+    from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent  # noqa: PLC0415
+
+    data = CodePipelineJobEvent({"CodePipeline.job": job}).data
+    credentials = _artifact_credentials(data.get("artifactCredentials") and data.artifact_credentials)
+    raw = data.get("inputArtifacts")
+    if raw is None:
+        return _JobInput([], credentials)
+    if not isinstance(raw, list) or len(raw) > MAX_INPUT_ARTIFACTS:
+        raise ConfigurationError(f"inputArtifacts: expected a list of at most {MAX_INPUT_ARTIFACTS} artifacts")
+    artifacts: list[InputArtifact] = []
+    for n, artifact in enumerate(data.input_artifacts):
+        try:
+            location = artifact.location
+            if location.get_type != "S3":
+                raise ConfigurationError(
+                    f"inputArtifacts[{n}]: location type {location.get_type!r} is not S3; only S3 artifact stores "
+                    "are supported"
+                )
+            s3 = location.s3_location
+            name, bucket, key, revision = artifact.name, s3.bucket_name, s3.key, artifact.revision
+        except (KeyError, TypeError, AttributeError):
+            raise ConfigurationError(
+                f"inputArtifacts[{n}]: expected {{name, location: {{type: S3, s3Location: {{bucketName, "
+                "objectKey}}}}}}"
+            ) from None
+        if not all(isinstance(v, str) and v for v in (name, bucket, key)) or not isinstance(revision, str | None):
+            raise ConfigurationError(f"inputArtifacts[{n}]: name, bucketName and objectKey must be non-empty strings")
+        artifacts.append(InputArtifact(name, bucket, key, revision or None))
+    return _JobInput(artifacts, credentials)
+
+
+def _artifact_credentials(given: CodePipelineArtifactCredentials | None) -> ArtifactCredentials | None:
+    if not given:
+        return None
+    try:
+        values = (given.access_key_id, given.secret_access_key, given.session_token)
+    except (KeyError, TypeError):
+        return None
+    if not all(isinstance(v, str) and v for v in values):
+        return None
+    for value in values:
+        if len(value) >= MIN_SECRET_LENGTH:
+            logs.register_secret(value)
+    return ArtifactCredentials(*values)
+
+
 def _object(value: Any) -> dict[str, Any]:
     """`value` if it is a JSON object, else an empty one: a mangled event must not crash the handler."""
     return value if isinstance(value, dict) else {}
@@ -423,10 +527,13 @@ def _external_id(state: RunState | None) -> str | None:
 
 def _output_variables(outcome: Succeeded) -> dict[str, str]:
     state = outcome.state
+    revision = outcome.revision
     outputs = {
         "GreenIdentifier": state.green,
         "SpotDeploymentId": state.spot_deployment_id,
         "CodeDeployDeploymentId": state.codedeploy_deployment_id,
+        "DeployedRevision": revision.location() if revision else None,
+        "SourceRevision": revision.source_revision if isinstance(revision, S3Revision) else None,
     }
     return {k: v for k, v in outputs.items() if v}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -35,10 +35,21 @@ MIN_TIME_BEFORE_BAKE: Final = 300  # seconds of TIMEOUT a bake must leave for la
 
 _TOKEN_KEYS: Final = ("API_TOKEN", "API_TOKEN_SECRET", "API_TOKEN_PARAMETER")
 _REQUIRED_KEYS: Final = ("ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP")
+_ARTIFACT_KEYS: Final = ("REVISION_ARTIFACT",)
 _S3_KEYS: Final = ("S3_BUCKET", "S3_KEY", "S3_BUNDLE")
+_S3_PIN_KEYS: Final = ("S3_VERSION", "S3_ETAG")
 _GITHUB_KEYS: Final = ("GITHUB_REPO", "COMMIT_ID")
 _OPTIONAL_KEYS: Final = ("TIMEOUT", "DRY_RUN", "ALARMS", "BAKE_TIME")
-ACCEPTED_KEYS: Final = (*_TOKEN_KEYS, *_REQUIRED_KEYS, *_OPTIONAL_KEYS, *_S3_KEYS, *_GITHUB_KEYS)
+ACCEPTED_KEYS: Final = (
+    *_TOKEN_KEYS,
+    *_REQUIRED_KEYS,
+    *_OPTIONAL_KEYS,
+    *_ARTIFACT_KEYS,
+    *_S3_KEYS,
+    *_S3_PIN_KEYS,
+    *_GITHUB_KEYS,
+)
+MAX_INPUT_ARTIFACTS: Final = 5  # a Lambda invoke action takes 0 to 5 input artifacts
 
 _ACCOUNT_RE: Final = re.compile(r"act-[0-9a-zA-Z]+")
 _GROUP_RE: Final = re.compile(r"sig-[0-9a-zA-Z]+")
@@ -50,6 +61,11 @@ _TOKEN_RE: Final = re.compile(r"[\x21-\x7e]{8,4096}")  # printable, no spaces: i
 _SECRET_ID_RE: Final = re.compile(r"[A-Za-z0-9/_+=.@:\-]{1,2048}")
 _PARAMETER_RE: Final = re.compile(r"[A-Za-z0-9/_.\-:]{1,2048}")
 _ALARM_NAME_RE: Final = re.compile(r"[^\x00-\x1f\x7f]{1,255}")  # CloudWatch's AlarmName: 1-255 characters
+# CodePipeline artifact names: [a-zA-Z0-9_\-]+, 1-100 characters (botocore's codepipeline model, ArtifactName).
+_ARTIFACT_NAME_RE: Final = re.compile(r"[A-Za-z0-9_\-]{1,100}")
+# S3 version ids are opaque URL-safe strings ("null" for objects written before versioning was enabled).
+_S3_VERSION_RE: Final = re.compile(r"[\x21-\x7e]{1,1024}")
+_S3_ETAG_RE: Final = re.compile(r'"?[0-9A-Za-z\-]{1,128}"?')
 
 
 class SpotToken:
@@ -102,12 +118,28 @@ TokenSource = PlainToken | SecretToken | ParameterToken
 
 @dataclass(frozen=True)
 class S3Revision:
+    """A bundle in S3: named in UserParameters, or the action's input artifact (then `artifact` is its name)."""
+
     bucket: str
     key: str
     bundle_type: BundleType
+    version: str | None = None  # S3_VERSION: CodeDeploy deploys exactly this object version
+    etag: str | None = None  # S3_ETAG, without quotes: CodeDeploy checks the object against it
+    artifact: str | None = None  # the input artifact's name, when the revision is one
+    source_revision: str | None = None  # that artifact's revision (e.g. the commit the build came from)
+
+    def location(self) -> str:
+        """`s3://bucket/key`, with `?versionId=` when pinned: what was deployed, for the output variables."""
+        where = f"s3://{self.bucket}/{self.key}"
+        return f"{where}?versionId={self.version}" if self.version else where
 
     def describe(self) -> str:
-        return f"s3://{self.bucket}/{self.key} ({self.bundle_type})"
+        text = f"{self.location()} ({self.bundle_type})"
+        if self.artifact:
+            text = f"input artifact {self.artifact} {text}"
+            if self.source_revision:
+                text += f", source revision {self.source_revision}"
+        return text
 
 
 @dataclass(frozen=True)
@@ -115,8 +147,22 @@ class GitHubRevision:
     repository: str
     commit_id: str
 
+    def location(self) -> str:
+        """`owner/repo@commit`: what was deployed, for the output variables."""
+        return f"{self.repository}@{self.commit_id}"
+
     def describe(self) -> str:
         return f"github.com/{self.repository}@{self.commit_id[:12]}"
+
+
+@dataclass(frozen=True)
+class InputArtifact:
+    """One of the CodePipeline action's input artifacts, as the event describes it (never its credentials)."""
+
+    name: str
+    bucket: str
+    key: str
+    revision: str | None = None
 
 
 Revision = S3Revision | GitHubRevision
@@ -141,8 +187,10 @@ class DeploymentParams:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def parse_user_parameters(text: str | None, *, default_secret: str | None = None) -> DeploymentParams:
-    """Parse the UserParameters JSON string of a CodePipeline action.
+def parse_user_parameters(
+    text: str | None, *, default_secret: str | None = None, artifacts: Sequence[InputArtifact] = ()
+) -> DeploymentParams:
+    """Parse the UserParameters JSON string of a CodePipeline action with its input artifacts.
 
     Raises:
         ConfigurationError: the string is missing, not a JSON object, or any key is invalid.
@@ -172,7 +220,7 @@ def parse_user_parameters(text: str | None, *, default_secret: str | None = None
     if not isinstance(decoded, dict):
         raise ConfigurationError(f"UserParameters: expected a JSON object, got {_json_type(decoded)}")
     problems = [f"{_show_key(key)}: given more than once" for key in dict.fromkeys(duplicates)]
-    return validate_parameters(decoded, default_secret=default_secret, problems=problems)
+    return validate_parameters(decoded, default_secret=default_secret, problems=problems, artifacts=artifacts)
 
 
 def validate_parameters(
@@ -180,8 +228,12 @@ def validate_parameters(
     *,
     default_secret: str | None = None,
     problems: list[str] | None = None,
+    artifacts: Sequence[InputArtifact] = (),
 ) -> DeploymentParams:
     """Validate already-decoded parameters (the console test event, or decoded UserParameters).
+
+    When they name no revision source, the revision is the action's input artifact (`artifacts`, from the
+    CodePipeline event): the only one, or the one REVISION_ARTIFACT names.
 
     Raises:
         ConfigurationError: listing every problem found, each naming its key.
@@ -211,7 +263,7 @@ def validate_parameters(
         problems,
     )
     timeout = _timeout(raw, problems)
-    revision = _revision(raw, problems)
+    revision = _revision(raw, artifacts, problems)
     dry_run = _flag(raw, "DRY_RUN", problems)
     alarms = _alarms(raw, problems)
     bake_seconds = _bake_time(raw, timeout, problems)
@@ -355,19 +407,27 @@ def _flag(raw: Mapping[str, Any], key: str, problems: list[str]) -> bool:
     return False
 
 
-def _revision(raw: Mapping[str, Any], problems: list[str]) -> Revision | None:
-    has_s3 = any(key in raw for key in _S3_KEYS)
+def _revision(raw: Mapping[str, Any], artifacts: Sequence[InputArtifact], problems: list[str]) -> Revision | None:
+    has_s3 = any(key in raw for key in (*_S3_KEYS, *_S3_PIN_KEYS))
     has_github = any(key in raw for key in _GITHUB_KEYS)
-    if has_s3 and has_github:
-        problems.append("revision: give either S3_BUCKET/S3_KEY/S3_BUNDLE or GITHUB_REPO/COMMIT_ID, not both")
-        return None
-    if not has_s3 and not has_github:
-        problems.append("revision: missing; give S3_BUCKET, S3_KEY and S3_BUNDLE, or GITHUB_REPO and COMMIT_ID")
+    has_artifact = "REVISION_ARTIFACT" in raw
+    given = [name for name, yes in (("S3", has_s3), ("GitHub", has_github), ("input artifact", has_artifact)) if yes]
+    if len(given) > 1:
+        problems.append(
+            "revision: give one revision source (S3_BUCKET/S3_KEY/S3_BUNDLE, GITHUB_REPO/COMMIT_ID, or "
+            f"REVISION_ARTIFACT naming an input artifact), not both {' and '.join(given)}"
+        )
         return None
     if has_github:
         repo = _matching(raw, "GITHUB_REPO", _GITHUB_REPO_RE, "a GitHub repository like owner/repo", problems)
         commit = _matching(raw, "COMMIT_ID", _COMMIT_RE, "a full 40-character hex commit SHA", problems)
         return GitHubRevision(repo, commit.lower()) if repo and commit else None
+    if has_s3:
+        return _s3_revision(raw, problems)
+    return _artifact_revision(raw, artifacts, problems)
+
+
+def _s3_revision(raw: Mapping[str, Any], problems: list[str]) -> S3Revision | None:
     bucket = _matching(raw, "S3_BUCKET", BUCKET_RE, "an S3 bucket name", problems)
     key = raw.get("S3_KEY")
     if "S3_KEY" not in raw:
@@ -376,9 +436,56 @@ def _revision(raw: Mapping[str, Any], problems: list[str]) -> Revision | None:
         problems.append(f"S3_KEY: expected an S3 object key (1-1024 characters), got {_show_value(key)}")
         key = None
     bundle = _bundle(raw, problems)
+    version = etag = None
+    if "S3_VERSION" in raw:
+        version = _matching(raw, "S3_VERSION", _S3_VERSION_RE, "an S3 object version id", problems)
+    if "S3_ETAG" in raw:
+        etag = _matching(raw, "S3_ETAG", _S3_ETAG_RE, "the S3 object's ETag (hex, quotes optional)", problems)
     if bucket and isinstance(key, str) and bundle:
-        return S3Revision(bucket, key, bundle)
+        return S3Revision(bucket, key, bundle, version=version, etag=etag.strip('"') if etag else None)
     return None
+
+
+def _artifact_revision(
+    raw: Mapping[str, Any], artifacts: Sequence[InputArtifact], problems: list[str]
+) -> S3Revision | None:
+    names = ", ".join(a.name for a in artifacts)
+    wanted: str | None = None
+    if "REVISION_ARTIFACT" in raw:
+        wanted = _matching(
+            raw, "REVISION_ARTIFACT", _ARTIFACT_NAME_RE, "the name of one of the action's input artifacts", problems
+        )
+        if wanted is None:
+            return None
+    if not artifacts:
+        problems.append(
+            "revision: missing; the action has no input artifact and UserParameters name no revision: give the "
+            "action an input artifact (the Build action's output), or S3_BUCKET, S3_KEY and S3_BUNDLE, or "
+            "GITHUB_REPO and COMMIT_ID"
+            if wanted is None
+            else f"REVISION_ARTIFACT: names {wanted!r}, but the action has no input artifact; add it to the "
+            "action's input artifacts"
+        )
+        return None
+    if wanted is None:
+        if len(artifacts) > 1:
+            problems.append(
+                f"REVISION_ARTIFACT: missing; the action has {len(artifacts)} input artifacts ({names}): name the "
+                "one to deploy"
+            )
+            return None
+        chosen = artifacts[0]
+    else:
+        found = next((a for a in artifacts if a.name == wanted), None)
+        if found is None:
+            problems.append(
+                f"REVISION_ARTIFACT: expected the name of one of the action's input artifacts ({names}), got "
+                f"{_show_value(wanted)}"
+            )
+            return None
+        chosen = found
+    # CodePipeline stores every artifact as a zip in its artifact store.
+    return S3Revision(chosen.bucket, chosen.key, "zip", artifact=chosen.name, source_revision=chosen.revision)
 
 
 def _bundle(raw: Mapping[str, Any], problems: list[str]) -> BundleType | None:

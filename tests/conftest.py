@@ -32,6 +32,30 @@ from tests.fakes.spot import FakeSpot
 CANARY_TOKEN = "canary-TOKEN-5f1e2d3c"
 ACCOUNT_ID = "act-1234abcd"
 GROUP_ID = "sig-1234abcd"
+ARTIFACT_BUCKET = "codepipeline-us-east-1-123456789012"
+BUILD_ARTIFACT_KEY = "storefront/BuildArtif/Xk3Lq9Z"
+# The pipeline's temporary credentials for its artifact store: canaries, searched for in every output.
+ARTIFACT_CREDENTIALS = {
+    "accessKeyId": "ASIACANARYARTIFACTKEY",
+    "secretAccessKey": "canary-ARTIFACT-SECRET-7a6b5c4d",
+    "sessionToken": "canary-ARTIFACT-SESSION-9e8f7a6b",
+}
+
+
+def input_artifact(
+    name: str = "BuildArtifact", key: str = BUILD_ARTIFACT_KEY, revision: str | None = None
+) -> dict[str, Any]:
+    """One `data.inputArtifacts[]` entry as CodePipeline sends it."""
+    return {
+        "name": name,
+        "revision": revision,
+        "location": {"type": "S3", "s3Location": {"bucketName": ARTIFACT_BUCKET, "objectKey": key}},
+    }
+
+
+def artifact_parameters(**overrides: Any) -> dict[str, Any]:
+    """UserParameters that name no revision: the action's input artifact is deployed."""
+    return user_parameters(**{"S3_BUCKET": None, "S3_KEY": None, "S3_BUNDLE": None, **overrides})
 
 
 def user_parameters(**overrides: Any) -> dict[str, Any]:
@@ -114,7 +138,13 @@ class Cloud:
             clock=self.clock, environ=self.environ, log_stream=self.log_stream, boto3_session=self.boto3_session
         )
 
-    def job_event(self, params: dict[str, Any] | str, job_id: str, continuation: str | None = None) -> dict[str, Any]:
+    def job_event(
+        self,
+        params: dict[str, Any] | str,
+        job_id: str,
+        continuation: str | None = None,
+        artifacts: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
         data: dict[str, Any] = {
             "actionConfiguration": {
                 "configuration": {
@@ -122,9 +152,9 @@ class Cloud:
                     "UserParameters": params if isinstance(params, str) else json.dumps(params),
                 }
             },
-            "inputArtifacts": [],
+            "inputArtifacts": artifacts or [],
             "outputArtifacts": [],
-            "artifactCredentials": {"accessKeyId": "AKIA", "secretAccessKey": "SECRET-CREDS", "sessionToken": "S"},
+            "artifactCredentials": dict(ARTIFACT_CREDENTIALS),
         }
         if continuation is not None:
             data["continuationToken"] = continuation
@@ -139,10 +169,22 @@ class Cloud:
         self.results.append(result)
         return result
 
-    def run_pipeline(self, params: dict[str, Any] | str, *, budget: float = 900.0, max_invocations: int = 20) -> Report:
-        """Invoke like CodePipeline does: again with the continuation token (new job id) until a final report."""
-        handler = self.handler()
-        event = self.job_event(params, "job-0001")
+    def run_pipeline(
+        self,
+        params: dict[str, Any] | str,
+        *,
+        budget: float = 900.0,
+        max_invocations: int = 20,
+        artifacts: list[dict[str, Any]] | None = None,
+        handler: Any = None,
+    ) -> Report:
+        """Invoke like CodePipeline does: again with the continuation token (new job id) until a final report.
+
+        Every job of the run carries the same input artifacts (and fresh artifact credentials), as CodePipeline's
+        JobData does for each job of an action, continuations included.
+        """
+        handler = handler or self.handler()
+        event = self.job_event(params, "job-0001", artifacts=artifacts)
         for n in range(1, max_invocations + 1):
             before = len(self.codepipeline.reports)
             self.invoke(event, budget=budget, handler=handler)
@@ -151,7 +193,7 @@ class Cloud:
             if report.kind != "in_progress":
                 return report
             self.clock.advance(10)  # CodePipeline's delay before it calls again
-            event = self.job_event(params, f"job-{n + 1:04d}", report.body["continuationToken"])
+            event = self.job_event(params, f"job-{n + 1:04d}", report.body["continuationToken"], artifacts)
         raise AssertionError(f"no final report after {max_invocations} invocations")
 
     def green_instances(self, states: tuple[str, ...] = ("pending", "running")) -> list[str]:
@@ -184,6 +226,8 @@ def cloud(
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="revisions")
         s3.put_object(Bucket="revisions", Key="app/v2.zip", Body=b"PK-fake-bundle")
+        s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+        s3.put_object(Bucket=ARTIFACT_BUCKET, Key=BUILD_ARTIFACT_KEY, Body=b"PK-fake-build-artifact")
         image_id = "ami-12c6146b"  # one of moto's stock AMIs; describing them all costs a second per test
 
         def launch(green: str, count: int) -> list[str]:

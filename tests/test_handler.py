@@ -42,6 +42,7 @@ def test_happy_path_with_s3_revision_reports_success_after_codedeploy_succeeds(c
         "GreenIdentifier": green,
         "SpotDeploymentId": "cdbg-00000001",
         "CodeDeployDeploymentId": deployment.deployment_id,
+        "DeployedRevision": "s3://revisions/app/v2.zip",
     }
     assert report.body["executionDetails"]["externalExecutionId"] == deployment.deployment_id
     assert cloud.clock.now() >= deployment.created_at + deployment.script.duration

@@ -11,6 +11,7 @@ from bluegreen.errors import ConfigurationError
 from bluegreen.params import (
     ACCEPTED_KEYS,
     GitHubRevision,
+    InputArtifact,
     ParameterToken,
     PlainToken,
     S3Revision,
@@ -293,3 +294,66 @@ def test_a_bake_time_that_leaves_under_five_minutes_of_timeout_does_not_fit() ->
         "baking; leave at least 300 s for the launch and the deployment (raise TIMEOUT to 901 or more, or shorten "
         "BAKE_TIME)"
     ]
+
+
+def _artifacts(*names: str) -> list[InputArtifact]:
+    return [InputArtifact(name, "codepipeline-artifacts", f"p/{name[:10]}/Ab3dE5f", "c0ffee") for name in names]
+
+
+def test_without_a_revision_source_the_only_input_artifact_is_the_revision_as_a_zip() -> None:
+    params = validate_parameters(_params(S3_BUCKET=None, S3_KEY=None, S3_BUNDLE=None), artifacts=_artifacts("Build"))
+
+    assert params.revision == S3Revision(
+        "codepipeline-artifacts", "p/Build/Ab3dE5f", "zip", artifact="Build", source_revision="c0ffee"
+    )
+
+
+def test_revision_artifact_picks_one_of_several_input_artifacts() -> None:
+    raw = _params(S3_BUCKET=None, S3_KEY=None, S3_BUNDLE=None, REVISION_ARTIFACT="Config")
+
+    params = validate_parameters(raw, artifacts=_artifacts("Build", "Config"))
+
+    assert isinstance(params.revision, S3Revision)
+    assert params.revision.artifact == "Config"
+
+
+def test_revision_artifact_beside_an_s3_revision_is_rejected() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        validate_parameters(_params(REVISION_ARTIFACT="Build"), artifacts=_artifacts("Build"))
+
+    assert "give one revision source" in caught.value.problems[0]
+
+
+def test_an_s3_revision_in_the_parameters_wins_over_the_input_artifacts() -> None:
+    params = validate_parameters(_params(), artifacts=_artifacts("Build"))
+
+    assert params.revision == S3Revision("bucket", "k/app.zip", "zip")
+
+
+def test_s3_version_and_etag_pin_the_revision_and_the_etag_loses_its_quotes() -> None:
+    params = validate_parameters(_params(S3_VERSION="3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", S3_ETAG='"0123abcd"'))
+
+    assert params.revision == S3Revision(
+        "bucket", "k/app.zip", "zip", version="3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY", etag="0123abcd"
+    )
+
+
+@pytest.mark.parametrize(("key", "value"), [("S3_VERSION", ""), ("S3_VERSION", 7), ("S3_ETAG", "not an etag")])
+def test_a_malformed_pin_is_rejected_naming_its_key(key: str, value: Any) -> None:
+    problems = _problems(_params(**{key: value}))
+
+    assert problems[0].startswith(f"{key}: expected")
+
+
+def test_s3_version_without_the_bucket_and_key_names_them() -> None:
+    problems = _problems(_params(S3_BUCKET=None, S3_KEY=None, S3_BUNDLE=None, S3_VERSION="v1"))
+
+    assert any(p.startswith("S3_BUCKET: missing") for p in problems)
+
+
+def test_fingerprint_changes_with_the_input_artifact() -> None:
+    raw = _params(S3_BUCKET=None, S3_KEY=None, S3_BUNDLE=None)
+    one = validate_parameters(raw, artifacts=_artifacts("Build"))
+    other = validate_parameters(raw, artifacts=[InputArtifact("Build", "codepipeline-artifacts", "p/Build/Zz9", None)])
+
+    assert one.fingerprint() != other.fingerprint()
