@@ -46,9 +46,6 @@ from bluegreen.token import TokenResolver
 if TYPE_CHECKING:
     import boto3
     import requests
-    from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import (
-        CodePipelineArtifactCredentials,
-    )
     from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
     from mypy_boto3_s3 import S3Client
 
@@ -273,10 +270,11 @@ class _BlueGreenHandler:
 
         def load(settings: Settings) -> DeploymentParams:
             nonlocal job_input
-            job_input = _job_input(job)  # first: its credentials are registered for redaction before anything logs
+            credentials = _artifact_credentials(data)  # first: registered for redaction before anything logs
             if user_parameters is not None and not isinstance(user_parameters, str):
                 raise ConfigurationError("UserParameters: expected a JSON string")
             _register_plain_token(user_parameters)
+            job_input = _JobInput(_input_artifacts(data), credentials)
             return parse_user_parameters(
                 user_parameters, default_secret=settings.default_secret, artifacts=job_input.artifacts
             )
@@ -405,31 +403,29 @@ class _BlueGreenHandler:
         logger.info("Reported %s to CodePipeline", type(outcome).__name__)
 
 
-def _job_input(job: dict[str, Any]) -> _JobInput:
-    """The input artifacts and artifact credentials of a job, read through Powertools' `CodePipelineJobEvent`.
-
-    The credentials' values are registered for redaction at once: they must never reach a log line or a result.
+def _input_artifacts(data: dict[str, Any]) -> list[InputArtifact]:
+    """The job's input artifacts, read through Powertools' `CodePipelineJobEvent` data classes.
 
     Raises:
         ConfigurationError: the event's inputArtifacts are not what CodePipeline sends.
     """
-    from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent  # noqa: PLC0415
+    from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import (  # noqa: PLC0415
+        CodePipelineData,
+    )
 
-    data = CodePipelineJobEvent({"CodePipeline.job": job}).data
-    credentials = _artifact_credentials(data.get("artifactCredentials") and data.artifact_credentials)
     raw = data.get("inputArtifacts")
     if raw is None:
-        return _JobInput([], credentials)
+        return []
     if not isinstance(raw, list) or len(raw) > MAX_INPUT_ARTIFACTS:
         raise ConfigurationError(f"inputArtifacts: expected a list of at most {MAX_INPUT_ARTIFACTS} artifacts")
     artifacts: list[InputArtifact] = []
-    for n, artifact in enumerate(data.input_artifacts):
+    for n, artifact in enumerate(CodePipelineData(data).input_artifacts):
         try:
             location = artifact.location
-            if location.get_type != "S3":
+            kind = location.get_type
+            if kind != "S3":
                 raise ConfigurationError(
-                    f"inputArtifacts[{n}]: location type {location.get_type!r} is not S3; only S3 artifact stores "
-                    "are supported"
+                    f"inputArtifacts[{n}]: location type {kind!r} is not S3; only S3 artifact stores are supported"
                 )
             s3 = location.s3_location
             name, bucket, key, revision = artifact.name, s3.bucket_name, s3.key, artifact.revision
@@ -441,21 +437,30 @@ def _job_input(job: dict[str, Any]) -> _JobInput:
         if not all(isinstance(v, str) and v for v in (name, bucket, key)) or not isinstance(revision, str | None):
             raise ConfigurationError(f"inputArtifacts[{n}]: name, bucketName and objectKey must be non-empty strings")
         artifacts.append(InputArtifact(name, bucket, key, revision or None))
-    return _JobInput(artifacts, credentials)
+    return artifacts
 
 
-def _artifact_credentials(given: CodePipelineArtifactCredentials | None) -> ArtifactCredentials | None:
-    if not given:
+def _artifact_credentials(data: dict[str, Any]) -> ArtifactCredentials | None:
+    """The job's artifact credentials (Powertools' data class), registered for redaction at once: they must never
+    reach a log line or a result. None when the event carries none usable.
+    """
+    from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import (  # noqa: PLC0415
+        CodePipelineArtifactCredentials,
+    )
+
+    raw = data.get("artifactCredentials")
+    if not isinstance(raw, dict):
         return None
+    for value in raw.values():  # every value, even of a credentials object that turns out unusable
+        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+            logs.register_secret(value)
+    given = CodePipelineArtifactCredentials(raw)
     try:
         values = (given.access_key_id, given.secret_access_key, given.session_token)
-    except (KeyError, TypeError):
+    except KeyError:
         return None
     if not all(isinstance(v, str) and v for v in values):
         return None
-    for value in values:
-        if len(value) >= MIN_SECRET_LENGTH:
-            logs.register_secret(value)
     return ArtifactCredentials(*values)
 
 
