@@ -108,7 +108,8 @@ def checked_items(params: DeploymentParams, checked: Preflight) -> list[str]:
         f"{info.deployment_config or 'the group default'}",
     ]
     if isinstance(params.revision, S3Revision):
-        items.append(f"revision {params.revision.describe()} exists and the function may read it")
+        reader = "the pipeline's artifact credentials" if params.revision.artifact else "the function's role"
+        items.append(f"revision {params.revision.describe()} exists and {reader} may read it")
     if checked.alarms:
         states = ", ".join(f"{a.name} ({a.state})" for a in checked.alarms)
         bake = f", then for a {params.bake_seconds} s bake" if params.bake_seconds else ""
