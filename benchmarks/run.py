@@ -359,7 +359,7 @@ def first_invocation(report: Report, containers: int) -> None:
     with tempfile.TemporaryDirectory(prefix="bluegreen-bench-") as tmp, Cloud() as cloud:
         env = {**os.environ, **cloud.handler_environ(), "PYTHONPATH": str(ROOT)}
         for n in range(containers):
-            events = [dict(cloud.add_pipeline(instances=4).params) for _ in range(2)]
+            events = [dict(cloud.add_pipeline(instances=4, revision="s3").params) for _ in range(2)]  # console tests
             before = Counter(cloud.gateway.ledger.calls)
             runs = _child(tmp, env, {"mode": "invoke", "events": events, "remaining_ms": 44_000}, n)["runs"]
             if n == 0:

@@ -134,6 +134,16 @@ def render_summary(result: SimulationResult, out: IO[str]) -> None:
     w(f"\nResult: {result.outcome} (expected {result.expected_outcome}): {verdict}\n")
     if result.final_message:
         w(f"  {result.final_message.strip()}\n")
+    if len(result.executions) > 1:
+        w("\nPipeline executions (each deploys its own build, the deploy action's input artifact)\n")
+        for execution in result.executions:
+            deployed = ", ".join(execution["deployed_revisions"]) or "nothing"
+            w(
+                f"  [{_clock(execution['started'])}-{_clock(execution['ended'])}] {execution['name']}: build "
+                f"{execution['build']} ({execution['source_revision'][:12]}) -> {execution['outcome']}; "
+                f"CodeDeploy deployed {deployed}\n"
+            )
+            w("      " + ", ".join(f"{p} {_clock(t)}" for p, t in execution["timeline"].items()) + "\n")
     w("\nTimeline (simulated time per phase)\n")
     for phase, seconds in result.timeline.items():
         w(f"  {phase:<14}{_clock(seconds):>8}\n")
@@ -157,6 +167,9 @@ def render_summary(result: SimulationResult, out: IO[str]) -> None:
             f"{c.split(':', 1)[1]} {n}" for c, n in sorted(result.aws_calls.items()) if c.startswith(service + ":")
         )
         w(f"  {service:<14}{total:>5}   {ops}\n")
+    if result.artifact_calls:
+        ops = ", ".join(f"{c} {n}" for c, n in sorted(result.artifact_calls.items()))
+        w(f"  {'with the artifact credentials':<14} {ops}\n")
     if result.metrics:
         m = result.metrics
         w(f"\nMetrics (EMF in the function's log, namespace {m.get('namespace')}, outcome {m.get('Outcome')})\n")
@@ -196,6 +209,12 @@ def _simulate(args: argparse.Namespace) -> int:
             f"{args.revision} revision, speed {'max' if speed is None else f'{speed:g}x'}, "
             f"TIMEOUT {SCENARIOS[args.scenario].timeout_for(args.instances)} s\n"
         )
+    if SCENARIOS[args.scenario].needs_artifacts and args.revision != "artifact":
+        sys.stderr.write(
+            f"bluegreen simulate: scenario {args.scenario} deploys the pipeline's input artifacts; "
+            "use --revision artifact\n"
+        )
+        return 2
     result = run_scenario(
         args.scenario, instances=args.instances, revision=args.revision, speed=speed, observer=display
     )
@@ -254,7 +273,13 @@ def _add_simulate(sub: _Subparsers) -> None:
         default=4,
         help=f"blue instances in the Elastigroup, 1 to {MAX_INSTANCES} (default 4)",
     )
-    sim.add_argument("--revision", choices=("s3", "github"), default="s3")
+    sim.add_argument(
+        "--revision",
+        choices=("artifact", "s3", "github"),
+        default="artifact",
+        help="artifact (default): each execution runs Source and Build and deploys the build, the action's input "
+        "artifact; s3: a fixed S3_BUCKET/S3_KEY in UserParameters; github: GITHUB_REPO/COMMIT_ID",
+    )
     sim.add_argument(
         "--speed",
         type=_speed,

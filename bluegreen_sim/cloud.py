@@ -3,7 +3,9 @@
 Owns starting and stopping everything on 127.0.0.1 (moto's ThreadedMotoServer, the AWS gateway in front
 of it, the Spot emulator), the process environment the handler's boto3 clients read (restored on close),
 and the resources of each simulated pipeline (Elastigroup with its blue instances, CodeDeploy application
-and blue/green deployment group, S3 revision, UserParameters). Several pipelines may share one cloud.
+and blue/green deployment group, S3 revision, UserParameters), and each pipeline execution's Source and Build
+stages: a source zip and a build zip in the pipeline's artifact store, the build handed to the deploy action as its
+input artifact. Several pipelines may share one cloud.
 
 moto keeps its state in process-wide backends, so only one `Cloud` may be open per process at a time; it
 resets moto when it starts.
@@ -34,7 +36,8 @@ from bluegreen_sim.gateway import AwsGateway
 from bluegreen_sim.logcapture import LogCapture
 from bluegreen_sim.spot import RateLimiter, SpotEmulator
 
-Revision = Literal["s3", "github"]
+Revision = Literal["artifact", "s3", "github"]
+REVISIONS: tuple[Revision, ...] = ("artifact", "s3", "github")
 TokenSource = Literal["params", "secret", "parameter"]
 SECRET_NAME = "bluegreen/spot-api-token"  # noqa: S105 - a name, not a secret
 PARAMETER_NAME = "/bluegreen/spot-api-token"
@@ -42,9 +45,34 @@ BUCKET = "bluegreen-sim-artifacts"
 KEY = "releases/app-1.4.2.zip"
 GITHUB_REPO = "example-org/storefront"
 COMMIT_ID = "3f2c9a1b7d4e6f8091a2b3c4d5e6f708192a3b4c"
+# The pipeline's artifact store, named as the console names it (codepipeline-<region>-<account>).
+ARTIFACT_BUCKET = f"codepipeline-{REGION}-{ACCOUNT}"
+BUILD_ARTIFACT = "BuildArtifact"
+_KEY_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _ENV_SERVICES = ("EC2", "CODEDEPLOY", "CODEPIPELINE", "S3", "SECRETS_MANAGER", "SSM", "CLOUDWATCH")
 _lock = threading.Lock()
 _open_cloud: list[Cloud] = []
+
+
+@dataclass(frozen=True)
+class Build:
+    """One execution's Build output: a zip in the artifact store, built from one source commit."""
+
+    label: str
+    key: str
+    commit: str
+
+    def input_artifact(self) -> dict[str, Any]:
+        """The deploy action's `data.inputArtifacts[]` entry, as CodePipeline sends it."""
+        return {
+            "name": BUILD_ARTIFACT,
+            "revision": self.commit,
+            "location": {"type": "S3", "s3Location": {"bucketName": ARTIFACT_BUCKET, "objectKey": self.key}},
+        }
+
+    @property
+    def location(self) -> str:
+        return f"s3://{ARTIFACT_BUCKET}/{self.key}"
 
 
 @dataclass
@@ -59,6 +87,8 @@ class Pipeline:
     deploy: DeployBehaviour
     log: LogCapture | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    builds: list[Build] = field(default_factory=list)
+    broken_builds: set[str] = field(default_factory=set)  # artifact keys whose bundle fails on the instances
 
     @property
     def user_parameters(self) -> str:
@@ -84,6 +114,8 @@ class Cloud:
         self.account_id = f"act-{self.rng.getrandbits(32):08x}"
         self.token = f"sim-canary-{self.rng.getrandbits(128):032x}"
         self.artifact_secret = f"sim-artifact-secret-{self.rng.getrandbits(64):016x}"
+        self.artifact_session = f"sim-artifact-session-{self.rng.getrandbits(64):016x}"
+        self.artifact_key_id = f"ASIASIMARTIFACT{self.rng.getrandbits(20):05X}"
         self._spot_budget = spot_budget
         self._forced_429 = dict(forced_429 or {})
         self._poll_interval = poll_interval
@@ -128,7 +160,14 @@ class Cloud:
         self.groups = Elastigroups(self.clock, self.fleet, self.rng)
         self.codedeploy = CodeDeploySim(self.clock, self.groups.codedeploy_done)
         self.gateway = AwsGateway(
-            self.clock, port, self.fleet, self.groups, self.codedeploy, self.jobs.receive, self._deploy_behaviour
+            self.clock,
+            port,
+            self.fleet,
+            self.groups,
+            self.codedeploy,
+            self.jobs.receive,
+            self._deploy_behaviour,
+            artifact_store=(ARTIFACT_BUCKET, self.artifact_key_id),
         )
         self.gateway.start()
         self.limiter = RateLimiter(self.clock, self._spot_budget, forced=self._forced_429)
@@ -137,6 +176,7 @@ class Cloud:
         s3 = self.setup_client("s3")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"PK\x05\x06" + b"\x00" * 18)
+        s3.create_bucket(Bucket=ARTIFACT_BUCKET)
         self._set_env()
         return self
 
@@ -205,7 +245,7 @@ class Cloud:
         self,
         *,
         instances: int = 4,
-        revision: Revision = "s3",
+        revision: Revision = "artifact",
         timeout: int = 3600,
         token: str | None = None,
         token_source: TokenSource = "params",  # noqa: S107 - where the token comes from
@@ -264,8 +304,9 @@ class Cloud:
             params["BAKE_TIME"] = bake_time
         if revision == "s3":
             params.update(S3_BUCKET=BUCKET, S3_KEY=KEY, S3_BUNDLE="zip")
-        else:
+        elif revision == "github":
             params.update(GITHUB_REPO=GITHUB_REPO, COMMIT_ID=COMMIT_ID)
+        # "artifact": no revision key at all; the deploy action gets the Build output as its input artifact.
         pipeline = Pipeline(f"pipeline-{n}", grp, app, dg, params, deploy or DeployBehaviour())
         pipeline.extra["alarms"] = alarm_names
         self.pipelines.append(pipeline)
@@ -291,14 +332,51 @@ class Cloud:
         """Put an alarm into ALARM (moto's SetAlarmState, as CloudWatch's own evaluation would)."""
         self.setup_client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
 
-    def _deploy_behaviour(self, app: str, dg: str) -> DeployBehaviour:
+    def build(self, pipeline: Pipeline, label: str, *, broken: bool = False) -> Build:
+        """Run `pipeline`'s Source and Build stages once: a new source commit and its build zip in the artifact
+        store, under a fresh key as CodePipeline writes them (<pipeline>/<artifact name, 10 chars>/<7 chars>).
+        A `broken` build deploys, and then fails on the instances.
+        """
+        commit = f"{self.rng.getrandbits(160):040x}"
+        suffix = "".join(self.rng.choice(_KEY_CHARS) for _ in range(7))
+        key = f"{pipeline.name[:20]}/{BUILD_ARTIFACT[:10]}/{suffix}"
+        body = b"PK\x05\x06" + label.encode() + b"\x00" * 18
+        self.setup_client("s3").put_object(Bucket=ARTIFACT_BUCKET, Key=key, Body=body)
+        build = Build(label, key, commit)
+        pipeline.builds.append(build)
+        if broken:
+            pipeline.broken_builds.add(key)
+        return build
+
+    def _deploy_behaviour(self, app: str, dg: str, revision: Mapping[str, Any]) -> DeployBehaviour:
         for p in self.pipelines:
             if (p.app_name, p.deployment_group) == (app, dg):
+                key = (revision.get("s3Location") or {}).get("key")
+                if key in p.broken_builds:
+                    return DeployBehaviour(fail_instance=0, fail_event="AfterInstall")  # on the first green
                 return p.deploy
         return DeployBehaviour()
 
-    def driver(self, pipeline: Pipeline, *, log: LogCapture, duplicate_first: bool = False) -> PipelineDriver:
-        """A CodePipeline driver for `pipeline`, invoking a fresh handler (one Lambda container)."""
+    def artifact_credentials(self) -> dict[str, str]:
+        """The temporary credentials CodePipeline hands the action for its artifact store (canaries)."""
+        return {
+            "accessKeyId": self.artifact_key_id,
+            "secretAccessKey": self.artifact_secret,
+            "sessionToken": self.artifact_session,
+        }
+
+    def driver(
+        self,
+        pipeline: Pipeline,
+        *,
+        log: LogCapture,
+        duplicate_first: bool = False,
+        build: Build | None = None,
+        name: str | None = None,
+    ) -> PipelineDriver:
+        """A CodePipeline driver for one execution of `pipeline`'s deploy action, invoking a fresh handler (one
+        Lambda container). With `build`, the action's input artifact is that build.
+        """
         from bluegreen.handler import create_handler  # noqa: PLC0415 - the simulator works without it
 
         pipeline.log = log
@@ -308,10 +386,11 @@ class Cloud:
             self.jobs,
             handler,
             pipeline.user_parameters,
-            name=pipeline.name,
+            name=name or pipeline.name,
             rng=random.Random(self.rng.getrandbits(64)),  # noqa: S311 - determinism, not secrecy
             duplicate_first=duplicate_first,
-            artifact_secret=self.artifact_secret,
+            artifact_credentials=self.artifact_credentials(),
+            input_artifacts=[build.input_artifact()] if build is not None else [],
         )
 
     def settle(self, seconds: float = 300.0) -> None:

@@ -218,7 +218,8 @@ class PipelineDriver:
         duplicate_delay: float = 3.0,
         continuation_delay: float = 10.0,
         max_invocations: int = 40,
-        artifact_secret: str = "sim-artifact-secret",  # noqa: S107
+        artifact_credentials: dict[str, str] | None = None,
+        input_artifacts: list[dict[str, Any]] | None = None,
     ) -> None:
         self._clock = clock
         self._jobs = jobs
@@ -230,22 +231,31 @@ class PipelineDriver:
         self._duplicate_delay = duplicate_delay
         self._continuation_delay = continuation_delay
         self._max = max_invocations
-        self._artifact_secret = artifact_secret
+        self._artifact_credentials = dict(
+            artifact_credentials
+            or {
+                "accessKeyId": "ASIASIMULATEDKEY0001",
+                "secretAccessKey": "sim-artifact-secret",
+                "sessionToken": "sim-session-token",
+            }
+        )
+        self._input_artifacts = list(input_artifacts or [])
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
 
     def event(self, job_id: str, continuation: str | None) -> dict[str, Any]:
-        """A `CodePipeline.job` event as the invoke action sends it."""
+        """A `CodePipeline.job` event as the invoke action sends it.
+
+        Every job of the action carries the same input artifacts and the artifact credentials, continuation jobs
+        included: each is a job of its own whose JobData (CodePipeline API reference, JobData: inputArtifacts,
+        artifactCredentials, continuationToken) describes the same action execution.
+        """
         data: dict[str, Any] = {
             "actionConfiguration": {"configuration": {"FunctionName": "bluegreen", "UserParameters": self._params}},
-            "inputArtifacts": [],
+            "inputArtifacts": json.loads(json.dumps(self._input_artifacts)),
             "outputArtifacts": [],
-            "artifactCredentials": {
-                "accessKeyId": "ASIASIMULATEDKEY0001",
-                "secretAccessKey": self._artifact_secret,
-                "sessionToken": "sim-session-token",
-            },
+            "artifactCredentials": dict(self._artifact_credentials),
         }
         if continuation is not None:
             data["continuationToken"] = continuation

@@ -123,7 +123,8 @@ def run_concurrent_pipelines(
     wall = time.perf_counter()
     with Cloud(spot_budget=budget, seed=seed, poll_interval=poll_interval) as cloud:
         pipelines = [cloud.add_pipeline(instances=instances) for _ in range(n)]
-        drivers = [cloud.driver(p, log=LogCapture(cloud.clock)) for p in pipelines]
+        # Each pipeline deploys its own build, handed over as the deploy action's input artifact.
+        drivers = [cloud.driver(p, log=LogCapture(cloud.clock), build=cloud.build(p, "1")) for p in pipelines]
         driven = run_concurrently(cloud.clock, drivers)
         simulated = cloud.clock.elapsed
         cloud.settle(SETTLE_SECONDS)
@@ -147,7 +148,7 @@ def run_concurrent_pipelines(
             wall_seconds=time.perf_counter() - wall,
             simulated_seconds=simulated,
             spot_log=tuple(ledger.entries),
-            canaries=(cloud.token, cloud.artifact_secret),
+            canaries=(cloud.token, cloud.artifact_secret, cloud.artifact_session),
         )
 
 

@@ -32,7 +32,7 @@ from bluegreen_sim.ec2fleet import ACCOUNT, REGION, Fleet
 from bluegreen_sim.elastigroup import GREEN_TAG, Elastigroups
 from bluegreen_sim.loopback import LoopbackServer
 
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
+_SCOPE = re.compile(r"Credential=(?P<key>[^/]+)/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"})
 # SigV4 signing names that differ from the IAM service prefix (botocore's models: CloudWatch signs as "monitoring").
 _IAM_PREFIX = {"monitoring": "cloudwatch"}
@@ -66,13 +66,14 @@ class AwsLedger:
     """Every AWS call that reached the gateway."""
 
     calls: Counter[str] = field(default_factory=Counter)
+    artifact_calls: Counter[str] = field(default_factory=Counter)  # signed with the pipeline's artifact credentials
     by_caller: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, call: str, caller: str | None) -> None:
+    def record(self, call: str, caller: str | None, *, artifact_credentials: bool = False) -> None:
         with self.lock:
-            self.calls[call] += 1
+            (self.artifact_calls if artifact_credentials else self.calls)[call] += 1
             self.by_caller[caller or "-"] += 1
 
     def status(self, status: int) -> None:
@@ -94,7 +95,9 @@ class AwsGateway:
         groups: Elastigroups,
         codedeploy: CodeDeploySim,
         job_results: JobResultSink,
-        deploy_behaviour: Callable[[str, str], DeployBehaviour],
+        deploy_behaviour: Callable[[str, str, Mapping[str, Any]], DeployBehaviour],
+        *,
+        artifact_store: tuple[str, str] | None = None,
     ) -> None:
         self.clock = clock
         self.moto_port = moto_port
@@ -103,6 +106,9 @@ class AwsGateway:
         self.codedeploy = codedeploy
         self.job_results = job_results
         self.deploy_behaviour = deploy_behaviour
+        # (bucket, access key id of the pipeline's artifact credentials)
+        self.artifact_store = artifact_store
+        self.deployed_revisions: list[tuple[str, dict[str, Any]]] = []  # (deployment id, revision) in order
         self.ledger = AwsLedger()
         self.lock = threading.RLock()
         self._loopback = LoopbackServer("aws-gateway")
@@ -129,8 +135,15 @@ class AwsGateway:
         scope = _SCOPE.search(lower.get("authorization", ""))
         service = _IAM_PREFIX.get(scope["service"], scope["service"]) if scope else "unknown"
         operation = _operation(service, method, path, lower, body)
-        self.ledger.record(f"{service}:{operation}", self.clock.running)
+        with_artifact_credentials = (
+            self.artifact_store is not None and scope is not None and (scope["key"] == self.artifact_store[1])
+        )
+        self.ledger.record(f"{service}:{operation}", self.clock.running, artifact_credentials=with_artifact_credentials)
         local = self._local.get((service, operation))
+        denied = self._artifact_store_denies(service, path, with_artifact_credentials)
+        if denied is not None:
+            self.ledger.status(denied[0])
+            return denied if method != "HEAD" else (denied[0], denied[1], b"")
         try:
             if local is not None:
                 with self.lock, self.groups.lock:
@@ -146,6 +159,34 @@ class AwsGateway:
             reply = _json_reply(fault.status, {"__type": fault.code, "message": fault.message}, error_type=fault.code)
         self.ledger.status(reply[0])
         return reply
+
+    def _artifact_store_denies(self, service: str, path: str, with_artifact_credentials: bool) -> Reply | None:
+        """The artifact store's access rule: S3 calls on it need the pipeline's artifact credentials, and those
+        credentials open nothing else.
+
+        CodePipeline's API reference (JobData.artifactCredentials) says they are temporary STS credentials "used
+        to access input and output artifacts in the S3 bucket used to store artifacts for the pipeline". The
+        assumption modelled here: the function's role is granted nothing on that bucket (the least-privilege
+        policy names only S3_BUCKET's bucket), so an artifact read with the role is refused, as it would be.
+        """
+        if self.artifact_store is None:
+            return None
+        bucket = next((p for p in urlsplit(path).path.split("/") if p), "")
+        on_store = service == "s3" and bucket == self.artifact_store[0]
+        if on_store == with_artifact_credentials:
+            return None
+        body = (
+            b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied'
+            b"</Message></Error>"
+        )
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", uuid.uuid4().hex[:16].upper())]
+        if service != "s3":
+            return _json_reply(
+                403,
+                {"__type": "AccessDeniedException", "message": "Access denied"},
+                error_type=("AccessDeniedException"),
+            )
+        return 403, headers, body
 
     def _forward(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         conn = http.client.HTTPConnection("127.0.0.1", self.moto_port, timeout=30)
@@ -191,7 +232,9 @@ class AwsGateway:
             info = backend.deployments.pop(moto_id)
             info.deployment_id = real_id
             backend.deployments[real_id] = info
-            self.codedeploy.start(real_id, app, group, filters, targets, self.deploy_behaviour(app, group))
+            revision = request.get("revision") or {}
+            self.deployed_revisions.append((real_id, revision))
+            self.codedeploy.start(real_id, app, group, filters, targets, self.deploy_behaviour(app, group, revision))
             for f in filters:
                 if f.get("Key") == GREEN_TAG:
                     self.groups.codedeploy_started(f.get("Value", ""), real_id)

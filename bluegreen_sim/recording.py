@@ -4,7 +4,8 @@ Owns `recorded_operations()`, which the IAM policy coverage test reads: every sc
 GitHub revision and the two secret token sources, each on a fresh simulated cloud, as fast as possible.
 The names are "service:Operation" as botocore names the operations, under IAM service prefixes
 ("codedeploy:CreateDeployment", "s3:HeadObject", "secretsmanager:GetSecretValue"), and only the handler's
-own calls (the gateway never sees the simulator's setup).
+own calls with its role (the gateway never sees the simulator's setup, and keeps the calls signed with the
+pipeline's artifact credentials apart: the role needs no permission for them).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from bluegreen_sim.runner import run_scenario
 from bluegreen_sim.scenarios import SCENARIOS
 
 EXTRA_RUNS: tuple[dict[str, str], ...] = (
+    {"revision": "s3"},  # the scenarios deploy input artifacts, read with the pipeline's credentials, not the role
     {"revision": "github"},
     {"token_source": "secret"},
     {"token_source": "parameter"},

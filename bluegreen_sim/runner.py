@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
-from bluegreen_sim.cloud import Cloud, Pipeline, Revision, TokenSource
+from bluegreen_sim.cloud import Build, Cloud, Pipeline, Revision, TokenSource
 from bluegreen_sim.codepipeline import DriverResult, Report
 from bluegreen_sim.elastigroup import Interruption
 from bluegreen_sim.logcapture import LogCapture, PhaseChange
-from bluegreen_sim.scenarios import SCENARIOS, Scenario
+from bluegreen_sim.scenarios import SCENARIOS, Execution, Scenario
 
 SETTLE_SECONDS = 300.0
 
@@ -75,6 +75,12 @@ class SimulationResult:
     invocation_details: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)  # the run's EMF metrics, read back from its log lines
     interruptions: list[dict[str, Any]] = field(default_factory=list)  # greens Spot reclaimed, and replacements
+    # The revision of every CodeDeploy deployment, in order: s3://bucket/key or owner/repo@commit.
+    deployed_revisions: list[str] = field(default_factory=list)
+    # Each pipeline execution of the deploy stage (one, or several for `rollback`): its build and outcome.
+    executions: list[dict[str, Any]] = field(default_factory=list)
+    # AWS calls signed with the pipeline's artifact credentials (not the function's role): "service:Op" -> count.
+    artifact_calls: Counter[str] = field(default_factory=Counter)
     canaries: tuple[str, ...] = field(default=(), repr=False)  # the secrets that must never appear
 
     def to_json(self) -> dict[str, Any]:
@@ -83,6 +89,7 @@ class SimulationResult:
         del doc["canaries"]
         doc["spot_calls"] = dict(sorted(self.spot_calls.items()))
         doc["aws_calls"] = dict(sorted(self.aws_calls.items()))
+        doc["artifact_calls"] = dict(sorted(self.artifact_calls.items()))
         doc["aws_operations"] = sorted(self.aws_operations)
         return doc
 
@@ -91,7 +98,7 @@ def run_scenario(
     name: str,
     *,
     instances: int = 4,
-    revision: Revision = "s3",
+    revision: Revision = "artifact",
     speed: float | None = None,
     observer: Observer | None = None,
     seed: int = 0,
@@ -99,14 +106,20 @@ def run_scenario(
 ) -> SimulationResult:
     """Run scenario `name` end to end through `bluegreen.handler` on a fresh simulated cloud.
 
+    With `revision="artifact"` (the default) each execution runs the pipeline's Source and Build stages first and
+    hands the build to the deploy action as its input artifact; "s3" and "github" name a fixed revision in
+    UserParameters instead.
+
     Raises:
         KeyError: unknown scenario name.
-        ValueError: `instances` < 1.
+        ValueError: `instances` < 1, or a scenario that needs input artifacts run with another revision.
     """
     scenario = SCENARIOS[name]
     if instances < 1:
         raise ValueError("instances must be at least 1")
     timeout = scenario.timeout_for(instances)
+    if scenario.needs_artifacts and revision != "artifact":
+        raise ValueError(f"scenario {name} deploys the pipeline's input artifacts: it needs revision 'artifact'")
     wall = time.perf_counter()
     with Cloud(speed=speed, spot_budget=scenario.spot_budget, forced_429=scenario.forced_429, seed=seed) as cloud:
         bad_token = f"sim-bad-canary-{cloud.rng.getrandbits(96):024x}"
@@ -145,8 +158,28 @@ def run_scenario(
                     seen += 1
 
             cloud.clock.add_listener(forward_reports)
-        driver = cloud.driver(pipeline, log=log, duplicate_first=scenario.duplicate_first)
-        outcome = driver.run()
+        runs = scenario.executions or (Execution("execution 1", "1", expected=scenario.expected),)
+        builds: dict[str, Build] = {}
+        executions: list[_Executed] = []
+        for n, execution in enumerate(runs):
+            if n:
+                cloud.settle(SETTLE_SECONDS)  # the previous execution's blue/green finishes before the next starts
+            build = None
+            if revision == "artifact":
+                if execution.build not in builds:
+                    builds[execution.build] = cloud.build(pipeline, execution.build, broken=execution.broken)
+                build = builds[execution.build]
+            driver = cloud.driver(
+                pipeline,
+                log=log,
+                duplicate_first=scenario.duplicate_first and n == 0,
+                build=build,
+                name=pipeline.name if len(runs) == 1 else f"{pipeline.name}-x{n + 1}",
+            )
+            started = cloud.clock.elapsed
+            deployments_before = len(cloud.gateway.deployed_revisions)
+            driven = driver.run()
+            executions.append(_Executed(execution, build, driven, started, cloud.clock.elapsed, deployments_before))
         if observer is not None:
             forward_reports(0.0)
         simulated = cloud.clock.elapsed
@@ -154,13 +187,13 @@ def run_scenario(
         cloud.clock.set_speed(None)  # nobody watches the aftermath: Spot finalising, cleanup delays
         cloud.settle(SETTLE_SECONDS)
         counts = cloud.counts(pipeline)
-        secrets = [cloud.token, bad_token, cloud.artifact_secret]
+        secrets = [cloud.token, bad_token, cloud.artifact_secret, cloud.artifact_session, cloud.artifact_key_id]
         return _judge(
             scenario,
             cloud,
             pipeline,
             log,
-            outcome,
+            executions,
             counts,
             secrets,
             instances,
@@ -170,12 +203,58 @@ def run_scenario(
         )
 
 
+@dataclass(frozen=True)
+class _Executed:
+    """How one pipeline execution of the deploy stage went."""
+
+    execution: Execution
+    build: Build | None
+    driven: DriverResult
+    started: float
+    ended: float
+    first_deployment: int  # index of its first CodeDeploy deployment in the gateway's list
+
+    def to_json(self, deployed: list[str], phases: list[PhaseChange], name: str) -> dict[str, Any]:
+        mine = [c for c in phases if (c.caller or "").split("#", 1)[0] == name]
+        return {
+            "name": self.execution.name,
+            "build": self.execution.build,
+            "artifact": self.build.location if self.build else None,
+            "source_revision": self.build.commit if self.build else None,
+            "outcome": self.driven.outcome,
+            "expected_outcome": self.execution.expected,
+            "deployed_revisions": deployed,
+            "started": round(self.started, 3),
+            "ended": round(self.ended, 3),
+            "invocations": len(self.driven.invocations),
+            "timeline": _timeline(mine, self.ended),
+        }
+
+
+def _revision_text(revision: dict[str, Any]) -> str:
+    s3 = revision.get("s3Location")
+    if s3:
+        text = f"s3://{s3.get('bucket')}/{s3.get('key')}"
+        return f"{text}?versionId={s3['version']}" if s3.get("version") else text
+    github = revision.get("gitHubLocation") or {}
+    return f"{github.get('repository')}@{github.get('commitId')}"
+
+
+def _combined(executions: list[_Executed]) -> DriverResult:
+    """All executions as one driven run: the last one's outcome, every invocation and job."""
+    driven = DriverResult(outcome=executions[-1].driven.outcome)
+    for done in executions:
+        driven.invocations.extend(done.driven.invocations)
+        driven.job_ids.extend(done.driven.job_ids)
+    return driven
+
+
 def _judge(
     scenario: Scenario,
     cloud: Cloud,
     pipeline: Pipeline,
     log: LogCapture,
-    driven: DriverResult,
+    executions: list[_Executed],
     counts: dict[str, int],
     secrets: list[str],
     instances: int,
@@ -183,6 +262,17 @@ def _judge(
     simulated: float,
     wall: float,
 ) -> SimulationResult:
+    driven = _combined(executions)
+    deployed = [_revision_text(revision) for _, revision in cloud.gateway.deployed_revisions]
+    names = [pipeline.name] if len(executions) == 1 else [f"{pipeline.name}-x{n + 1}" for n in range(len(executions))]
+    executed = [
+        done.to_json(
+            deployed[done.first_deployment : (executions[n + 1].first_deployment if n + 1 < len(executions) else None)],
+            log.phases,
+            names[n],
+        )
+        for n, done in enumerate(executions)
+    ]
     reports = list(cloud.jobs.reports)
     accepted = [r for r in reports if r.accepted]
     finals = [r for r in accepted if r.final]
@@ -198,7 +288,8 @@ def _judge(
         else "no report rejected by CodePipeline"
     )
     checks = {
-        "exactly one final report": len(finals) == 1 and driven.outcome not in ("NoReport", "TooManyInvocations"),
+        "exactly one final report": len(finals) == len(executions)
+        and not any(d.driven.outcome in ("NoReport", "TooManyInvocations") for d in executions),
         "every job answered exactly once": all(per_job.get(j) == 1 for j in driven.job_ids),
         rejection_label: all((r.error or "").startswith(allowed_rejections) for r in rejected),
         "handler never raised": not any(inv.raised for inv in driven.invocations),
@@ -239,6 +330,19 @@ def _judge(
         checks["CodeDeploy deployed to the replacement, not the reclaimed green"] = bool(interruptions) and all(
             i.replacement in targeted and i.reclaimed not in targeted for i in interruptions
         )
+    with_build = [d for d in executions if d.build is not None]
+    if with_build and succeeded:
+        checks["the build of each execution was deployed"] = all(
+            e["deployed_revisions"] and set(e["deployed_revisions"]) == {d.build.location}
+            for d, e in zip(executions, executed, strict=True)
+            if d.build is not None
+        )
+    if with_build:
+        checks["the artifact was read with the artifact credentials only"] = cloud.gateway.ledger.artifact_calls[
+            "s3:HeadObject"
+        ] >= len(with_build) and not any(call.startswith("s3:") for call in cloud.gateway.ledger.calls)
+    if len(executions) > 1:
+        checks["each execution ended as expected"] = all(d.driven.outcome == d.execution.expected for d in executions)
     final = finals[-1] if finals else None
     lines = [line for _, line in log.lines]
     return SimulationResult(
@@ -269,6 +373,9 @@ def _judge(
         final_message=_final_message(final),
         canaries=tuple(secrets),
         interruptions=[asdict(i) for i in interruptions],
+        deployed_revisions=deployed,
+        executions=executed,
+        artifact_calls=Counter(cloud.gateway.ledger.artifact_calls),
         invocation_details=[
             {
                 "name": i.name,

@@ -18,6 +18,16 @@ GET_GROUP = "GET /aws/ec2/group/{groupId}"
 
 
 @dataclass(frozen=True)
+class Execution:
+    """One pipeline execution's run of the deploy stage, in a scenario of several."""
+
+    name: str
+    build: str  # the build it deploys: a new label is a new Source and Build run, a known one reuses its artifact
+    broken: bool = False  # the build deploys, then fails on the instances
+    expected: str = "Succeeded"
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One named situation for a simulated pipeline run."""
 
@@ -38,6 +48,8 @@ class Scenario:
     alarm_fires: tuple[str, float] | None = None  # ("deploying" | "baking", seconds into it): the first alarm fires
     # The run fails after CodeDeploy succeeded: the Spot deployment is left alone, the greens keep serving.
     fails_after_deploy: bool = False
+    executions: tuple[Execution, ...] = ()  # several pipeline executions, in order (default: one)
+    needs_artifacts: bool = False  # only meaningful when the revision is the input artifact
 
     def timeout_for(self, instances: int) -> int:
         """The scenario's TIMEOUT for a group of `instances`: the margin it has at DESIGN_INSTANCES, kept.
@@ -133,6 +145,20 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 "Lambda delivers the first event twice; only one Spot deployment may start",
                 "Succeeded",
                 duplicate_first=True,
+            ),
+            Scenario(
+                "rollback",
+                "execution 1 deploys build A; execution 2 deploys build B, which fails on the instances; "
+                "CodePipeline's stage rollback re-runs the stage with execution 1's artifacts and redeploys A",
+                "Succeeded",
+                # CodePipeline V2 (onFailure: ROLLBACK, or RollbackStage) re-runs the stage with the artifacts of
+                # the stage's last successful execution: the deploy action gets build A's artifact again.
+                executions=(
+                    Execution("execution 1", "A"),
+                    Execution("execution 2", "B", broken=True, expected="Failed:JobFailed"),
+                    Execution("rollback to execution 1", "A"),
+                ),
+                needs_artifacts=True,
             ),
         )
     }

@@ -10,7 +10,7 @@ from bluegreen_sim.cloud import Cloud
 
 def test_invoke_runs_a_dry_run_and_prints_the_console_result(tmp_path, monkeypatch, capsys):
     with Cloud() as cloud:
-        params = {**cloud.add_pipeline(instances=2).params, "DRY_RUN": True}
+        params = {**cloud.add_pipeline(instances=2, revision="s3").params, "DRY_RUN": True}  # no input artifact
         for name, value in cloud.handler_environ().items():
             monkeypatch.setenv(name, value)
         path = tmp_path / "params.json"

@@ -41,7 +41,7 @@ def test_exactly_one_final_report_per_run(name):
         for r in result.reports
         if r["accepted"] and (r["operation"] == "PutJobFailureResult" or not r["request"].get("continuationToken"))
     ]
-    assert len(finals) == 1
+    assert len(finals) == len(result.executions) >= 1  # one per pipeline execution (three in `rollback`)
     assert finals[-1] == [r for r in result.reports if r["accepted"]][-1]
 
 
@@ -128,10 +128,61 @@ def test_happy_path_is_fast_and_records_the_handlers_aws_operations():
     assert list(result.timeline)[:4] == ["START", "WAIT_GREEN", "DEPLOY", "WAIT_DEPLOY"]
 
 
+def test_happy_path_deploys_the_build_the_pipeline_made_read_with_the_artifact_credentials():
+    result = result_of("happy")
+    (execution,) = result.executions
+    assert result.revision == "artifact"
+    assert result.deployed_revisions == [execution["artifact"]]
+    assert execution["artifact"].startswith("s3://codepipeline-us-east-1-")
+    assert result.artifact_calls["s3:HeadObject"] == 1
+    assert not any(op.startswith("s3:") for op in result.aws_operations)  # the function's role reads no S3
+    final = next(r for r in reversed(result.reports) if r["accepted"])
+    variables = final["request"]["outputVariables"]
+    assert variables["DeployedRevision"] == execution["artifact"]
+    assert variables["SourceRevision"] == execution["source_revision"]
+    assert "input artifact BuildArtifact" in result.final_message
+
+
+def test_a_fixed_s3_revision_is_read_with_the_functions_role():
+    result = run_scenario("happy", revision="s3", instances=2)
+    assert result.passed
+    assert result.aws_operations >= {"s3:HeadObject"}
+    assert result.artifact_calls == {}
+    assert result.deployed_revisions == ["s3://bluegreen-sim-artifacts/releases/app-1.4.2.zip"]
+
+
 def test_github_revision_succeeds():
     result = run_scenario("happy", revision="github", instances=2)
     assert result.passed
     assert "s3:HeadObject" not in result.aws_operations
+    assert result.artifact_calls == {}
+
+
+def test_rollback_redeploys_the_first_executions_build_after_the_second_fails():
+    result = result_of("rollback")
+    first, second, rollback = result.executions
+    assert [e["outcome"] for e in result.executions] == ["Succeeded", "Failed:JobFailed", "Succeeded"]
+    assert first["artifact"] != second["artifact"]
+    assert result.deployed_revisions == [first["artifact"], second["artifact"], first["artifact"]]
+    assert rollback["artifact"] == first["artifact"]
+    assert rollback["source_revision"] == first["source_revision"]
+    assert rollback["started"] > second["ended"] > second["started"] > first["ended"]
+    assert all(list(e["timeline"])[:4] == ["START", "WAIT_GREEN", "DEPLOY", "WAIT_DEPLOY"] for e in result.executions)
+    assert result.spot_deployments_started == 3
+    assert result.blues_left_running == 0
+
+
+def test_rollback_needs_the_input_artifact_path():
+    with pytest.raises(ValueError, match="needs revision 'artifact'"):
+        run_scenario("rollback", revision="s3")
+
+
+def test_cli_shows_the_three_executions_of_the_rollback(capsys):
+    status = cli.main(["simulate", "--scenario", "rollback", "--speed", "0", "--instances", "1"])
+    out = capsys.readouterr().out
+    assert status == 0
+    for needle in ("execution 1: build A", "execution 2: build B", "rollback to execution 1: build A"):
+        assert needle in out
 
 
 def test_cli_json_output_is_one_document_without_secrets(capsys):

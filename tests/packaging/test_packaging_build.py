@@ -706,7 +706,7 @@ def test_console_test_from_the_zip_runs_on_python_312_against_the_simulated_clou
         "print(json.dumps(bluegreen.lambda_handler(event, Context())))\n"
     )
     with Cloud() as cloud:
-        params = dict(cloud.add_pipeline(instances=2).params)
+        params = dict(cloud.add_pipeline(instances=2, revision="s3").params)  # a console test: no input artifact
         environ = {**os.environ, **cloud.handler_environ()}
 
         completed = _run_isolated(python, script, task, runtime, input=json.dumps(params), env=environ)
