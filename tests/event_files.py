@@ -13,6 +13,7 @@ from typing import Any
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 
+CODEPIPELINE_ARTIFACT = "codepipeline-artifact"
 CODEPIPELINE_S3 = "codepipeline-s3"
 CODEPIPELINE_GITHUB = "codepipeline-github"
 CONSOLE_TEST = "console-test"

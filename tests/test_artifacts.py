@@ -18,6 +18,7 @@ from tests.conftest import (
     artifact_parameters,
     input_artifact,
 )
+from tests.event_files import CODEPIPELINE_ARTIFACT, load_event, user_parameters
 
 SOURCE_COMMIT = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
 
@@ -248,3 +249,19 @@ def test_an_etag_that_does_not_match_the_version_is_refused_in_preflight(
     assert report.body["failureDetails"]["type"] == "RevisionUnavailable"
     assert "S3_ETAG" in report.body["failureDetails"]["message"]
     assert cloud.spot.deployments == []
+
+
+def test_the_shipped_artifact_event_deploys_its_input_artifact(cloud: Cloud) -> None:
+    event = load_event(CODEPIPELINE_ARTIFACT)
+    artifacts = event["CodePipeline.job"]["data"]["inputArtifacts"]
+    location = artifacts[0]["location"]["s3Location"]
+    cloud.s3.create_bucket(Bucket=location["bucketName"])
+    cloud.s3.put_object(Bucket=location["bucketName"], Key=location["objectKey"], Body=b"PK-shipped-example")
+    assert not set(user_parameters(event)) & {"S3_BUCKET", "S3_KEY", "GITHUB_REPO", "REVISION_ARTIFACT"}
+
+    report = cloud.run_pipeline(artifact_parameters(), artifacts=artifacts)
+
+    assert report.kind == "success"
+    variables = report.body["outputVariables"]
+    assert variables["DeployedRevision"] == f"s3://{location['bucketName']}/{location['objectKey']}"
+    assert variables["SourceRevision"] == artifacts[0]["revision"]

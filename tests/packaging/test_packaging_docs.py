@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+import botocore.session
 import pytest
 import yaml
+from botocore.validate import ParamValidator
 
 import build_zip
 from tests.packaging.helpers import ROOT, load_template
@@ -40,6 +42,11 @@ def code_blocks(language: str) -> list[str]:
         "GreenIdentifier",
         "SpotDeploymentId",
         "CodeDeployDeploymentId",
+        "DeployedRevision",
+        "SourceRevision",
+        "REVISION_ARTIFACT",
+        "artifactCredentials",
+        "kms:Decrypt",
         "UserParameters",
         "events/console-test.json",
     ],
@@ -64,6 +71,47 @@ def test_json_snippets_parse_and_the_pipeline_action_has_valid_user_parameters()
     parameters = json.loads(action["configuration"]["UserParameters"])
     assert {"ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP"} <= set(parameters)
     assert len(action["configuration"]["UserParameters"]) <= 1000
+
+
+REVISION_KEYS = {"S3_BUCKET", "S3_KEY", "S3_BUNDLE", "S3_VERSION", "S3_ETAG", "GITHUB_REPO", "COMMIT_ID"}
+
+
+def _v2_pipeline() -> dict:
+    return next(b for b in (json.loads(block) for block in code_blocks("json")) if "pipeline" in b)
+
+
+def test_the_v2_pipeline_definition_is_valid_for_create_pipeline():
+    model = botocore.session.get_session().get_service_model("codepipeline")
+    shape = model.operation_model("CreatePipeline").input_shape
+
+    report = ParamValidator().validate(_v2_pipeline(), shape)
+
+    assert not report.has_errors(), report.generate_report()
+
+
+def test_the_v2_pipeline_deploys_the_build_output_and_rolls_the_stage_back_on_failure():
+    pipeline = _v2_pipeline()["pipeline"]
+    result_enum = botocore.session.get_session().get_service_model("codepipeline").shape_for("Result").enum
+    source, build, deploy = pipeline["stages"]
+    (build_action,) = build["actions"]
+    (action,) = deploy["actions"]
+
+    assert pipeline["pipelineType"] == "V2"  # stage rollback is a V2 feature
+    assert source["actions"][0]["actionTypeId"]["category"] == "Source"
+    assert build_action["inputArtifacts"] == source["actions"][0]["outputArtifacts"]
+    assert action["actionTypeId"]["provider"] == "Lambda"
+    assert action["inputArtifacts"] == build_action["outputArtifacts"]
+    assert deploy["onFailure"] == {"result": "ROLLBACK"}
+    assert "ROLLBACK" in result_enum
+    assert not set(json.loads(action["configuration"]["UserParameters"])) & REVISION_KEYS
+
+
+def test_the_pinned_revision_example_wires_the_s3_source_variables():
+    pinned = next(b for b in (json.loads(block) for block in code_blocks("json")) if "S3_VERSION" in b)
+
+    assert pinned["S3_VERSION"] == "#{SourceVariables.VersionId}"
+    assert pinned["S3_ETAG"] == "#{SourceVariables.ETag}"
+    assert "#{SourceVariables.CommitId}" in guide()
 
 
 def test_yaml_snippet_parses_and_uses_the_action_namespace():

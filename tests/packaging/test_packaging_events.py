@@ -8,6 +8,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
 
 from tests.event_files import (
+    CODEPIPELINE_ARTIFACT,
     CODEPIPELINE_GITHUB,
     CODEPIPELINE_S3,
     CONSOLE_TEST,
@@ -17,14 +18,14 @@ from tests.event_files import (
     with_user_parameters,
 )
 
-PIPELINE_EVENTS = (CODEPIPELINE_S3, CODEPIPELINE_GITHUB)
+PIPELINE_EVENTS = (CODEPIPELINE_ARTIFACT, CODEPIPELINE_S3, CODEPIPELINE_GITHUB)
 COMMON_KEYS = {"API_TOKEN_SECRET", "ACCOUNT_ID", "GROUP_ID", "APP_NAME", "DEPLOYMENT_GROUP", "TIMEOUT"}
 S3_KEYS = {"S3_BUCKET", "S3_KEY", "S3_BUNDLE"}
 GITHUB_KEYS = {"GITHUB_REPO", "COMMIT_ID"}
 
 
-def test_the_three_documented_events_are_shipped():
-    assert set(event_names()) == {CODEPIPELINE_S3, CODEPIPELINE_GITHUB, CONSOLE_TEST}
+def test_the_documented_events_are_shipped():
+    assert set(event_names()) == {CODEPIPELINE_ARTIFACT, CODEPIPELINE_S3, CODEPIPELINE_GITHUB, CONSOLE_TEST}
 
 
 @pytest.mark.parametrize("name", PIPELINE_EVENTS)
@@ -47,7 +48,10 @@ def test_user_parameters_is_a_json_string_within_codepipelines_limit(name):
     assert isinstance(user_parameters(load_event(name)), dict)
 
 
-@pytest.mark.parametrize(("name", "revision_keys"), [(CODEPIPELINE_S3, S3_KEYS), (CODEPIPELINE_GITHUB, GITHUB_KEYS)])
+@pytest.mark.parametrize(
+    ("name", "revision_keys"),
+    [(CODEPIPELINE_ARTIFACT, set()), (CODEPIPELINE_S3, S3_KEYS), (CODEPIPELINE_GITHUB, GITHUB_KEYS)],
+)
 def test_pipeline_event_has_every_key_and_one_revision_source(name, revision_keys):
     assert set(user_parameters(load_event(name))) == COMMON_KEYS | revision_keys
 
@@ -89,3 +93,13 @@ def test_with_user_parameters_replaces_the_string():
     event = with_user_parameters(load_event(CODEPIPELINE_S3), {"GROUP_ID": "sig-0000"})
 
     assert user_parameters(event) == {"GROUP_ID": "sig-0000"}
+
+
+def test_the_artifact_event_names_no_revision_and_carries_one_build_artifact_powertools_can_read():
+    event = CodePipelineJobEvent(load_event(CODEPIPELINE_ARTIFACT))
+
+    (artifact,) = event.data.input_artifacts
+    assert artifact.location.get_type == "S3"
+    assert artifact.location.s3_location.bucket_name.startswith("codepipeline-")
+    assert artifact.revision
+    assert not set(event.decoded_user_parameters) & (S3_KEYS | GITHUB_KEYS | {"REVISION_ARTIFACT"})
