@@ -152,7 +152,10 @@ def build_policy(scope: PolicyScope) -> dict[str, Any]:
     if scope.bucket is not None:
         statements += [
             _statement(
-                "CheckRevisionBundleInS3", ["s3:GetObject"], scope.arn("s3", f"{scope.bucket}/*", regional=False)
+                # GetObjectVersion: preflight reads the exact version a pinned revision names (S3_VERSION).
+                "CheckRevisionBundleInS3",
+                ["s3:GetObject", "s3:GetObjectVersion"],
+                scope.arn("s3", f"{scope.bucket}/*", regional=False),
             ),
             _statement(
                 "ListRevisionBucketSoMissingKeyIs404", "s3:ListBucket", scope.arn("s3", scope.bucket, regional=False)
@@ -267,7 +270,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `bluegreen policy` (shared by the `bluegreen` command and `python -m bluegreen.policy`)."""
     parser.add_argument("--app", help="CodeDeploy application (APP_NAME); required")
     parser.add_argument("--deployment-group", help="CodeDeploy deployment group (DEPLOYMENT_GROUP); required")
-    parser.add_argument("--bucket", help="S3 bucket of the revision bundles (S3_BUCKET); omit for GitHub revisions")
+    parser.add_argument(
+        "--bucket",
+        help="S3 bucket of fixed revision bundles (S3_BUCKET); omit for GitHub revisions and input artifacts "
+        "(read with the pipeline's artifact credentials)",
+    )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--secret", help="Secrets Manager secret (ARN, or name) holding the Spot token")
     source.add_argument("--parameter", help="SSM SecureString parameter name holding the Spot token")

@@ -31,6 +31,7 @@ EXPECTED_ACTIONS = {
     "ec2:DescribeInstanceStatus",
     "cloudwatch:DescribeAlarms",
     "s3:GetObject",
+    "s3:GetObjectVersion",
     "s3:ListBucket",
     "secretsmanager:GetSecretValue",
     "ssm:GetParameter",

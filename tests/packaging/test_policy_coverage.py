@@ -35,9 +35,9 @@ IMPLIED_ACTIONS: dict[str, frozenset[str]] = {
             "codedeploy:RegisterApplicationRevision",
         }
     ),
-    # HeadObject has no action of its own: it is GetObject (the function never asks for a version), and
-    # without ListBucket a missing key answers 403 instead of 404.
-    "s3:HeadObject": frozenset({"s3:GetObject", "s3:ListBucket"}),
+    # HeadObject has no action of its own: it is GetObject, or GetObjectVersion for a pinned S3_VERSION (a
+    # VersionId request), and without ListBucket a missing key answers 403 instead of 404.
+    "s3:HeadObject": frozenset({"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"}),
     # A secret or SecureString under a customer managed key is decrypted with the caller's kms:Decrypt.
     "secretsmanager:GetSecretValue": frozenset({"secretsmanager:GetSecretValue", "kms:Decrypt"}),
     "ssm:GetParameter": frozenset({"ssm:GetParameter", "kms:Decrypt"}),
@@ -137,7 +137,7 @@ def recorded_operations() -> set[str]:
                 "codedeploy:RegisterApplicationRevision",
             },
         ),
-        ("s3:HeadObject", {"s3:GetObject", "s3:ListBucket"}),
+        ("s3:HeadObject", {"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"}),
         ("secrets-manager:GetSecretValue", {"secretsmanager:GetSecretValue", "kms:Decrypt"}),
         ("secretsmanager:GetSecretValue", {"secretsmanager:GetSecretValue", "kms:Decrypt"}),
         ("ssm:GetParameter", {"ssm:GetParameter", "kms:Decrypt"}),
