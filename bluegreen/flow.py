@@ -36,10 +36,10 @@ from bluegreen.errors import (
     ServiceUnavailableError,
     failure_type_of,
 )
-from bluegreen.params import DeploymentParams, Revision
+from bluegreen.params import DeploymentParams, Revision, S3Revision
 from bluegreen.preflight import Preflight, checked_items, run_preflight
 from bluegreen.spot import SpotClient
-from bluegreen.state import Phase, RunState
+from bluegreen.state import MAX_RECORDED_ARTIFACT, Phase, RunState
 
 logger = logging.getLogger(__name__)
 
@@ -141,12 +141,19 @@ class Deployment:
     def begin(self, job_id: str | None) -> RunState:
         """The state of a new run, whose deadline is TIMEOUT seconds from now."""
         now = int(self._clock.now())
+        revision = self._params.revision
+        artifact: list[str | None] | None = None
+        if isinstance(revision, S3Revision) and revision.artifact:
+            artifact = [revision.artifact, revision.bucket, revision.key, revision.source_revision]
+            if sum(len(v or "") for v in artifact) > MAX_RECORDED_ARTIFACT:
+                artifact = None  # too long to carry: a continuation then relies on its event's input artifacts
         return RunState(
             phase="START",
             green=green_identifier(job_id),
             fingerprint=self._params.fingerprint(),
             started_at=now,
             deadline=now + self._params.timeout_seconds,
+            artifact=artifact,
         )
 
     def run(self, state: RunState) -> Outcome:

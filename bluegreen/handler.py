@@ -40,7 +40,7 @@ from bluegreen.params import (
     validate_parameters,
 )
 from bluegreen.spot import DEFAULT_BASE_URL, SpotClient, validate_base_url
-from bluegreen.state import RunState, decode_token, encode_token
+from bluegreen.state import RunState, decode_token, encode_token, recorded_artifact
 from bluegreen.token import TokenResolver
 
 if TYPE_CHECKING:
@@ -274,7 +274,14 @@ class _BlueGreenHandler:
             if user_parameters is not None and not isinstance(user_parameters, str):
                 raise ConfigurationError("UserParameters: expected a JSON string")
             _register_plain_token(user_parameters)
-            job_input = _JobInput(_input_artifacts(data), credentials)
+            artifacts = _input_artifacts(data)
+            if not artifacts and isinstance(continuation, str):
+                # A continuation job without input artifacts: deploy what the run started with, never nothing.
+                recorded = recorded_artifact(continuation)
+                if recorded is not None:
+                    name, bucket, key, revision = recorded
+                    artifacts = [InputArtifact(str(name), str(bucket), str(key), revision)]
+            job_input = _JobInput(artifacts, credentials)
             return parse_user_parameters(
                 user_parameters, default_secret=settings.default_secret, artifacts=job_input.artifacts
             )

@@ -38,6 +38,9 @@ class RunState:
     greens_ready_at: int | None = None  # when enough greens passed their checks (the end of the green launch)
     bake_started_at: int | None = None  # when CodeDeploy succeeded and the bake began
     greens_lost: int = 0  # green instances that went away (spot interruptions) while the run waited for them
+    # The input artifact deployed, [name, bucket, key, revision]: what a continuation deploys if its event carried
+    # no input artifacts (CodePipeline's JobData is expected to repeat them; the run must not depend on it).
+    artifact: list[str | None] | None = None
 
     def advance(self, **changes: Any) -> RunState:
         return replace(self, **changes)
@@ -57,7 +60,9 @@ _FIELDS: Final = {
     "greens_ready_at": "r",
     "bake_started_at": "b",
     "greens_lost": "l",
+    "artifact": "a",
 }
+MAX_RECORDED_ARTIFACT: Final = 1200  # characters of name, bucket, key and revision a token carries at most
 
 
 def encode_token(state: RunState) -> str:
@@ -107,6 +112,32 @@ def decode_token(token: str, *, fingerprint: str) -> RunState:
     return state
 
 
+def recorded_artifact(token: str) -> list[str | None] | None:
+    """The input artifact a well-formed token of this function recorded, else None. Never raises: the token is
+    checked in full by `decode_token` afterwards.
+    """
+    try:
+        document = json.loads(token)
+    except (json.JSONDecodeError, RecursionError, TypeError):
+        return None
+    if not isinstance(document, dict) or document.get("v") != TOKEN_VERSION:
+        return None
+    checksum = document.pop("c", None)
+    if checksum != _checksum(json.dumps(document, separators=(",", ":"), sort_keys=True)):
+        return None
+    artifact = document.get("a")
+    return artifact if _artifact_well_typed(artifact) and artifact is not None else None
+
+
+def _artifact_well_typed(artifact: object) -> bool:
+    return artifact is None or (
+        isinstance(artifact, list)
+        and len(artifact) == 4
+        and all(isinstance(v, str) and v for v in artifact[:3])
+        and (artifact[3] is None or isinstance(artifact[3], str))
+    )
+
+
 def _checksum(payload: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
@@ -130,4 +161,5 @@ def _well_typed(state: RunState) -> bool:
         and optional(state.polled_at, int)
         and optional(state.spot_deployment_id, str)
         and optional(state.codedeploy_deployment_id, str)
+        and _artifact_well_typed(state.artifact)
     )

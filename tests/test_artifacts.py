@@ -172,6 +172,30 @@ def test_a_continuation_whose_input_artifact_changed_is_refused(cloud: Cloud) ->
     assert "different parameters" in report.body["failureDetails"]["message"]
 
 
+def test_a_continuation_without_input_artifacts_deploys_the_artifact_the_run_started_with(cloud: Cloud) -> None:
+    # CodePipeline's JobData is expected to repeat the input artifacts on continuation jobs; the run must not
+    # depend on it: the token carries the artifact's location (never its credentials).
+    cloud.spot.launch_delay = 250  # the run needs hand-overs, before and after the deployment is created
+    handler = cloud.handler()
+    cloud.invoke(cloud.job_event(artifact_parameters(), "job-0001", artifacts=[input_artifact()]), budget=120)
+    for n in range(2, 12):
+        report = cloud.codepipeline.reports[-1]
+        if report.kind != "in_progress":
+            break
+        cloud.clock.advance(10)
+        event = cloud.job_event(artifact_parameters(), f"job-{n:04d}", report.body["continuationToken"], [])
+        cloud.invoke(event, budget=120, handler=handler)
+
+    report = cloud.codepipeline.reports[-1]
+    assert report.kind == "success", report.body
+    assert _deployment_body(cloud)["revision"]["s3Location"] == {
+        "bucket": ARTIFACT_BUCKET,
+        "key": BUILD_ARTIFACT_KEY,
+        "bundleType": "zip",
+    }
+    assert report.body["outputVariables"]["DeployedRevision"] == f"s3://{ARTIFACT_BUCKET}/{BUILD_ARTIFACT_KEY}"
+
+
 def test_the_artifact_credentials_appear_in_no_log_record_result_report_or_token(cloud: Cloud) -> None:
     cloud.environ["POWERTOOLS_LOG_LEVEL"] = "DEBUG"
     cloud.spot.launch_delay = 250  # two hand-overs: the continuation tokens are searched too
