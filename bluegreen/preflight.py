@@ -108,7 +108,7 @@ def checked_items(params: DeploymentParams, checked: Preflight) -> list[str]:
         f"{info.deployment_config or 'the group default'}",
     ]
     if isinstance(params.revision, S3Revision):
-        reader = "the pipeline's artifact credentials" if params.revision.artifact else "the function's role"
+        reader = "the pipeline's artifact credentials" if params.revision.artifact else "the function"
         items.append(f"revision {params.revision.describe()} exists and {reader} may read it")
     if checked.alarms:
         states = ", ".join(f"{a.name} ({a.state})" for a in checked.alarms)

@@ -89,7 +89,7 @@ def test_the_guide_names_the_step_that_makes_the_run_real():
 def walk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Follow the guide on the simulated cloud: its event with the cloud's values, a dry run, then a real run."""
     with Cloud() as cloud:
-        pipeline = cloud.add_pipeline(instances=INSTANCES, token_source="secret")
+        pipeline = cloud.add_pipeline(instances=INSTANCES, token_source="secret", revision="s3")  # a console test
         event = guide_event()
         mine = {**event, **{k: v for k, v in pipeline.params.items() if k not in ("TIMEOUT", "DRY_RUN")}}
         assert set(mine) == set(event), "the simulated pipeline takes exactly the guide's keys"
