@@ -53,6 +53,10 @@ __all__ = ["create_handler", "lambda_handler"]
 
 logger = logging.getLogger(__name__)
 
+# Lambda's init: the runtime has configured the root logger (maybe at DEBUG) before importing us. Cap the
+# libraries that log wire traffic before any client exists; each invocation checks again (bluegreen.logs).
+logs.guard_process_logging()
+
 MAX_FAILURE_MESSAGE: Final = 5000
 MAX_SUMMARY: Final = 2048
 MAX_EXTERNAL_ID: Final = 1500
@@ -256,6 +260,8 @@ class _BlueGreenHandler:
     # ---- the two kinds of invocation ------------------------------------------------------------
 
     def _codepipeline_job(self, job: Any, context: Any) -> dict[str, Any] | None:
+        # The artifact store's credentials ride in every job: nothing may print them, whatever happens next.
+        logs.register_credentials(_object(_object(job).get("data")).get("artifactCredentials"))
         job_id = job.get("id") if isinstance(job, dict) else None
         if not isinstance(job_id, str) or not job_id:
             # Without a job id there is nobody to report to, and raising would only make Lambda retry.

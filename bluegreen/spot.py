@@ -87,7 +87,19 @@ def _is_loopback(host: str) -> bool:
 
 
 def _without_userinfo(url: str) -> str:
-    return re.sub(r"//[^/@]*@", "//***@", url)
+    """`url` as it may be shown: no userinfo (up to the authority's LAST @), query or fragment, which may hold
+    credentials; a URL that does not even split shows only that it was malformed."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return "<a malformed URL>"
+    if not parts.netloc:  # no "//": whatever stands before an @ may be a credential
+        return re.sub(r"^.*@", "***@", re.split(r"[?#]", url.strip(), maxsplit=1)[0])
+    host = parts.netloc.rpartition("@")[2]
+    shown = f"{parts.scheme}://{'***@' if parts.netloc != host else ''}{host}{parts.path}"
+    if parts.query or parts.fragment:
+        shown += "?***"
+    return shown
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ resets moto when it starts.
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import json
 import logging
@@ -116,6 +117,10 @@ class Cloud:
         self.artifact_secret = f"sim-artifact-secret-{self.rng.getrandbits(64):016x}"
         self.artifact_session = f"sim-artifact-session-{self.rng.getrandbits(64):016x}"
         self.artifact_key_id = f"ASIASIMARTIFACT{self.rng.getrandbits(20):05X}"
+        # The function's own AWS credentials, as Lambda gives them (the session token rides in every request's
+        # x-amz-security-token header). Derived, not drawn, so the simulation's other random values stay put.
+        self.aws_secret_key = "sim-canary-aws-secret-" + hashlib.sha256(f"key:{self.token}".encode()).hexdigest()[:24]
+        self.aws_session_token = "sim-canary-session-" + hashlib.sha256(f"st:{self.token}".encode()).hexdigest()[:24]
         self._spot_budget = spot_budget
         self._forced_429 = dict(forced_429 or {})
         self._poll_interval = poll_interval
@@ -199,8 +204,8 @@ class Cloud:
     def _set_env(self) -> None:
         values = {
             "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": None,
+            "AWS_SECRET_ACCESS_KEY": self.aws_secret_key,
+            "AWS_SESSION_TOKEN": self.aws_session_token,
             "AWS_SECURITY_TOKEN": None,
             "AWS_PROFILE": None,
             "AWS_DEFAULT_REGION": REGION,

@@ -148,7 +148,13 @@ def run_concurrent_pipelines(
             wall_seconds=time.perf_counter() - wall,
             simulated_seconds=simulated,
             spot_log=tuple(ledger.entries),
-            canaries=(cloud.token, cloud.artifact_secret, cloud.artifact_session),
+            canaries=(
+                cloud.token,
+                cloud.artifact_secret,
+                cloud.artifact_session,
+                cloud.aws_secret_key,
+                cloud.aws_session_token,
+            ),
         )
 
 

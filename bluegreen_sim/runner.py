@@ -187,7 +187,15 @@ def run_scenario(
         cloud.clock.set_speed(None)  # nobody watches the aftermath: Spot finalising, cleanup delays
         cloud.settle(SETTLE_SECONDS)
         counts = cloud.counts(pipeline)
-        secrets = [cloud.token, bad_token, cloud.artifact_secret, cloud.artifact_session, cloud.artifact_key_id]
+        secrets = [
+            cloud.token,
+            bad_token,
+            cloud.artifact_secret,
+            cloud.artifact_session,
+            cloud.artifact_key_id,
+            cloud.aws_secret_key,
+            cloud.aws_session_token,
+        ]
         return _judge(
             scenario,
             cloud,

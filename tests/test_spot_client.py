@@ -700,6 +700,25 @@ def test_validate_base_url_does_not_echo_credentials_in_the_url() -> None:
     assert "s3cret" not in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://user:pa@ss-s3cret@api.spotinst.io",  # an @ inside the password: the userinfo ends at the last @
+        "http://s3cret@evil.example/v1",
+        "https://api.spotinst.io/?token=s3cret",
+        "https://api.spotinst.io/#s3cret",
+        "user:s3cret@api.spotinst.io",  # no scheme: urlsplit sees no authority at all
+        "https://[::1/s3cret@x",  # does not even split
+    ],
+)
+def test_a_rejected_url_is_echoed_without_anything_that_may_be_a_credential(url: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        validate_base_url(url)
+
+    assert "s3cret" not in str(caught.value)
+    assert "SPOT_API_URL" in str(caught.value)
+
+
 def test_client_refuses_plain_http_to_a_remote_host(clock: FakeClock) -> None:
     with pytest.raises(ConfigurationError, match="SPOT_API_URL"):
         SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, base_url="http://spot.example")
