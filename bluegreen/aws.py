@@ -153,10 +153,24 @@ class DeploymentProgress:
     succeeded: int = 0
     failed: int = 0
     total: int = 0
+    # Whose deployment it is (botocore's DeploymentInfo: applicationName, deploymentGroupName, description,
+    # targetInstances.tagFilters), so the function never follows, stops or reports one that is not its own.
+    application: str | None = None
+    deployment_group: str | None = None
+    description: str = ""
+    green_tag_values: tuple[str, ...] = ()
 
     @property
     def finished(self) -> bool:
         return self.status in TERMINAL_STATUSES
+
+    def not_owned_by(self, application: str, deployment_group: str, green: str) -> str | None:
+        """Why this deployment is not the one of the run (application, group, green marker), or None."""
+        if self.application != application or self.deployment_group != deployment_group:
+            return f"it deploys {self.application}/{self.deployment_group}, not {application}/{deployment_group}"
+        if _description_marker(green) not in self.description and green not in self.green_tag_values:
+            return f"it targets no instances tagged {GREEN_TAG_KEY}={green}"
+        return None
 
 
 @dataclass(frozen=True)
@@ -428,6 +442,7 @@ class AwsGateway:
             info = self._codedeploy().get_deployment(deploymentId=deployment_id)["deploymentInfo"]
             overview: dict[str, int] = dict(info.get("deploymentOverview", {}))  # type: ignore[arg-type]
             error = info.get("errorInformation", {})
+            tag_filters = info.get("targetInstances", {}).get("tagFilters", [])
             return DeploymentProgress(
                 deployment_id=deployment_id,
                 status=info["status"],
@@ -436,6 +451,10 @@ class AwsGateway:
                 succeeded=int(overview.get("Succeeded", 0)),
                 failed=int(overview.get("Failed", 0)),
                 total=sum(int(v) for v in overview.values()),
+                application=info.get("applicationName"),
+                deployment_group=info.get("deploymentGroupName"),
+                description=str(info.get("description", "")),
+                green_tag_values=tuple(str(f.get("Value", "")) for f in tag_filters if f.get("Key") == GREEN_TAG_KEY),
             )
 
     def stop_deployment(self, deployment_id: str) -> bool:

@@ -35,6 +35,11 @@ class ConfigurationError(BlueGreenError):
         super().__init__("; ".join(self.problems))
 
 
+class NotOwnedError(ConfigurationError):
+    """A deployment the run names is not this run's own (another application, group or green fleet): the
+    function neither follows it, nor stops it, nor reports its success."""
+
+
 class AccessDeniedError(BlueGreenError):
     """Spot rejected the token (401/403) or AWS denied an action to the function's role."""
 

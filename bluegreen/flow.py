@@ -9,6 +9,7 @@ talks to CodePipeline (the handler reports the outcome it returns).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import secrets
@@ -33,6 +34,7 @@ from bluegreen.errors import (
     DeploymentFailedError,
     DeploymentTimedOutError,
     FailureType,
+    NotOwnedError,
     ServiceUnavailableError,
     failure_type_of,
 )
@@ -92,6 +94,10 @@ def green_identifier(job_id: str | None) -> str:
     return base64.urlsafe_b64encode(seed[:16]).decode().rstrip("=")
 
 
+class _NotOurs(Exception):  # noqa: N818 - a signal, not an error
+    """Inside cleanup: the deployment is someone else's, so it is left alone."""
+
+
 class _Abandoned(Exception):  # noqa: N818 - a signal, not an error
     """Raised inside the run once the handler has given it up."""
 
@@ -131,6 +137,10 @@ class Deployment:
         self._alarms: dict[str, AlarmState] = {}  # the last states read of the health gate's alarms
         self._current: RunState | None = None
         self._failing: Failed | None = None
+        # Ownership before power: the deployments this invocation started, created or checked as its own, and
+        # those it found to be someone else's (id -> why). Only the first kind is ever stopped.
+        self._owned: set[str] = set()
+        self._not_owned: dict[str, str] = {}
         self._abandoned = threading.Event()
 
     @property
@@ -293,6 +303,7 @@ class Deployment:
                 application=p.application,
                 deployment_group=p.deployment_group,
             )
+        self._owned.add(deployment.deployment_id)  # started now, or found on our group carrying our tag
         started = state.advance(
             phase="WAIT_GREEN", expected_greens=checked.expected_greens, spot_deployment_id=deployment.deployment_id
         )
@@ -369,6 +380,7 @@ class Deployment:
             )
         else:
             logger.info("CodeDeploy deployment %s already targets this green fleet: following it", deployment_id)
+        self._owned.add(deployment_id)  # created now, or listed on our group with our green marker
         return state.advance(phase="WAIT_DEPLOY", codedeploy_deployment_id=deployment_id)
 
     def _check_alarms_before_deploying(self) -> None:
@@ -386,6 +398,7 @@ class Deployment:
     def _wait_deploy(self, state: RunState) -> tuple[RunState, Outcome | None]:
         assert state.codedeploy_deployment_id is not None  # noqa: S101 - DEPLOY always sets it
         progress = self._aws.deployment_progress(state.codedeploy_deployment_id)
+        self._check_codedeploy_owner(progress, state.green)
         self._last_progress = progress
         if progress.status in ("Failed", "Stopped"):
             raise DeploymentFailedError(self._failure_message(progress))
@@ -402,6 +415,9 @@ class Deployment:
         return state, self._succeeded(state)
 
     def _bake(self, state: RunState) -> tuple[RunState, Outcome | None]:
+        if state.codedeploy_deployment_id not in self._owned:  # resumed in BAKE: read whose deployment it was once
+            assert state.codedeploy_deployment_id is not None  # noqa: S101 - the token's range check ensures it
+            self._check_codedeploy_owner(self._aws.deployment_progress(state.codedeploy_deployment_id), state.green)
         self._check_alarms()
         end = self._bake_end(state)
         if end is not None and self._clock.now() >= end:
@@ -462,6 +478,43 @@ class Deployment:
             alarm = self._alarms.get(name)
             counts[alarm.state if alarm else "missing"] = counts.get(alarm.state if alarm else "missing", 0) + 1
         return ", ".join(f"{n} alarm{'s' if n != 1 else ''} {state}" for state, n in sorted(counts.items()))
+
+    # ---- ownership before power --------------------------------------------------------------------
+
+    def _check_codedeploy_owner(self, progress: DeploymentProgress, green: str) -> None:
+        """Raises NotOwnedError unless the deployment is this run's (application, group, green marker)."""
+        p = self._params
+        problem = progress.not_owned_by(p.application, p.deployment_group, green)
+        if problem is not None:
+            self._not_owned[progress.deployment_id] = problem
+            raise NotOwnedError(
+                f"CodeDeploy deployment {progress.deployment_id} is not this run's: {problem}; it is neither "
+                "followed nor stopped (a continuation token naming it is not this run's)"
+            )
+        self._owned.add(progress.deployment_id)
+
+    def _codedeploy_not_owned(self, deployment_id: str, green: str) -> str | None:
+        if deployment_id in self._owned:
+            return None
+        if deployment_id not in self._not_owned:
+            with contextlib.suppress(NotOwnedError):  # recorded in _not_owned
+                self._check_codedeploy_owner(self._aws.deployment_progress(deployment_id), green)
+        return self._not_owned.get(deployment_id)
+
+    def _spot_not_owned(self, deployment_id: str, green: str) -> str | None:
+        if deployment_id in self._owned:
+            return None
+        group = self._params.group_id
+        listed = next((d for d in self._spot.list_deployments(group) if d.deployment_id == deployment_id), None)
+        if listed is None:
+            problem = f"Elastigroup {group} lists no deployment {deployment_id}"
+        elif not listed.has_tag(GREEN_TAG_KEY, green):
+            problem = f"it does not carry the tag {GREEN_TAG_KEY}={green}"
+        else:
+            self._owned.add(deployment_id)
+            return None
+        self._not_owned[deployment_id] = problem
+        return problem
 
     # ---- progress, hand-over and failure ----------------------------------------------------------
 
@@ -563,12 +616,15 @@ class Deployment:
         cleanup = self._clean_up(state)
         if cleanup:
             message += "\n" + cleanup
+        if self._not_owned:  # the run named someone else's deployment: that is what to fix
+            failure_type = "ConfigurationError"
         return Failed(failure_type, message, state)
 
     def _clean_up(self, state: RunState) -> str:
         """Stop what this run started, so no green capacity is left behind; says what was done."""
         done: list[str] = []
         by_hand: list[str] = []
+        not_ours: list[str] = []
         deployed = state.phase == "BAKE" or (
             self._last_progress is not None and self._last_progress.status == "Succeeded"
         )
@@ -586,12 +642,19 @@ class Deployment:
         already_over = self._last_progress is not None and self._last_progress.finished
         if state.codedeploy_deployment_id and not already_over:
             try:
-                if self._aws.stop_deployment(state.codedeploy_deployment_id):
+                problem = self._codedeploy_not_owned(state.codedeploy_deployment_id, state.green)
+                if problem is not None:
+                    not_ours.append(f"CodeDeploy deployment {state.codedeploy_deployment_id} ({problem})")
+                elif self._aws.stop_deployment(state.codedeploy_deployment_id):
                     done.append(f"stopped CodeDeploy deployment {state.codedeploy_deployment_id} (with rollback)")
             except BlueGreenError as exc:
                 by_hand.append(f"stop CodeDeploy deployment {state.codedeploy_deployment_id} ({exc})")
         if state.spot_deployment_id:
             try:
+                problem = self._spot_not_owned(state.spot_deployment_id, state.green)
+                if problem is not None:
+                    not_ours.append(f"Spot deployment {state.spot_deployment_id} ({problem})")
+                    raise _NotOurs
                 stopped = self._spot.stop_deployment(self._params.group_id, state.spot_deployment_id)
                 done.append(
                     f"stopped Spot deployment {state.spot_deployment_id}; Elastigroup terminates the green "
@@ -599,12 +662,16 @@ class Deployment:
                     if stopped
                     else f"Spot deployment {state.spot_deployment_id} had already ended"
                 )
+            except _NotOurs:
+                pass
             except BlueGreenError as exc:
                 by_hand.append(
                     f"stop Spot deployment {state.spot_deployment_id} of {self._params.group_id} and terminate "
                     f"instances tagged {GREEN_TAG_KEY}={state.green} ({exc})"
                 )
         parts = []
+        if not_ours:
+            parts.append("Not stopped, because not this run's: " + "; ".join(not_ours) + ".")
         if done:
             parts.append("Cleanup: " + "; ".join(done) + ".")
         if by_hand:

@@ -40,7 +40,7 @@ from bluegreen.params import (
     validate_parameters,
 )
 from bluegreen.spot import DEFAULT_BASE_URL, SpotClient, validate_base_url
-from bluegreen.state import RunState, decode_token, encode_token, recorded_artifact
+from bluegreen.state import RunState, TokenKey, decode_token, encode_token, recorded_artifact
 from bluegreen.token import TokenResolver
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ class Settings:
     spot_url: str
     timing: Timing
     default_secret: str | None
+    token_key_secret: str
     metrics_namespace: str = DEFAULT_NAMESPACE
 
     @classmethod
@@ -89,6 +90,13 @@ class Settings:
         except ConfigurationError as exc:
             problems.extend(exc.problems)
             spot_url = DEFAULT_BASE_URL
+        token_key_secret = environ.get("BLUEGREEN_TOKEN_KEY_SECRET") or ""
+        if not token_key_secret:
+            problems.append(
+                "BLUEGREEN_TOKEN_KEY_SECRET: missing; name the Secrets Manager secret (a random string of at least "
+                "32 characters) the function signs its continuation tokens with: the SAM template creates it, "
+                "docs/deploy.md shows the console steps"
+            )
         if problems:
             raise ConfigurationError([f"environment variable {p}" for p in problems])
         return cls(
@@ -96,6 +104,7 @@ class Settings:
             timing=Timing(poll_interval=poll, safety_margin=margin),
             default_secret=environ.get("SPOT_API_TOKEN_SECRET") or None,
             metrics_namespace=environ.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_NAMESPACE,
+            token_key_secret=token_key_secret,
         )
 
 
@@ -292,16 +301,16 @@ class _BlueGreenHandler:
                 user_parameters, default_secret=settings.default_secret, artifacts=job_input.artifacts
             )
 
-        outcome = self._execute(load, continuation, job_id, context, lambda: job_input.credentials)
-        self._report(job_id, outcome)
-        return _result(outcome)
+        outcome, key = self._execute(load, continuation, job_id, context, lambda: job_input.credentials)
+        self._report(job_id, outcome, key)
+        return _result(outcome, key)
 
     def _console_test(self, event: Any, context: Any) -> dict[str, Any]:
         if not isinstance(event, dict):
             outcome: Outcome = Failed(
                 "ConfigurationError", "event: expected a JSON object with the UserParameters keys"
             )
-            return _result(outcome)
+            return _result(outcome, None)
         fields = {k: v for k, v in event.items() if k != "continuationToken"}
         continuation = event.get("continuationToken")
 
@@ -309,8 +318,8 @@ class _BlueGreenHandler:
             _register_plain_token(fields)
             return validate_parameters(fields, default_secret=settings.default_secret)
 
-        outcome = self._execute(load, continuation, None, context, lambda: None)
-        return _result(outcome)
+        outcome, key = self._execute(load, continuation, None, context, lambda: None)
+        return _result(outcome, key)
 
     # ---- running the flow -----------------------------------------------------------------------
 
@@ -321,7 +330,9 @@ class _BlueGreenHandler:
         job_id: str | None,
         context: Any,
         artifact_credentials: Callable[[], ArtifactCredentials | None],
-    ) -> Outcome:
+    ) -> tuple[Outcome, TokenKey | None]:
+        """The run's outcome, and the key to sign its continuation token with (None if the run never got it)."""
+        key: TokenKey | None = None
         try:
             settings = Settings.from_environ(self._environ)
             params = load(settings)
@@ -330,6 +341,9 @@ class _BlueGreenHandler:
                 raise ConfigurationError(problems)
             token = self._clients.tokens().resolve(params.token_source)
             logs.register_secret(token.reveal())
+            # Before any token is read or any capacity launched: a run that could not hand over must not start.
+            key = self._clients.tokens().signing_key(settings.token_key_secret)
+            logs.register_secret(key.secret)
             spot = SpotClient(
                 self._clients.http(),
                 token=token.reveal(),
@@ -349,7 +363,13 @@ class _BlueGreenHandler:
             if continuation is not None:
                 if not isinstance(continuation, str) or not continuation:
                     raise ConfigurationError("continuationToken: expected a non-empty string")
-                state = decode_token(continuation, fingerprint=params.fingerprint())
+                state = decode_token(
+                    continuation,
+                    key=key,
+                    fingerprint=params.fingerprint(),
+                    timeout_seconds=params.timeout_seconds,
+                    now=self._clock.now(),
+                )
             else:
                 state = deployment.begin(job_id)
             logs.bind(
@@ -364,13 +384,13 @@ class _BlueGreenHandler:
                     spot_deployment_id=outcome.state.spot_deployment_id,
                     codedeploy_deployment_id=outcome.state.codedeploy_deployment_id,
                 )
-            return outcome
+            return outcome, key
         except BlueGreenError as exc:
             logger.error("Run cannot start: %s", exc)
-            return Failed(exc.failure_type, str(exc))
+            return Failed(exc.failure_type, str(exc)), key
         except Exception as exc:
             logger.exception("Unexpected error before the run started")
-            return Failed("JobFailed", f"internal error {type(exc).__name__}: {exc}")
+            return Failed("JobFailed", f"internal error {type(exc).__name__}: {exc}"), key
 
     def _emit_metrics(self, params: DeploymentParams, outcome: Outcome, deployment: Deployment, namespace: str) -> None:
         """The run's EMF metrics, once, by the invocation that ends it; never fails the run."""
@@ -386,12 +406,12 @@ class _BlueGreenHandler:
         except Exception as exc:  # noqa: BLE001 - metrics never fail a run
             logger.warning("Deployment metrics not written: %s: %s", type(exc).__name__, exc)
 
-    def _report(self, job_id: str, outcome: Outcome) -> None:
+    def _report(self, job_id: str, outcome: Outcome, key: TokenKey | None) -> None:
         try:
             if isinstance(outcome, InProgress):
                 self._clients.gateway().report_in_progress(
                     job_id,
-                    encode_token(outcome.state),
+                    _continuation_token(outcome, key),
                     _fit(outcome.summary, MAX_SUMMARY),
                     outcome.percent,
                     _external_id(outcome.state),
@@ -556,7 +576,13 @@ def _output_variables(outcome: Succeeded) -> dict[str, str]:
     return {k: v for k, v in outputs.items() if v}
 
 
-def _result(outcome: Outcome) -> dict[str, Any]:
+def _continuation_token(outcome: InProgress, key: TokenKey | None) -> str:
+    if key is None:  # pragma: no cover - a run in progress has always read its key first
+        raise RuntimeError("a run in progress without its signing key")
+    return encode_token(outcome.state, key)
+
+
+def _result(outcome: Outcome, key: TokenKey | None) -> dict[str, Any]:
     state = outcome.state
     result: dict[str, Any] = {
         "status": {InProgress: "InProgress", Succeeded: "Succeeded", Failed: "Failed"}[type(outcome)],
@@ -573,7 +599,7 @@ def _result(outcome: Outcome) -> dict[str, Any]:
     if isinstance(outcome, Succeeded) and outcome.checks:
         result["checks"] = [logs.redact(check) for check in outcome.checks]
     if isinstance(outcome, InProgress):
-        result["continuationToken"] = encode_token(outcome.state)
+        result["continuationToken"] = _continuation_token(outcome, key)
         result["percentComplete"] = outcome.percent
     return result
 

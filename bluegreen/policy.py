@@ -31,6 +31,7 @@ from bluegreen.params import BUCKET_RE as _BUCKET
 from bluegreen.params import CODEDEPLOY_NAME_RE as _NAME
 
 POLICY_VERSION: Final = "2012-10-17"
+DEFAULT_TOKEN_KEY_SECRET: Final = "bluegreen/token-key"  # noqa: S105 - a name: the console route's (docs/deploy.md)
 
 # What LambdaPolicyDefinition.json says where your values go: names in upper case, so no real name is mistaken
 # for one. The region and account are `*`, because linters (parliament) and IAM accept nothing else there that
@@ -45,6 +46,7 @@ PLACEHOLDERS: Final = {
     "deployment_config": "*",
     "bucket": "REVISION_BUCKET",
     "secret_arn": "arn:aws:secretsmanager:*:*:secret:SPOT_TOKEN_SECRET_NAME-??????",
+    "token_key_secret_arn": "arn:aws:secretsmanager:*:*:secret:TOKEN_KEY_SECRET_NAME-??????",
     "parameter": "/SPOT_TOKEN_PARAMETER_NAME",
     "kms_key_arn": "arn:aws:kms:*:*:key/KMS_KEY_ID",
     "function_name": "FUNCTION_NAME",
@@ -64,7 +66,7 @@ class PolicyScope:
     """The resources one installation of the function may touch.
 
     `bucket`, `secret_arn`, `parameter` and `kms_key_arn` are optional: a policy without them grants no S3,
-    Secrets Manager, Parameter Store or KMS access.
+    Parameter Store or KMS access, and Secrets Manager access only to the continuation tokens' signing key.
     """
 
     application: str
@@ -79,6 +81,11 @@ class PolicyScope:
     kms_key_arn: str | None = None
     function_name: str = "bluegreen"
     alarms: tuple[str, ...] = ()  # the health gate's alarms (ALARMS); none named: every alarm of the account
+    token_key_secret_arn: str | None = None  # None: the default secret name, bluegreen/token-key
+
+    @property
+    def token_key_arn(self) -> str:
+        return self.token_key_secret_arn or self.arn("secretsmanager", f"secret:{DEFAULT_TOKEN_KEY_SECRET}-??????")
 
     @classmethod
     def placeholders(cls) -> PolicyScope:
@@ -161,10 +168,11 @@ def build_policy(scope: PolicyScope) -> dict[str, Any]:
                 "ListRevisionBucketSoMissingKeyIs404", "s3:ListBucket", scope.arn("s3", scope.bucket, regional=False)
             ),
         ]
-    if scope.secret_arn is not None:
-        statements.append(
-            _statement("ReadSpotTokenFromSecretsManager", "secretsmanager:GetSecretValue", scope.secret_arn)
-        )
+    # The continuation tokens' signing key always; the Spot token's secret when it lives in Secrets Manager.
+    secrets = [scope.token_key_arn] + ([scope.secret_arn] if scope.secret_arn is not None else [])
+    statements.append(
+        _statement("ReadTokenKeyAndSpotTokenFromSecretsManager", "secretsmanager:GetSecretValue", secrets)
+    )
     if scope.parameter is not None:
         statements.append(
             _statement(
@@ -237,12 +245,17 @@ def scope_from_args(args: argparse.Namespace) -> PolicyScope:
     check("--function-name", args.function_name, _FUNCTION, "a Lambda function name")
     region = args.region or "REGION"
     account = args.account or "ACCOUNT_ID"
-    secret = args.secret
-    if secret is not None and not _SECRET_ARN.fullmatch(secret):
+
+    def secret_arn(option: str, secret: str | None) -> str | None:
+        if secret is None or _SECRET_ARN.fullmatch(secret):
+            return secret
         if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,512}", secret):
-            problems.append(f"--secret: expected a Secrets Manager secret name or ARN, got {secret!r}")
+            problems.append(f"{option}: expected a Secrets Manager secret name or ARN, got {secret!r}")
         # A secret's ARN ends in '-' and six random characters that its name does not carry.
-        secret = f"arn:{args.partition}:secretsmanager:{region}:{account}:secret:{secret}-??????"
+        return f"arn:{args.partition}:secretsmanager:{region}:{account}:secret:{secret}-??????"
+
+    secret = secret_arn("--secret", args.secret)
+    token_key = secret_arn("--token-key-secret", args.token_key_secret)
     alarms = tuple(dict.fromkeys(args.alarm or ()))
     for name in alarms:
         check("--alarm", name, _ALARM, "a CloudWatch alarm name (1-255 characters, no ':' or '*')")
@@ -263,6 +276,7 @@ def scope_from_args(args: argparse.Namespace) -> PolicyScope:
         kms_key_arn=args.kms_key,
         function_name=args.function_name,
         alarms=alarms,
+        token_key_secret_arn=token_key,
     )
 
 
@@ -292,6 +306,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--alarm",
         action="append",
         help="a CloudWatch alarm of ALARMS (repeat for each); default: read every alarm of the account",
+    )
+    parser.add_argument(
+        "--token-key-secret",
+        default=DEFAULT_TOKEN_KEY_SECRET,
+        help=f"secret (name or ARN) of the continuation tokens' signing key (default {DEFAULT_TOKEN_KEY_SECRET})",
     )
     parser.add_argument(
         "--placeholders",

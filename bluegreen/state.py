@@ -1,14 +1,19 @@
 """The run's state machine vocabulary and the continuation token that carries it across invocations.
 
 Owns the phase names, `RunState` (everything a later invocation needs to resume) and its encoding: a small,
-versioned JSON document of at most 2048 characters. Decoding is strict: a truncated, tampered, foreign or
-outdated token is a `ConfigurationError` saying so, never a crash.
+versioned JSON document of at most 2048 characters, signed with HMAC-SHA256 under a key only the function
+holds (`TokenKey`; where it comes from and why: docs/security.md). Decoding is strict: a truncated, tampered,
+forged, foreign or outdated token, or one whose fields are out of range for this run, is a `ConfigurationError`
+saying so, never a crash, and is refused before anything is done with it.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
+import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Final, Literal, get_args
 
@@ -17,8 +22,16 @@ from bluegreen.errors import ConfigurationError
 Phase = Literal["START", "WAIT_GREEN", "DEPLOY", "WAIT_DEPLOY", "BAKE"]
 PHASES: Final[tuple[Phase, ...]] = get_args(Phase)
 
-TOKEN_VERSION: Final = 1
+TOKEN_VERSION: Final = 2  # 1 carried an unkeyed checksum: anyone could write one
 MAX_TOKEN_LENGTH: Final = 2048
+MIN_KEY_LENGTH: Final = 32  # characters of the secret the key is made from
+MAX_CLOCK_SKEW: Final = 300  # seconds a token's times may lie ahead of this invocation's clock
+MAX_GREENS: Final = 1000  # no Elastigroup the function serves launches more green instances than this
+MAX_INVOCATIONS: Final = 1000  # CodePipeline gives an action 24 hours; a run hands over at most this often
+
+GREEN_RE: Final = re.compile(r"[A-Za-z0-9_-]{22}")
+SPOT_DEPLOYMENT_RE: Final = re.compile(r"cdbg-[A-Za-z0-9]{1,64}")
+CODEDEPLOY_DEPLOYMENT_RE: Final = re.compile(r"d-[A-Z0-9]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +59,37 @@ class RunState:
         return replace(self, **changes)
 
 
+class TokenKey:
+    """The key continuation tokens are signed with: made from a secret only the function can read.
+
+    Its repr and str hide it; `secret` is kept only so the handler can register it for redaction.
+    """
+
+    def __init__(self, secret: str) -> None:
+        """Raises: ConfigurationError when the secret is too short to be a key."""
+        if len(secret.strip()) < MIN_KEY_LENGTH:
+            raise ConfigurationError(
+                f"BLUEGREEN_TOKEN_KEY_SECRET: the secret holds {len(secret.strip())} characters, fewer than "
+                f"{MIN_KEY_LENGTH}; store a random string of at least {MIN_KEY_LENGTH} (the SAM template generates "
+                "64; see docs/deploy.md)"
+            )
+        self.secret = secret.strip()
+        # Domain-separated, so the same secret can never sign anything else of ours by accident.
+        self._key = hmac.new(self.secret.encode(), b"bluegreen continuation token", hashlib.sha256).digest()
+
+    def mac(self, payload: str) -> str:
+        digest = hmac.new(self._key, payload.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def verifies(self, payload: str, mac: object) -> bool:
+        return isinstance(mac, str) and hmac.compare_digest(self.mac(payload), mac)
+
+    def __repr__(self) -> str:
+        return "TokenKey(***)"
+
+    __str__ = __repr__
+
+
 _FIELDS: Final = {
     "phase": "p",
     "green": "g",
@@ -65,21 +109,23 @@ _FIELDS: Final = {
 MAX_RECORDED_ARTIFACT: Final = 1200  # characters of name, bucket, key and revision a token carries at most
 
 
-def encode_token(state: RunState) -> str:
-    """The continuation token for `state`: versioned compact JSON with a checksum."""
+def encode_token(state: RunState, key: TokenKey) -> str:
+    """The continuation token for `state`: versioned compact JSON with its HMAC-SHA256 under `key`."""
     body = {short: value for name, short in _FIELDS.items() if (value := asdict(state)[name]) is not None}
-    payload = json.dumps({"v": TOKEN_VERSION, **body}, separators=(",", ":"), sort_keys=True)
-    token = json.dumps({"v": TOKEN_VERSION, **body, "c": _checksum(payload)}, separators=(",", ":"), sort_keys=True)
-    if len(token) > MAX_TOKEN_LENGTH:  # pragma: no cover - ids are short; guarded for safety
+    document = {"v": TOKEN_VERSION, **body}
+    token = _canonical({**document, "m": key.mac(_canonical(document))})
+    if len(token) > MAX_TOKEN_LENGTH:  # pragma: no cover - ids are bounded; guarded for safety
         raise ValueError(f"continuation token is {len(token)} characters, more than {MAX_TOKEN_LENGTH}")
     return token
 
 
-def decode_token(token: str, *, fingerprint: str) -> RunState:
-    """The state a continuation token carries, checked against the current parameters.
+def decode_token(token: str, *, key: TokenKey, fingerprint: str, timeout_seconds: int, now: float) -> RunState:
+    """The state a continuation token carries, once its signature, its binding to this run and every field's
+    range are checked.
 
     Raises:
-        ConfigurationError: the token is malformed, altered, of another version, or from another deployment.
+        ConfigurationError: the token is malformed, unsigned or signed with another key, of another version,
+            from a run with other parameters, or carries a value out of range.
     """
     problem = "continuationToken: not a token this function wrote"
     try:
@@ -92,16 +138,18 @@ def decode_token(token: str, *, fingerprint: str) -> RunState:
     if version != TOKEN_VERSION:
         raise ConfigurationError(
             f"continuationToken: format version {version!r} is not supported by this function (expects "
-            f"{TOKEN_VERSION}); the function was probably updated mid-run: re-run the pipeline stage"
+            f"{TOKEN_VERSION}, signed); the function was probably updated mid-run: re-run the pipeline stage"
         )
-    checksum = document.pop("c", None)
-    payload = json.dumps(document, separators=(",", ":"), sort_keys=True)
-    if checksum != _checksum(payload):
-        raise ConfigurationError(f"{problem} (checksum mismatch: it was altered)")
+    mac = document.pop("m", None)
+    if not key.verifies(_canonical(document), mac):
+        raise ConfigurationError(
+            f"{problem}: its signature does not verify (altered, forged, or signed before the key in "
+            "BLUEGREEN_TOKEN_KEY_SECRET changed); re-run the pipeline stage"
+        )
     try:
         state = RunState(**{name: document[short] for name, short in _FIELDS.items() if short in document})
     except TypeError:
-        raise ConfigurationError(f"{problem} (fields missing)") from None
+        raise ConfigurationError(f"{problem} (fields missing or unknown)") from None
     if not _well_typed(state):
         raise ConfigurationError(f"{problem} (fields of the wrong type)")
     if state.fingerprint != fingerprint:
@@ -109,6 +157,9 @@ def decode_token(token: str, *, fingerprint: str) -> RunState:
             "continuationToken: belongs to a run with different parameters (group, application, deployment "
             "group or revision changed mid-run); re-run the pipeline stage"
         )
+    problems = _out_of_range(state, timeout_seconds, now)
+    if problems:
+        raise ConfigurationError([f"continuationToken: {p}" for p in problems])
     return state
 
 
@@ -122,9 +173,7 @@ def recorded_artifact(token: str) -> list[str | None] | None:
         return None
     if not isinstance(document, dict) or document.get("v") != TOKEN_VERSION:
         return None
-    checksum = document.pop("c", None)
-    if checksum != _checksum(json.dumps(document, separators=(",", ":"), sort_keys=True)):
-        return None
+    # Only a hint for where to look: decode_token checks the signature and every field afterwards.
     artifact = document.get("a")
     return artifact if _artifact_well_typed(artifact) and artifact is not None else None
 
@@ -138,8 +187,8 @@ def _artifact_well_typed(artifact: object) -> bool:
     )
 
 
-def _checksum(payload: str) -> str:
-    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+def _canonical(document: dict[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"), sort_keys=True)
 
 
 def _well_typed(state: RunState) -> bool:
@@ -149,10 +198,10 @@ def _well_typed(state: RunState) -> bool:
     return (
         state.phase in PHASES
         and isinstance(state.green, str)
-        and bool(state.green)
         and isinstance(state.fingerprint, str)
         and all(isinstance(v, int) and not isinstance(v, bool) for v in (state.started_at, state.deadline))
         and isinstance(state.invocation, int)
+        and not isinstance(state.invocation, bool)
         and isinstance(state.greens_lost, int)
         and not isinstance(state.greens_lost, bool)
         and optional(state.greens_ready_at, int)
@@ -163,3 +212,44 @@ def _well_typed(state: RunState) -> bool:
         and optional(state.codedeploy_deployment_id, str)
         and _artifact_well_typed(state.artifact)
     )
+
+
+def _out_of_range(state: RunState, timeout_seconds: int, now: float) -> list[str]:
+    """What in a correctly signed token still cannot be this run's (defence in depth, should a key leak)."""
+    problems: list[str] = []
+    latest = now + MAX_CLOCK_SKEW
+    if not GREEN_RE.fullmatch(state.green):
+        problems.append("GreenIdentifier: expected 22 URL-safe characters")
+    if state.started_at > latest:
+        problems.append("the run's start lies in the future")
+    if not state.started_at < state.deadline <= state.started_at + timeout_seconds:
+        problems.append(f"the deadline is not within TIMEOUT ({timeout_seconds} s) of the run's start")
+    if not 2 <= state.invocation <= MAX_INVOCATIONS:
+        problems.append(f"invocation count {state.invocation} is not between 2 and {MAX_INVOCATIONS}")
+    if state.polled_at is not None and not state.started_at <= state.polled_at <= latest:
+        problems.append("the last poll's time is outside the run")
+    for name in ("greens_ready_at", "bake_started_at"):
+        moment = getattr(state, name)
+        if moment is not None and not state.started_at <= moment <= latest:
+            problems.append(f"{name} is outside the run")
+    if not 0 <= state.greens_lost <= MAX_GREENS * MAX_INVOCATIONS:
+        problems.append(f"lost green count {state.greens_lost} is out of range")
+    if state.expected_greens is not None and not 1 <= state.expected_greens <= MAX_GREENS:
+        problems.append(f"green instance count {state.expected_greens} is not between 1 and {MAX_GREENS}")
+    if state.spot_deployment_id is not None and not SPOT_DEPLOYMENT_RE.fullmatch(state.spot_deployment_id):
+        problems.append("Spot deployment id: expected cdbg- and letters or digits")
+    if state.codedeploy_deployment_id is not None and not CODEDEPLOY_DEPLOYMENT_RE.fullmatch(
+        state.codedeploy_deployment_id
+    ):
+        problems.append("CodeDeploy deployment id: expected d- and capital letters or digits")
+    needs = {
+        "START": (),
+        "WAIT_GREEN": ("expected_greens", "spot_deployment_id"),
+        "DEPLOY": ("expected_greens", "spot_deployment_id"),
+        "WAIT_DEPLOY": ("expected_greens", "spot_deployment_id", "codedeploy_deployment_id"),
+        "BAKE": ("expected_greens", "spot_deployment_id", "codedeploy_deployment_id", "bake_started_at"),
+    }[state.phase]
+    missing = [name for name in needs if getattr(state, name) is None]
+    if missing:
+        problems.append(f"phase {state.phase} without {', '.join(missing)}")
+    return problems

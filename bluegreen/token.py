@@ -20,6 +20,7 @@ from bluegreen.errors import (
     ServiceUnavailableError,
 )
 from bluegreen.params import PlainToken, SecretToken, SpotToken, TokenSource
+from bluegreen.state import TokenKey
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 CACHE_SECONDS = 300
+KEY_CACHE_SECONDS = 86400  # the signing key: one read per container (a cold start), not one per invocation
 
 
 class TokenResolver:
@@ -63,10 +65,25 @@ class TokenResolver:
             raise ConfigurationError(f"API_TOKEN_PARAMETER: parameter {source.name!r} is empty")
         return SpotToken(text)
 
+    def signing_key(self, secret_id: str) -> TokenKey:
+        """The key continuation tokens are signed with, from the function's own secret.
+
+        Raises:
+            ConfigurationError: the secret does not exist, is empty or too short to be a key.
+            AccessDeniedError: the function's role may not read it.
+            ServiceUnavailableError: Secrets Manager could not be reached.
+        """
+        raw = self._fetch(self._secrets(), secret_id, "BLUEGREEN_TOKEN_KEY_SECRET", {}, max_age=KEY_CACHE_SECONDS)
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConfigurationError(f"BLUEGREEN_TOKEN_KEY_SECRET: secret {secret_id!r} is empty")
+        return TokenKey(raw)
+
     @staticmethod
-    def _fetch(provider: Any, name: str, key: str, options: dict[str, Any]) -> Any:
+    def _fetch(provider: Any, name: str, key: str, options: dict[str, Any], max_age: int = CACHE_SECONDS) -> Any:
         try:
-            return provider.get(name, max_age=CACHE_SECONDS, **options)
+            return provider.get(name, max_age=max_age, **options)
         except Exception as exc:
             raise _wrap(exc, key, name) from exc
 

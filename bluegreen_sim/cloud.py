@@ -41,6 +41,7 @@ Revision = Literal["artifact", "s3", "github"]
 REVISIONS: tuple[Revision, ...] = ("artifact", "s3", "github")
 TokenSource = Literal["params", "secret", "parameter"]
 SECRET_NAME = "bluegreen/spot-api-token"  # noqa: S105 - a name, not a secret
+TOKEN_KEY_SECRET = "bluegreen/token-key"  # noqa: S105 - the name of the continuation tokens' signing key
 PARAMETER_NAME = "/bluegreen/spot-api-token"
 BUCKET = "bluegreen-sim-artifacts"
 KEY = "releases/app-1.4.2.zip"
@@ -121,6 +122,7 @@ class Cloud:
         # x-amz-security-token header). Derived, not drawn, so the simulation's other random values stay put.
         self.aws_secret_key = "sim-canary-aws-secret-" + hashlib.sha256(f"key:{self.token}".encode()).hexdigest()[:24]
         self.aws_session_token = "sim-canary-session-" + hashlib.sha256(f"st:{self.token}".encode()).hexdigest()[:24]
+        self.token_key = "sim-canary-token-key-" + hashlib.sha256(f"tk:{self.token}".encode()).hexdigest()
         self._spot_budget = spot_budget
         self._forced_429 = dict(forced_429 or {})
         self._poll_interval = poll_interval
@@ -182,6 +184,7 @@ class Cloud:
         s3.create_bucket(Bucket=BUCKET)
         s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"PK\x05\x06" + b"\x00" * 18)
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+        self.setup_client("secretsmanager").create_secret(Name=TOKEN_KEY_SECRET, SecretString=self.token_key)
         self._set_env()
         return self
 
@@ -240,6 +243,7 @@ class Cloud:
         return {
             "SPOT_API_URL": self.spot.url,
             "BLUEGREEN_POLL_INTERVAL": str(self._poll_interval),
+            "BLUEGREEN_TOKEN_KEY_SECRET": TOKEN_KEY_SECRET,
             "BLUEGREEN_SAFETY_MARGIN": str(self._safety_margin),
             "POWERTOOLS_SERVICE_NAME": "bluegreen",
             "AWS_LAMBDA_FUNCTION_NAME": "bluegreen",

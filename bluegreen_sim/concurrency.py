@@ -154,6 +154,7 @@ def run_concurrent_pipelines(
                 cloud.artifact_session,
                 cloud.aws_secret_key,
                 cloud.aws_session_token,
+                cloud.token_key,
             ),
         )
 

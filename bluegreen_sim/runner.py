@@ -195,6 +195,7 @@ def run_scenario(
             cloud.artifact_key_id,
             cloud.aws_secret_key,
             cloud.aws_session_token,
+            cloud.token_key,
         ]
         return _judge(
             scenario,

@@ -30,6 +30,20 @@ from tests.fakes.codepipeline import FakeCodePipeline, Report
 from tests.fakes.spot import FakeSpot
 
 CANARY_TOKEN = "canary-TOKEN-5f1e2d3c"
+TOKEN_KEY_SECRET = "bluegreen/token-key"
+TOKEN_KEY = "canary-token-signing-key-0123456789abcdef0123"
+HANDLER_ENVIRONMENT = {
+    "BLUEGREEN_POLL_INTERVAL": "15",
+    "BLUEGREEN_SAFETY_MARGIN": "30",
+    "BLUEGREEN_TOKEN_KEY_SECRET": TOKEN_KEY_SECRET,
+}
+
+
+def create_token_key(secretsmanager: Any) -> None:
+    """The function's signing key, in the fake world's Secrets Manager."""
+    secretsmanager.create_secret(Name=TOKEN_KEY_SECRET, SecretString=TOKEN_KEY)
+
+
 ACCOUNT_ID = "act-1234abcd"
 GROUP_ID = "sig-1234abcd"
 ARTIFACT_BUCKET = "codepipeline-us-east-1-123456789012"
@@ -228,6 +242,7 @@ def cloud(
         s3.put_object(Bucket="revisions", Key="app/v2.zip", Body=b"PK-fake-bundle")
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
         s3.put_object(Bucket=ARTIFACT_BUCKET, Key=BUILD_ARTIFACT_KEY, Body=b"PK-fake-build-artifact")
+        create_token_key(boto3.client("secretsmanager", region_name="us-east-1"))
         image_id = "ami-12c6146b"  # one of moto's stock AMIs; describing them all costs a second per test
 
         def launch(green: str, count: int) -> list[str]:
@@ -275,5 +290,5 @@ def cloud(
             s3=s3,
             cloudwatch=boto3.client("cloudwatch", region_name="us-east-1"),
             log_stream=io.StringIO(),
-            environ={"BLUEGREEN_POLL_INTERVAL": "15", "BLUEGREEN_SAFETY_MARGIN": "30"},
+            environ=dict(HANDLER_ENVIRONMENT),
         )

@@ -44,7 +44,15 @@ from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from bluegreen.errors import ReportFailedError
 from bluegreen.flow import MAX_POLL_FAILURES, green_identifier
 from bluegreen.handler import create_handler
-from tests.conftest import ACCOUNT_ID, CANARY_TOKEN, FAKE_AWS_ENVIRONMENT, GROUP_ID, user_parameters
+from tests.conftest import (
+    ACCOUNT_ID,
+    CANARY_TOKEN,
+    FAKE_AWS_ENVIRONMENT,
+    GROUP_ID,
+    HANDLER_ENVIRONMENT,
+    create_token_key,
+    user_parameters,
+)
 from tests.fakes.awsjson import AwsJsonServer
 from tests.fakes.clock import FakeClock, FakeLambdaContext
 from tests.fakes.codedeploy import FakeCodeDeploy, FakeDeployment, Script
@@ -405,9 +413,7 @@ class World:
     cloudwatch: Any
     codedeploy_server: AwsJsonServer
     codepipeline_server: AwsJsonServer
-    environ: dict[str, str] = field(
-        default_factory=lambda: {"BLUEGREEN_POLL_INTERVAL": "15", "BLUEGREEN_SAFETY_MARGIN": "30"}
-    )
+    environ: dict[str, str] = field(default_factory=lambda: dict(HANDLER_ENVIRONMENT))
     log_stream: io.StringIO = field(default_factory=io.StringIO)
     handlers: dict[str, Any] = field(default_factory=dict)
 
@@ -457,6 +463,7 @@ def world(codedeploy_server: AwsJsonServer, codepipeline_server: AwsJsonServer) 
                 s3 = boto3.client("s3", region_name="us-east-1")
                 s3.create_bucket(Bucket="revisions")
                 s3.put_object(Bucket="revisions", Key="app/v2.zip", Body=b"PK-fake-bundle")
+                create_token_key(boto3.client("secretsmanager", region_name="us-east-1"))
                 yield World(
                     rsps=rsps,
                     proxy=proxy,

@@ -19,15 +19,17 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
+import boto3
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from moto import mock_aws
 
 from bluegreen.errors import ConfigurationError
 from bluegreen.handler import create_handler
 from bluegreen.params import ACCEPTED_KEYS, DeploymentParams, parse_user_parameters, validate_parameters
-from bluegreen.state import TOKEN_VERSION, RunState, decode_token, encode_token
-from tests.conftest import CANARY_TOKEN, user_parameters
+from bluegreen.state import TOKEN_VERSION, RunState, TokenKey, decode_token, encode_token
+from tests.conftest import CANARY_TOKEN, HANDLER_ENVIRONMENT, TOKEN_KEY, create_token_key, user_parameters
 from tests.fakes.awsjson import AwsJsonServer
 from tests.fakes.clock import FakeClock, FakeLambdaContext
 from tests.fakes.codepipeline import FakeCodePipeline
@@ -43,6 +45,8 @@ HANDLER = settings(
 
 VALID: dict[str, Any] = user_parameters()
 FINGERPRINT = validate_parameters(VALID).fingerprint()
+KEY = TokenKey(TOKEN_KEY)
+NOW = 2**40
 # Words by which a message names the problem.
 NAMES = (*ACCEPTED_KEYS, "UserParameters", "revision", "unknown key", "continuationToken", "event")
 
@@ -112,7 +116,7 @@ def _parse(text: str, default_secret: str | None = None) -> DeploymentParams | C
 
 def _decode(token: str) -> RunState | ConfigurationError:
     try:
-        return decode_token(token, fingerprint=FINGERPRINT)
+        return decode_token(token, key=KEY, fingerprint=FINGERPRINT, timeout_seconds=86400, now=NOW)
     except ConfigurationError as exc:
         return exc
 
@@ -163,7 +167,7 @@ states = st.builds(
 @st.composite
 def damaged_tokens(draw: st.DrawFn) -> tuple[RunState, str]:
     state = draw(states)
-    token = encode_token(state)
+    token = encode_token(state, KEY)
     document = json.loads(token)
     how = draw(st.sampled_from(["truncate", "flip", "field", "version", "unchecked", "drop"]))
     if how == "truncate":
@@ -174,14 +178,14 @@ def damaged_tokens(draw: st.DrawFn) -> tuple[RunState, str]:
     elif how == "field":
         document[draw(st.sampled_from(sorted(document)))] = draw(json_values)
         token = json.dumps(document)
-    elif how == "version":  # an older (or newer) format, correctly checksummed
+    elif how == "version":  # an older (or newer) format
         document["v"] = draw(st.integers().filter(lambda v: v != TOKEN_VERSION))
         token = json.dumps(document)
     elif how == "unchecked":
-        del document["c"]
+        del document["m"]
         token = json.dumps(document)
     else:
-        del document[draw(st.sampled_from(sorted(k for k in document if k not in ("v", "c"))))]
+        del document[draw(st.sampled_from(sorted(k for k in document if k not in ("v", "m"))))]
         token = json.dumps(document)
     return state, token
 
@@ -214,7 +218,7 @@ def test_a_damaged_token_is_refused_or_still_carries_exactly_its_state(damaged: 
 def test_a_token_of_a_run_with_other_parameters_is_refused(state: RunState, other: str) -> None:
     assume(other != FINGERPRINT)
     with pytest.raises(ConfigurationError, match="different parameters"):
-        decode_token(encode_token(state), fingerprint=other)
+        decode_token(encode_token(state, KEY), key=KEY, fingerprint=other, timeout_seconds=86400, now=NOW)
 
 
 # ---- the handler ----------------------------------------------------------------------------------------------
@@ -241,14 +245,18 @@ def pipeline(codepipeline_server: AwsJsonServer) -> Iterator[Pipeline]:
             "AWS_REGION": "us-east-1",
             "AWS_ENDPOINT_URL": nowhere,
             "AWS_ENDPOINT_URL_CODEPIPELINE": codepipeline_server.url,
+            # moto answers Secrets Manager (the signing key) at its own address; everything else is nowhere.
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER": "https://secretsmanager.us-east-1.amazonaws.com",
         }.items():
             mp.setenv(name, value)
         fake = FakeCodePipeline()
         codepipeline_server.service = fake
         clock = FakeClock()
         logs = io.StringIO()
-        environ = {"SPOT_API_URL": nowhere, "BLUEGREEN_POLL_INTERVAL": "15", "BLUEGREEN_SAFETY_MARGIN": "30"}
-        yield Pipeline(create_handler(clock=clock, environ=environ, log_stream=logs), fake, logs, clock)
+        environ = {**HANDLER_ENVIRONMENT, "SPOT_API_URL": nowhere}
+        with mock_aws():
+            create_token_key(boto3.client("secretsmanager", region_name="us-east-1"))
+            yield Pipeline(create_handler(clock=clock, environ=environ, log_stream=logs), fake, logs, clock)
     closed.close()
 
 

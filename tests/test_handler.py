@@ -7,8 +7,8 @@ import json
 import pytest
 import requests
 
-from bluegreen.state import decode_token
-from tests.conftest import CANARY_TOKEN, Cloud
+from bluegreen.state import TokenKey, decode_token
+from tests.conftest import CANARY_TOKEN, TOKEN_KEY, Cloud
 from tests.fakes.awsjson import AwsFault
 from tests.fakes.codedeploy import Script
 from tests.fakes.spot import Fault
@@ -369,7 +369,13 @@ def test_token_state_records_the_phase_and_ids(cloud: Cloud) -> None:
     result = cloud.invoke(cloud.params(), budget=100)
     assert result is not None
 
-    state = decode_token(result["continuationToken"], fingerprint=_fingerprint(cloud))
+    state = decode_token(
+        result["continuationToken"],
+        key=TokenKey(TOKEN_KEY),
+        fingerprint=_fingerprint(cloud),
+        timeout_seconds=1800,
+        now=cloud.clock.now(),
+    )
 
     assert state.phase == "WAIT_GREEN"
     assert state.spot_deployment_id == "cdbg-00000001"

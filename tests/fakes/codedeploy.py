@@ -142,6 +142,10 @@ class FakeCodeDeploy:
         info: dict[str, Any] = {
             "deploymentId": deployment.deployment_id,
             "status": status,
+            # botocore's DeploymentInfo echoes these from CreateDeployment.
+            "applicationName": deployment.body.get("applicationName"),
+            "deploymentGroupName": deployment.body.get("deploymentGroupName"),
+            "targetInstances": deployment.body.get("targetInstances", {}),
             "description": deployment.body.get("description", ""),
             "deploymentOverview": {
                 "Pending": 0 if status != "Created" else n,

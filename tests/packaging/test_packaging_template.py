@@ -80,7 +80,11 @@ def test_role_statements_are_narrowed_by_parameters(template, sid, parameters):
 def test_secret_and_key_statements_name_the_parameters(template):
     statements = {s["Sid"]: s for s in policy_statements(role_policy(template))}
 
-    assert statements["ReadSpotTokenFromSecretsManager"]["Resource"] == {"Ref": "SpotTokenSecretArn"}
+    # The signing key the stack creates, and the Spot token's secret when one is given.
+    assert statements["ReadTokenKeyAndSpotTokenFromSecretsManager"]["Resource"] == [
+        {"Ref": "TokenKeySecret"},
+        {"Fn::If": ["HasSpotTokenSecret", {"Ref": "SpotTokenSecretArn"}, {"Ref": "AWS::NoValue"}]},
+    ]
     assert statements["DecryptSpotTokenOnlyThroughSecretsManagerOrSsm"]["Resource"] == {"Ref": "SpotTokenKmsKeyArn"}
 
 
@@ -88,7 +92,8 @@ def test_optional_statements_are_conditional(template):
     statements = role_policy(template)["Statement"]
     conditions = {item["Fn::If"][0]: item["Fn::If"][1]["Sid"] for item in statements if "Fn::If" in item}
 
-    assert conditions.keys() >= {"HasSpotTokenSecret", "HasSpotTokenParameter", "HasSpotTokenKmsKey"}
+    # The Spot token's secret is an optional resource of the always-present secrets statement (see above).
+    assert conditions.keys() >= {"HasSpotTokenParameter", "HasSpotTokenKmsKey"}
     assert set(template["Conditions"]) >= set(conditions)
 
 
@@ -129,6 +134,15 @@ def test_poll_interval_parameter_takes_the_range_the_function_accepts(template):
 
     assert (parameter["MinValue"], parameter["MaxValue"]) == POLL_INTERVAL_RANGE
     assert "Spot is not polled" in parameter["Description"]
+
+
+def test_the_stack_generates_the_token_signing_key_and_names_it_to_the_function(template):
+    secret = template["Resources"]["TokenKeySecret"]
+
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    assert secret["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    variables = function_properties(template)["Environment"]["Variables"]
+    assert variables["BLUEGREEN_TOKEN_KEY_SECRET"] == {"Ref": "TokenKeySecret"}
 
 
 def test_log_group_is_the_functions_with_retention(template):

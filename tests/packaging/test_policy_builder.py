@@ -22,7 +22,7 @@ SCOPABLE_SIDS = {
     "RegisterApplicationRevisionForCreateDeployment",
     "CheckRevisionBundleInS3",
     "ListRevisionBucketSoMissingKeyIs404",
-    "ReadSpotTokenFromSecretsManager",
+    "ReadTokenKeyAndSpotTokenFromSecretsManager",
     "ReadSpotTokenFromParameterStore",
     "DecryptSpotTokenOnlyThroughSecretsManagerOrSsm",
     "CreateFunctionLogGroup",
@@ -69,21 +69,22 @@ def test_shipped_file_is_the_builder_with_placeholders():
         ("RegisterApplicationRevisionForCreateDeployment", "application:APP_NAME"),
         ("CheckRevisionBundleInS3", "REVISION_BUCKET/*"),
         ("ListRevisionBucketSoMissingKeyIs404", "REVISION_BUCKET"),
-        ("ReadSpotTokenFromSecretsManager", "secret:SPOT_TOKEN_SECRET_NAME-??????"),
+        ("ReadTokenKeyAndSpotTokenFromSecretsManager", "secret:SPOT_TOKEN_SECRET_NAME-??????"),
+        ("ReadTokenKeyAndSpotTokenFromSecretsManager", "secret:TOKEN_KEY_SECRET_NAME-??????"),
         ("ReadSpotTokenFromParameterStore", "parameter/SPOT_TOKEN_PARAMETER_NAME"),
         ("DecryptSpotTokenOnlyThroughSecretsManagerOrSsm", "key/KMS_KEY_ID"),
         ("WriteFunctionLogs", "/aws/lambda/FUNCTION_NAME:"),
     ],
 )
 def test_shipped_file_names_each_resource_by_a_placeholder(policy, sid, placeholder):
-    assert placeholder in statements_by_sid(policy)[sid]["Resource"]
+    assert any(placeholder in resource for resource in as_list(statements_by_sid(policy)[sid]["Resource"]))
 
 
 def test_shipped_file_grants_no_name_wildcard(policy):
     """Only the region and account are left as `*` (to fill in); no statement reaches every group or bucket."""
     for sid in SCOPABLE_SIDS - {"ReadDeploymentConfigForCreateDeployment", "WriteFunctionLogs"}:
-        resource = statements_by_sid(policy)[sid]["Resource"]
-        assert not resource.endswith((":*", "/*/*", ":::*", "/*")) or sid == "CheckRevisionBundleInS3", resource
+        for resource in as_list(statements_by_sid(policy)[sid]["Resource"]):
+            assert not resource.endswith((":*", "/*/*", ":::*", "/*")) or sid == "CheckRevisionBundleInS3", resource
 
 
 # --- the printed policy ------------------------------------------------------------------------------------
@@ -103,14 +104,16 @@ def test_command_scopes_every_statement_to_the_names_given():
     )
     assert resources["CheckRevisionBundleInS3"] == "arn:aws:s3:::shop-revisions/*"
     assert resources["ListRevisionBucketSoMissingKeyIs404"] == "arn:aws:s3:::shop-revisions"
-    assert resources["ReadSpotTokenFromSecretsManager"] == (
-        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:spot/token-??????"
-    )
+    assert resources["ReadTokenKeyAndSpotTokenFromSecretsManager"] == [
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:bluegreen/token-key-??????",
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:spot/token-??????",
+    ]
     assert resources["DecryptSpotTokenOnlyThroughSecretsManagerOrSsm"] == f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f0e"
     assert resources["WriteFunctionLogs"] == (
         f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/shop-bluegreen:log-stream:*"
     )
     assert "ReadSpotTokenFromParameterStore" not in resources
+    assert resources["DeployToDeploymentGroup"] != "*"
     decrypt = statements_by_sid(document)["DecryptSpotTokenOnlyThroughSecretsManagerOrSsm"]
     assert decrypt["Condition"] == {
         "StringEquals": {"kms:ViaService": [f"secretsmanager.{REGION}.amazonaws.com", f"ssm.{REGION}.amazonaws.com"]}
@@ -124,10 +127,13 @@ def test_command_leaves_out_what_is_not_named():
     assert not sids & {
         "CheckRevisionBundleInS3",
         "ListRevisionBucketSoMissingKeyIs404",
-        "ReadSpotTokenFromSecretsManager",
         "ReadSpotTokenFromParameterStore",
         "DecryptSpotTokenOnlyThroughSecretsManagerOrSsm",
     }
+    # Only the continuation tokens' signing key remains readable.
+    assert statements_by_sid(document)["ReadTokenKeyAndSpotTokenFromSecretsManager"]["Resource"] == [
+        f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:bluegreen/token-key-??????"
+    ]
 
 
 def test_command_keeps_a_full_secret_arn_and_a_parameter_path():
@@ -135,7 +141,7 @@ def test_command_keeps_a_full_secret_arn_and_a_parameter_path():
     with_secret = printed_policy("--app", "A", "--deployment-group", "G", "--secret", arn, "--region", REGION)
     with_parameter = printed_policy("--app", "A", "--deployment-group", "G", "--parameter", "/spot/token")
 
-    assert statements_by_sid(with_secret)["ReadSpotTokenFromSecretsManager"]["Resource"] == arn
+    assert statements_by_sid(with_secret)["ReadTokenKeyAndSpotTokenFromSecretsManager"]["Resource"][1] == arn
     assert statements_by_sid(with_parameter)["ReadSpotTokenFromParameterStore"]["Resource"].endswith(
         ":parameter/spot/token"
     )
@@ -254,6 +260,7 @@ _NO_VALUE = object()
 
 _KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/0f0e"
 _SECRET = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:spot-AbC123"
+_TOKEN_KEY = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:TokenKeySecret-XyZ789"
 
 
 @pytest.mark.parametrize(
@@ -275,6 +282,7 @@ def test_template_builds_the_same_policy_as_the_command(template, parameters, sc
         "SpotTokenSecretArn": "",
         "SpotTokenParameterName": "",
         "SpotTokenKmsKeyArn": "",
+        "TokenKeySecret": _TOKEN_KEY,  # what !Ref gives for the secret the stack creates: its ARN
         **parameters,
     }
     expected = build_policy(
@@ -284,6 +292,7 @@ def test_template_builds_the_same_policy_as_the_command(template, parameters, sc
             region=REGION,
             account=ACCOUNT,
             function_name="shop-bluegreen",
+            token_key_secret_arn=_TOKEN_KEY,
             **scope,
         )
     )
