@@ -193,3 +193,14 @@ def test_a_correctly_signed_token_naming_a_foreign_spot_deployment_leaves_it_run
     result = cloud.invoke(cloud.job_event(cloud.params(), "job-x", signed(expired)))
 
     assert_refused(cloud, result, "Spot deployment cdbg-0ther001 (Elastigroup sig-1234abcd lists no deployment")
+
+
+def test_a_correctly_signed_token_in_the_bake_naming_another_applications_deployment_reports_no_success(
+    cloud: Cloud,
+) -> None:
+    foreign_deployment(cloud)
+    baked = state(cloud, phase="BAKE", bake_started_at=int(cloud.clock.now()) - 30)
+
+    result = cloud.invoke(cloud.job_event(cloud.params(), "job-x", signed(baked)))
+
+    assert_refused(cloud, result, "CodeDeploy deployment d-OTHERAPP1 is not this run's")

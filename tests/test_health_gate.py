@@ -13,8 +13,8 @@ from botocore.stub import Stubber
 
 from bluegreen.aws import AwsGateway
 from bluegreen.flow import MAX_POLL_FAILURES
-from bluegreen.state import decode_token
-from tests.conftest import CANARY_TOKEN, Cloud
+from bluegreen.state import TokenKey, decode_token
+from tests.conftest import CANARY_TOKEN, TOKEN_KEY, Cloud
 from tests.fakes.cloudwatch import CloudWatchFaults, fire_at, put_alarm
 from tests.fakes.codedeploy import Script
 
@@ -116,7 +116,13 @@ def test_alarms_staying_ok_give_success_only_after_the_bake_across_a_hand_over(c
     ]
     assert baking, "at least one hand-over happens during the bake"
     assert "2 alarms OK" in baking[0]["executionDetails"]["summary"]
-    state = decode_token(baking[0]["continuationToken"], fingerprint=decode_token_fingerprint(baking[0]))
+    state = decode_token(
+        str(baking[0]["continuationToken"]),
+        key=TokenKey(TOKEN_KEY),
+        fingerprint=decode_token_fingerprint(baking[0]),
+        timeout_seconds=86_400,
+        now=cloud.clock.now(),
+    )
     assert state.phase == "BAKE"
     assert state.bake_started_at is not None
     assert state.bake_started_at >= (_deployment_ends_at(cloud) or 0)

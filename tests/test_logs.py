@@ -27,6 +27,11 @@ def root_stream() -> Iterator[io.StringIO]:
     handler.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
     root = logging.getLogger()
     level = root.level
+    # A fresh process: no root handler guarded yet (the filter rewrites the record every later handler sees).
+    guarded = {h: [f for f in h.filters if type(f).__name__ == "_RedactFilter"] for h in root.handlers}
+    for h, filters in guarded.items():
+        for f in filters:
+            h.removeFilter(f)
     wire_levels = {name: logging.getLogger(name).level for name in logs.WIRE_LOGGERS}
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
@@ -37,6 +42,10 @@ def root_stream() -> Iterator[io.StringIO]:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+        for h, filters in guarded.items():
+            for f in filters:
+                if f not in h.filters:
+                    h.addFilter(f)
         for name, wire_level in wire_levels.items():
             logging.getLogger(name).setLevel(wire_level)
 
