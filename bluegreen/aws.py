@@ -9,6 +9,7 @@ dicts. Must not import `requests` or know about Spot; must not create clients (t
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from bluegreen.errors import (
     AwsApiError,
     BlueGreenError,
     ConfigurationError,
-    DeploymentFailedError,
+    DeploymentLimitExceededError,
     FailureType,
     JobAlreadyReportedError,
     RevisionUnavailableError,
@@ -60,6 +61,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 GREEN_TAG_KEY: Final = "GreenIdentifier"
+DELIVERY_TAG_KEY: Final = "BlueGreenDelivery"  # marks what one delivery of a job started (a Spot tag, a description)
+
+# Ids as AWS prints them (CodeDeploy `d-` + 9 upper-case letters and digits; EC2 `i-` + 8 or 17 hex digits),
+# with room to grow: an id of another shape never reaches a message, a token or an output variable.
+_DEPLOYMENT_ID: Final = re.compile(r"d-[0-9A-Z]{1,32}")
+_INSTANCE_ID: Final = re.compile(r"i-[0-9a-f]{1,32}")
 
 DeploymentStatus = Literal["Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped"]
 TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"Succeeded", "Failed", "Stopped"})
@@ -201,6 +208,17 @@ class AlarmState:
 
 
 @dataclass(frozen=True)
+class GreenDeployment:
+    """A CodeDeploy deployment created for a green fleet, with the description that says by which delivery."""
+
+    deployment_id: str
+    description: str
+
+    def marked(self, key: str, value: str) -> bool:
+        return f"[{key}={value}]" in self.description
+
+
+@dataclass(frozen=True)
 class DeploymentGroupInfo:
     blue_green: bool
     deployment_config: str | None
@@ -229,7 +247,7 @@ def wrap_aws_error(operation: str, exc: Exception) -> BlueGreenError:
     if code in _CONFIGURATION:
         return ConfigurationError(text)
     if code == "DeploymentLimitExceededException":
-        return DeploymentFailedError(
+        return DeploymentLimitExceededError(
             f"{text}: another deployment is already running on this deployment group; wait for it to finish"
         )
     if code in ("InvalidJobStateException", "JobNotFoundException"):
@@ -274,10 +292,18 @@ def _calling(operation: str) -> Iterator[None]:
         yield
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
         raise wrap_aws_error(operation, exc) from exc
-    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
         raise ServiceUnavailableError(
-            f"AWS {operation} returned a reply of an unexpected shape ({type(exc).__name__}: {exc})"
+            f"AWS {operation} returned a reply of an unexpected shape ({type(exc).__name__}: {str(exc)[:200]})"
         ) from exc
+
+
+def _checked(pattern: re.Pattern[str], value: object, what: str) -> str:
+    """`value` if it is an id of the expected shape; else ValueError (a reply of an unexpected shape)."""
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        shown = len(value) if isinstance(value, str) else type(value).__name__
+        raise ValueError(f"{what} is not an id like {pattern.pattern} ({shown})")
+    return value
 
 
 class AwsGateway:
@@ -327,7 +353,7 @@ class AwsGateway:
                     for instance in reservation.get("Instances", []):
                         found.append(
                             InstanceHealth(
-                                instance_id=instance["InstanceId"],
+                                instance_id=_checked(_INSTANCE_ID, instance["InstanceId"], "InstanceId"),
                                 state=instance.get("State", {}).get("Name", "unknown"),
                                 status_checks_ok=False,
                             )
@@ -366,7 +392,8 @@ class AwsGateway:
                     state = status.get("InstanceState", {}).get("Name", "unknown")
                     ok = state == "running" and instance_check == "ok" and system_check == "ok"
                     detail = "" if ok else f"instance check {instance_check or '-'}, system check {system_check or '-'}"
-                    health[status["InstanceId"]] = InstanceHealth(status["InstanceId"], state, ok, detail)
+                    instance_id = _checked(_INSTANCE_ID, status["InstanceId"], "InstanceId")
+                    health[instance_id] = InstanceHealth(instance_id, state, ok, detail)
         # An id EC2 no longer lists has gone away.
         return [health.get(i, InstanceHealth(i, "terminated", False, "no longer listed")) for i in instance_ids]
 
@@ -390,8 +417,9 @@ class AwsGateway:
                 green_provisioning=provisioning.get("action"),
             )
 
-    def find_deployment_for_green(self, application: str, deployment_group: str, green: str) -> str | None:
-        """The id of a deployment already created for this green fleet (a duplicate delivery), if any.
+    def find_deployment_for_green(self, application: str, deployment_group: str, green: str) -> GreenDeployment | None:
+        """The deployment already created for this green fleet (a duplicate delivery, or an earlier invocation of
+        this run whose answer was lost), if any.
 
         Raises:
             BlueGreenError: a CodeDeploy call failed.
@@ -411,8 +439,9 @@ class AwsGateway:
         with _calling("codedeploy:BatchGetDeployments"):
             infos = client.batch_get_deployments(deploymentIds=recent)["deploymentsInfo"]
             for info in infos:
-                if marker in info.get("description", ""):
-                    return info["deploymentId"]
+                description = info.get("description", "")
+                if marker in description:
+                    return GreenDeployment(_checked(_DEPLOYMENT_ID, info["deploymentId"], "deploymentId"), description)
         return None
 
     def create_deployment(
@@ -424,13 +453,14 @@ class AwsGateway:
             BlueGreenError: CodeDeploy refused (missing revision, group busy, no tagged instance, ...).
         """
         with _calling("codedeploy:CreateDeployment"):
-            return self._codedeploy().create_deployment(
+            reply = self._codedeploy().create_deployment(
                 applicationName=application,
                 deploymentGroupName=deployment_group,
                 revision=_revision_location(revision),
                 targetInstances={"tagFilters": [{"Key": GREEN_TAG_KEY, "Value": green, "Type": "KEY_AND_VALUE"}]},
                 description=f"{_description_marker(green)} {description}"[:1000],
-            )["deploymentId"]
+            )
+            return _checked(_DEPLOYMENT_ID, reply["deploymentId"], "deploymentId")
 
     def deployment_progress(self, deployment_id: str) -> DeploymentProgress:
         """Status, error information and per-instance counts of a deployment.
@@ -646,7 +676,7 @@ def _first_failures(targets: list[Any], limit: int) -> list[TargetFailure]:
         diagnostics = failed.get("diagnostics", {})
         failures.append(
             TargetFailure(
-                instance_id=instance.get("targetId", "?"),
+                instance_id=_shown_id(instance.get("targetId")),
                 lifecycle_event=failed.get("lifecycleEventName", "?"),
                 error_code=diagnostics.get("errorCode", "?"),
                 message=diagnostics.get("message", ""),
@@ -656,6 +686,10 @@ def _first_failures(targets: list[Any], limit: int) -> list[TargetFailure]:
         if len(failures) >= limit:
             break
     return failures
+
+
+def _shown_id(value: object) -> str:
+    return value if isinstance(value, str) and _INSTANCE_ID.fullmatch(value) else "?"
 
 
 def _description_marker(green: str) -> str:

@@ -133,6 +133,24 @@ class ReportFailedError(BlueGreenError):
     failure_type: FailureType = "SystemUnavailable"
 
 
+class DeploymentLimitExceededError(DeploymentFailedError):
+    """CodeDeploy refused a deployment because another one is active on the deployment group."""
+
+
+class SpotStartUnknownError(SpotApiError):
+    """A Spot start whose outcome is unknown: a deployment tagged with our green value may be running."""
+
+
+class AuthorityLostError(BlueGreenError):
+    """A thread was about to change something after its invocation gave the run up; nothing was sent."""
+
+
+class OutOfInvocationTimeError(BlueGreenError):
+    """The invocation has no time left for another call: the run is handed over, not failed."""
+
+    failure_type: FailureType = "SystemUnavailable"
+
+
 class JobAlreadyReportedError(BlueGreenError):
     """CodePipeline says the job is no longer in progress: another delivery of this event has reported it."""
 

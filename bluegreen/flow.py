@@ -4,12 +4,18 @@ Owns the order of the phases, when to wait, when to hand over to a later invocat
 health gate (the CloudWatch alarms watched from DEPLOY to the end of the bake) and the cleanup after a failure.
 Receives the Spot client, the AWS gateway and the clock; never builds them, never reads the environment and never
 talks to CodePipeline (the handler reports the outcome it returns).
+
+Every change it makes (start or stop a Spot deployment, create or stop a CodeDeploy deployment) is made only by
+a thread that holds the invocation's `Authority`: once the run is given up, its worker may still read, never
+change. Cleanup stops only what this delivery of the job created; a deployment it adopted from a twin delivery
+is left to the twin, and the message says so.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import contextvars
 import hashlib
 import logging
 import secrets
@@ -19,23 +25,30 @@ from dataclasses import dataclass
 from typing import Final
 
 from bluegreen import logs
+from bluegreen.authority import Authority
 from bluegreen.aws import (
+    DELIVERY_TAG_KEY,
     GREEN_TAG_KEY,
     AlarmState,
     AwsGateway,
     DeploymentProgress,
+    GreenDeployment,
     InstanceHealth,
     TargetFailure,
 )
 from bluegreen.clock import Clock
 from bluegreen.errors import (
     AlarmFiredError,
+    AuthorityLostError,
     BlueGreenError,
     DeploymentFailedError,
+    DeploymentLimitExceededError,
     DeploymentTimedOutError,
     FailureType,
     NotOwnedError,
+    OutOfInvocationTimeError,
     ServiceUnavailableError,
+    SpotStartUnknownError,
     failure_type_of,
 )
 from bluegreen.params import DeploymentParams, Revision, S3Revision
@@ -49,6 +62,8 @@ MAX_FAILED_TARGETS_SHOWN: Final = 3
 LOG_TAIL_LINES: Final = 5
 MAX_POLL_FAILURES: Final = 3  # consecutive failed polls before the run gives up
 SPOT_CHECK_AFTER_STALL: Final = 300.0  # seconds without a new green before Spot is asked whether it gave up
+TWIN_LOOKS: Final = 3  # looks for a twin's CodeDeploy deployment after DeploymentLimitExceeded
+TWIN_LOOK_WAIT: Final = 2.0
 
 
 @dataclass(frozen=True)
@@ -122,6 +137,7 @@ class Deployment:
         clock: Clock,
         timing: Timing,
         remaining_seconds: Callable[[], float],
+        authority: Authority | None = None,
     ) -> None:
         self._params = params
         self._spot = spot
@@ -141,7 +157,25 @@ class Deployment:
         # those it found to be someone else's (id -> why). Only the first kind is ever stopped.
         self._owned: set[str] = set()
         self._not_owned: dict[str, str] = {}
+        self._failing_cause: Exception | None = None
         self._abandoned = threading.Event()
+        self._authority = authority or Authority()
+        self._final_cleanup = False
+        self._abandon_lock = threading.Lock()
+        self._abandon_outcome: Outcome | None = None
+
+    def call_time_left(self) -> float:
+        """Seconds a call may still take in this invocation: all but the reserve kept for the report (the Spot
+        client bounds every attempt by it). The last cleanup, after the run was given up, may use most of that
+        reserve too.
+        """
+        reserve = self._timing.safety_margin / (8 if self._final_cleanup else 2)
+        return self._remaining_seconds() - reserve
+
+    @property
+    def abandoned(self) -> bool:
+        """Whether this invocation gave the run up (its worker may still be running, changing nothing)."""
+        return self._abandoned.is_set()
 
     @property
     def greens_seen(self) -> int:
@@ -164,6 +198,7 @@ class Deployment:
             started_at=now,
             deadline=now + self._params.timeout_seconds,
             artifact=artifact,
+            delivery=secrets.token_hex(4),
         )
 
     def run(self, state: RunState) -> Outcome:
@@ -176,10 +211,15 @@ class Deployment:
             extra={"phase": state.phase, "green_identifier": state.green},
         )
         self._current = state
+        if not self._authority.grant():
+            return self.abandon()
         try:
             self._wait_out_last_poll(state)
             return self._loop(state)
-        except _Abandoned:
+        except (_Abandoned, AuthorityLostError):
+            return self.abandon()
+        except OutOfInvocationTimeError as exc:
+            logger.warning("%s: handing the run over", exc)
             return self.abandon()
         except Exception as exc:  # noqa: BLE001 - every failure ends in one report, after cleanup
             if self._abandoned.is_set():
@@ -188,27 +228,76 @@ class Deployment:
             return self._fail(self._current or state, exc)
 
     def abandon(self) -> Outcome:
-        """Give the run up in this invocation (a call hangs past its deadline); says what to report.
+        """Give the run up in this invocation (a call hangs, or no time is left for one); says what to report.
 
-        Safe to call from another thread. The phases are idempotent (the green tag finds an already started Spot
-        or CodeDeploy deployment), so the last state reached can be resumed: report it as in progress. A run that
-        was already failing is reported as failed, with the cleanup it could not finish.
+        Safe to call from another thread. From now on the worker changes nothing. The phases are idempotent (the
+        green tag finds an already started Spot or CodeDeploy deployment), so the last state reached can be
+        resumed: report it as in progress. A run already past its deadline fails, with the cleanup this
+        invocation can still do in the time it has. A run that was already failing is reported as failed, with
+        the cleanup it could not finish. The watchdog and the worker may both call it: the first answer stands.
         """
+        with self._abandon_lock:
+            if self._abandon_outcome is None:
+                self._abandon_outcome = self._give_up()
+            return self._abandon_outcome
+
+    def _give_up(self) -> Outcome:
+        self._authority.revoke_all()
         self._abandoned.set()
         state = self._current
         if self._failing is not None:
+            by_hand = self._by_hand(self._failing.state) if self._failing.state else ""
             return Failed(
                 self._failing.failure_type,
                 self._failing.message + "\nCleanup did not finish before the invocation's deadline: check that the "
-                "Spot and CodeDeploy deployments named above are stopped.",
+                f"Spot and CodeDeploy deployments named above are stopped.{by_hand}",
                 self._failing.state,
             )
         if state is None:
             return Failed("SystemUnavailable", "no answer from Spot or AWS before the invocation's deadline")
+        if self._clock.now() >= state.deadline:
+            return self._fail_past_deadline(state)
         summary, percent = self.progress_summary(state)
         summary = f"{summary} (a call to Spot or AWS did not answer in time; resuming in the next invocation)"
         logger.warning("A call did not answer before the invocation's deadline in phase %s: handing over", state.phase)
         return InProgress(state.advance(invocation=state.invocation + 1), summary, percent)
+
+    def _fail_past_deadline(self, state: RunState) -> Failed:
+        """The run's TIMEOUT has passed while a call hung: fail now, cleaning up in the time this invocation has."""
+        message = (
+            f"{state.phase}: {self._timeout_message(state)} (a call to Spot or AWS was still waiting for an answer)"
+        )
+        logger.error("Run failed in phase %s: %s", state.phase, message, extra={"phase": "FAILED"})
+        cleanup: list[str] = []
+
+        def clean_up() -> None:
+            self._authority.entrust()
+            cleanup.append(self._clean_up(state))
+
+        self._final_cleanup = True
+        helper = threading.Thread(
+            target=contextvars.copy_context().run, args=(clean_up,), name="bluegreen-cleanup", daemon=True
+        )
+        helper.start()
+        helper.join(timeout=max(0.0, self._remaining_seconds() - self._timing.safety_margin / 4))
+        if cleanup:
+            return Failed("JobFailed", f"{message}\n{cleanup[0]}".rstrip(), state)
+        return Failed(
+            "JobFailed",
+            f"{message}\nCleanup did not finish before the invocation's deadline.{self._by_hand(state)}",
+            state,
+        )
+
+    def _by_hand(self, state: RunState) -> str:
+        steps = []
+        if state.codedeploy_deployment_id and not state.codedeploy_adopted:
+            steps.append(f"stop CodeDeploy deployment {state.codedeploy_deployment_id}")
+        if state.spot_deployment_id and not state.spot_adopted:
+            steps.append(
+                f"stop Spot deployment {state.spot_deployment_id} of {self._params.group_id} and terminate "
+                f"instances tagged {GREEN_TAG_KEY}={state.green}"
+            )
+        return (" Cleanup FAILED, do this by hand: " + "; ".join(steps) + ".") if steps else ""
 
     # ---- the loop ---------------------------------------------------------------------------------
 
@@ -287,6 +376,12 @@ class Deployment:
         checked = run_preflight(p, state.green, spot=self._spot, aws=self._aws)
         if p.dry_run:
             return state, Succeeded(state, _dry_run_summary(p, state, checked), tuple(checked_items(p, checked)))
+        # Found by our tag but not started by this delivery (a token from before deliveries were marked: ours).
+        adopted = (
+            checked.existing is not None
+            and state.delivery is not None
+            and not checked.existing.has_tag(DELIVERY_TAG_KEY, state.delivery)
+        )
         if checked.existing is not None:
             logger.info(
                 "Spot deployment %s already carries GreenIdentifier=%s: attaching to it (duplicate delivery)",
@@ -295,6 +390,7 @@ class Deployment:
             )
             deployment = checked.existing
         else:
+            self._authority.check("Spot POST start blue/green deployment")
             deployment = self._spot.start_deployment(
                 p.group_id,
                 tag_key=GREEN_TAG_KEY,
@@ -302,10 +398,14 @@ class Deployment:
                 timeout=spot_timeout(p.timeout_seconds),
                 application=p.application,
                 deployment_group=p.deployment_group,
+                extra_tags=((DELIVERY_TAG_KEY, state.delivery),) if state.delivery else (),
             )
         self._owned.add(deployment.deployment_id)  # started now, or found on our group carrying our tag
         started = state.advance(
-            phase="WAIT_GREEN", expected_greens=checked.expected_greens, spot_deployment_id=deployment.deployment_id
+            phase="WAIT_GREEN",
+            expected_greens=checked.expected_greens,
+            spot_deployment_id=deployment.deployment_id,
+            spot_adopted=adopted,
         )
         return started, None
 
@@ -335,7 +435,7 @@ class Deployment:
             ),
             None,
         )
-        if deployment is not None and deployment.outcome == "failed":
+        if deployment is not None and deployment.own_outcome() == "failed":
             raise DeploymentFailedError(
                 f"Spot deployment {deployment.deployment_id} ended ({deployment.state}/{deployment.status}) before "
                 f"the green instances were ready; see the Elastigroup's log in the Spot console"
@@ -367,20 +467,33 @@ class Deployment:
 
     def _deploy(self, state: RunState) -> RunState:
         p = self._params
-        deployment_id = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
-        if deployment_id is None:
-            self._check_alarms_before_deploying()
+        found = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
+        if found is not None:
+            logger.info("CodeDeploy deployment %s already targets this green fleet: following it", found.deployment_id)
+            return self._following(state, found)
+        self._check_alarms_before_deploying()
+        self._authority.check("codedeploy:CreateDeployment")
+        marker = f"[{DELIVERY_TAG_KEY}={state.delivery}] " if state.delivery else ""
+        try:
             deployment_id = self._aws.create_deployment(
                 p.application,
                 p.deployment_group,
                 p.revision,
                 state.green,
-                description=f"bluegreen: {p.revision.describe()} onto Elastigroup {p.group_id} "
+                description=f"{marker}bluegreen: {p.revision.describe()} onto Elastigroup {p.group_id} "
                 f"(Spot deployment {state.spot_deployment_id})",
             )
-        else:
-            logger.info("CodeDeploy deployment %s already targets this green fleet: following it", deployment_id)
-        self._owned.add(deployment_id)  # created now, or listed on our group with our green marker
+        except DeploymentLimitExceededError:
+            # The deployment that holds the group may be our own twin's (a duplicate delivery that reached DEPLOY
+            # between our look and our create): then follow it instead of failing and cleaning up under it.
+            twin = self._find_twin_deployment(state.green)
+            if twin is None:
+                raise
+            logger.info(
+                "CodeDeploy deployment %s of a twin delivery targets this green fleet: following it", twin.deployment_id
+            )
+            return self._following(state, twin)
+        self._owned.add(deployment_id)  # created now
         return state.advance(phase="WAIT_DEPLOY", codedeploy_deployment_id=deployment_id)
 
     def _check_alarms_before_deploying(self) -> None:
@@ -394,6 +507,24 @@ class Deployment:
         except ServiceUnavailableError as exc:
             # Not a reason to hold the deployment: the first WAIT_DEPLOY poll reads the alarms again, at once.
             logger.warning("Could not read the alarms before deploying (read again at the first poll): %s", exc)
+
+    def _following(self, state: RunState, found: GreenDeployment) -> RunState:
+        # Ours when this delivery's marker is on it (an earlier invocation of this run created it); else a twin's.
+        ours = state.delivery is None or found.marked(DELIVERY_TAG_KEY, state.delivery)
+        self._owned.add(found.deployment_id)  # listed on our group with our green marker
+        return state.advance(
+            phase="WAIT_DEPLOY", codedeploy_deployment_id=found.deployment_id, codedeploy_adopted=not ours
+        )
+
+    def _find_twin_deployment(self, green: str) -> GreenDeployment | None:
+        p = self._params
+        for look in range(TWIN_LOOKS):
+            if look:
+                self._clock.sleep(TWIN_LOOK_WAIT)
+            found = self._aws.find_deployment_for_green(p.application, p.deployment_group, green)
+            if found is not None:
+                return found
+        return None
 
     def _wait_deploy(self, state: RunState) -> tuple[RunState, Outcome | None]:
         assert state.codedeploy_deployment_id is not None  # noqa: S101 - DEPLOY always sets it
@@ -613,6 +744,9 @@ class Deployment:
             message = f"{state.phase}: internal error {type(exc).__name__}: {exc}"
             logger.exception("Run failed in phase %s with an unexpected error", state.phase)
         self._failing = Failed(failure_type, message, state)
+        self._failing_cause = exc
+        if isinstance(exc, SpotStartUnknownError) and state.spot_deployment_id is None:
+            state = self._recover_started(state)
         cleanup = self._clean_up(state)
         if cleanup:
             message += "\n" + cleanup
@@ -620,11 +754,23 @@ class Deployment:
             failure_type = "ConfigurationError"
         return Failed(failure_type, message, state)
 
+    def _recover_started(self, state: RunState) -> RunState:
+        """After a start whose outcome stayed unknown, one more look for our deployment, so it can be stopped."""
+        try:
+            found = self._spot.find_deployment_by_tag(self._params.group_id, GREEN_TAG_KEY, state.green)
+        except BlueGreenError as exc:
+            logger.warning("Could not look for a Spot deployment this run may have started: %s", exc)
+            found = None
+        if found is None:
+            return state
+        return state.advance(spot_deployment_id=found.deployment_id)
+
     def _clean_up(self, state: RunState) -> str:
-        """Stop what this run started, so no green capacity is left behind; says what was done."""
+        """Stop what this delivery started, so no green capacity is left behind; says what was done."""
         done: list[str] = []
         by_hand: list[str] = []
         not_ours: list[str] = []
+        left: list[str] = []
         deployed = state.phase == "BAKE" or (
             self._last_progress is not None and self._last_progress.status == "Succeeded"
         )
@@ -639,17 +785,64 @@ class Deployment:
             )
             logger.warning(text)
             return text
+        try:
+            self._stop_codedeploy(state, done, by_hand, left, not_ours)
+            self._stop_spot(state, done, by_hand, left, not_ours)
+        except AuthorityLostError:
+            by_hand.append("the rest of the cleanup: this invocation gave the run up while cleaning up")
+        parts = []
+        if not_ours:
+            parts.append("Not stopped, because not this run's: " + "; ".join(not_ours) + ".")
+        if done:
+            parts.append("Cleanup: " + "; ".join(done) + ".")
+        if left:
+            parts.append("Left to the twin delivery of this job that started it: " + "; ".join(left) + ".")
+        if by_hand:
+            parts.append("Cleanup FAILED, do this by hand: " + "; ".join(by_hand) + ".")
+        for part in parts:
+            logger.warning(part)
+        return " ".join(parts)
+
+    def _stop_codedeploy(
+        self, state: RunState, done: list[str], by_hand: list[str], left: list[str], not_ours: list[str]
+    ) -> None:
         already_over = self._last_progress is not None and self._last_progress.finished
-        if state.codedeploy_deployment_id and not already_over:
-            try:
-                problem = self._codedeploy_not_owned(state.codedeploy_deployment_id, state.green)
-                if problem is not None:
-                    not_ours.append(f"CodeDeploy deployment {state.codedeploy_deployment_id} ({problem})")
-                elif self._aws.stop_deployment(state.codedeploy_deployment_id):
-                    done.append(f"stopped CodeDeploy deployment {state.codedeploy_deployment_id} (with rollback)")
-            except BlueGreenError as exc:
-                by_hand.append(f"stop CodeDeploy deployment {state.codedeploy_deployment_id} ({exc})")
+        if not state.codedeploy_deployment_id or already_over:
+            return
+        if state.codedeploy_adopted:
+            left.append(
+                f"CodeDeploy deployment {state.codedeploy_deployment_id} (stop it in the CodeDeploy console if no "
+                "other delivery is running)"
+            )
+            return
+        self._authority.check("codedeploy:StopDeployment")
+        try:
+            problem = self._codedeploy_not_owned(state.codedeploy_deployment_id, state.green)
+            if problem is not None:
+                not_ours.append(f"CodeDeploy deployment {state.codedeploy_deployment_id} ({problem})")
+            elif self._aws.stop_deployment(state.codedeploy_deployment_id):
+                done.append(f"stopped CodeDeploy deployment {state.codedeploy_deployment_id} (with rollback)")
+        except BlueGreenError as exc:
+            by_hand.append(f"stop CodeDeploy deployment {state.codedeploy_deployment_id} ({exc})")
+
+    def _stop_spot(
+        self, state: RunState, done: list[str], by_hand: list[str], left: list[str], not_ours: list[str]
+    ) -> None:
+        if not state.spot_deployment_id:
+            if state.phase == "START" and isinstance(self._failing_cause, SpotStartUnknownError):
+                by_hand.append(
+                    f"look for a blue/green deployment tagged {GREEN_TAG_KEY}={state.green} on Elastigroup "
+                    f"{self._params.group_id} (Spot may have started one) and stop it"
+                )
+            return
+        if state.spot_adopted:
+            left.append(
+                f"Spot deployment {state.spot_deployment_id} (stop it in the Spot console if no other delivery "
+                "is running)"
+            )
+            return
         if state.spot_deployment_id:
+            self._authority.check("Spot PUT stop blue/green deployment")
             try:
                 problem = self._spot_not_owned(state.spot_deployment_id, state.green)
                 if problem is not None:
@@ -669,16 +862,6 @@ class Deployment:
                     f"stop Spot deployment {state.spot_deployment_id} of {self._params.group_id} and terminate "
                     f"instances tagged {GREEN_TAG_KEY}={state.green} ({exc})"
                 )
-        parts = []
-        if not_ours:
-            parts.append("Not stopped, because not this run's: " + "; ".join(not_ours) + ".")
-        if done:
-            parts.append("Cleanup: " + "; ".join(done) + ".")
-        if by_hand:
-            parts.append("Cleanup FAILED, do this by hand: " + "; ".join(by_hand) + ".")
-        for part in parts:
-            logger.warning(part)
-        return " ".join(parts)
 
 
 def spot_timeout(timeout_seconds: int) -> int:

@@ -21,6 +21,7 @@ from functools import cache
 from typing import IO, TYPE_CHECKING, Any, Final
 
 from bluegreen import logs
+from bluegreen.authority import Authority
 from bluegreen.aws import CREDENTIALS_HINT, REGION_HINT, AwsGateway
 from bluegreen.clock import Clock, SystemClock
 from bluegreen.errors import (
@@ -64,6 +65,8 @@ POLL_INTERVAL_RANGE: Final = (1.0, 300.0)  # seconds, BLUEGREEN_POLL_INTERVAL (t
 SAFETY_MARGIN_RANGE: Final = (5.0, 600.0)  # seconds, BLUEGREEN_SAFETY_MARGIN
 MIN_SECRET_LENGTH: Final = 8  # shorter strings are no token, and redacting them would garble the logs
 _WATCHDOG_TICK: Final = 1.0  # seconds between looks at the invocation's remaining time while a call runs
+ONE_CALL_SECONDS: Final = 30.0  # the longest one Spot call attempt may take (SpotClient's attempt budget)
+RECOMMENDED_TIMEOUT: Final = 900
 USER_AGENT: Final = "bluegreen/1.0.0"
 
 Handler = Callable[[Any, Any], dict[str, Any] | None]
@@ -177,8 +180,9 @@ class _Clients:
                 aws_session_token=credentials.session_token,
             )
 
-    @cache  # noqa: B019
     def http(self) -> requests.Session:
+        """A new Session for one invocation: its worker thread is the only one that uses it (a worker that was
+        given up may still be reading with it while the next invocation runs)."""
         import requests  # noqa: PLC0415
 
         return requests.Session()
@@ -335,6 +339,8 @@ class _BlueGreenHandler:
         key: TokenKey | None = None
         try:
             settings = Settings.from_environ(self._environ)
+            remaining = _remaining_seconds(context)
+            _check_invocation_time(remaining(), settings.timing)
             params = load(settings)
             problems = self._clients.aws_setup_problems()
             if problems:
@@ -344,13 +350,18 @@ class _BlueGreenHandler:
             # Before any token is read or any capacity launched: a run that could not hand over must not start.
             key = self._clients.tokens().signing_key(settings.token_key_secret)
             logs.register_secret(key.secret)
+            authority = Authority()
+            session = self._clients.http()
             spot = SpotClient(
-                self._clients.http(),
+                session,
                 token=token.reveal(),
                 account_id=params.account_id,
                 clock=self._clock,
                 base_url=settings.spot_url,
                 user_agent=USER_AGENT,
+                attempt_budget=ONE_CALL_SECONDS,
+                time_left=lambda: deployment.call_time_left(),  # noqa: PLW0108 - deployment is built below
+                authority=authority,
             )
             deployment = Deployment(
                 params,
@@ -358,7 +369,8 @@ class _BlueGreenHandler:
                 aws=self._clients.gateway(artifact_credentials()),
                 clock=self._clock,
                 timing=settings.timing,
-                remaining_seconds=_remaining_seconds(context),
+                remaining_seconds=remaining,
+                authority=authority,
             )
             if continuation is not None:
                 if not isinstance(continuation, str) or not continuation:
@@ -377,8 +389,10 @@ class _BlueGreenHandler:
                 spot_deployment_id=state.spot_deployment_id,
                 codedeploy_deployment_id=state.codedeploy_deployment_id,
             )
-            outcome = _run_before_deadline(deployment, state, context, settings.timing)
+            outcome = _reportable(_run_before_deadline(deployment, state, context, settings.timing), key)
             self._emit_metrics(params, outcome, deployment, settings.metrics_namespace)
+            if not deployment.abandoned:
+                session.close()
             if outcome.state is not None:
                 logs.bind(
                     spot_deployment_id=outcome.state.spot_deployment_id,
@@ -538,6 +552,34 @@ def _run_before_deadline(deployment: Deployment, state: RunState, context: Any, 
         if remaining() <= reserve:
             logger.error("A call is still waiting with %.1f s of the invocation left: giving the run up", remaining())
             return deployment.abandon()
+
+
+def _check_invocation_time(remaining: float, timing: Timing) -> None:
+    """Raises ConfigurationError when the invocation cannot make one call and still report."""
+    needed = timing.safety_margin / 2 + ONE_CALL_SECONDS
+    if remaining < needed:
+        raise ConfigurationError(
+            f"Lambda function timeout: this invocation has {remaining:.0f} s, less than the {needed:.0f} s one call "
+            f"and the report need; set the function's timeout to {RECOMMENDED_TIMEOUT} s (Configuration > General "
+            "configuration > Timeout; the console's default is 3 s)"
+        )
+
+
+def _reportable(outcome: Outcome, key: TokenKey | None) -> Outcome:
+    """`outcome`, or a failure saying why it cannot be sent: the report path itself never raises."""
+    if not isinstance(outcome, InProgress):
+        return outcome
+    try:
+        _continuation_token(outcome, key)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        logger.error("The run's state cannot be carried to the next invocation: %s", exc)
+        return Failed(
+            "JobFailed",
+            f"{outcome.state.phase}: internal error: the run's state cannot be carried to the next invocation "
+            f"({type(exc).__name__}). Cleanup FAILED, do this by hand: stop the Spot and CodeDeploy deployments of "
+            f"the green instances tagged GreenIdentifier={outcome.state.green}.",
+        )
+    return outcome
 
 
 def _remaining_seconds(context: Any) -> Callable[[], float]:

@@ -3,12 +3,16 @@
 Owns what "ready to deploy" means: the Spot token, account and group work; the Elastigroup's CodeDeploy integration
 names our application and deployment group; that deployment group exists and is a blue/green group that takes
 tagged instances; the revision exists; every CloudWatch alarm of the health gate exists; no other blue/green
-deployment runs on the group. The independent checks run in parallel. Changes nothing.
+deployment runs on the group. The Spot calls run one after the other in one thread (the Spot client's
+`requests.Session` is never used by two threads at once), beside the AWS calls; every helper thread carries the
+run's context, so its log records keep the run's keys. Changes nothing.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -20,8 +24,16 @@ from bluegreen.spot import SpotClient, SpotDeployment, SpotGroup
 
 logger = logging.getLogger(__name__)
 
-_WORKERS: Final = 5
+_WORKERS: Final = 4
 _T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _SpotView:
+    group: SpotGroup | None
+    existing: SpotDeployment | None
+    others_running: list[SpotDeployment] | None
+    errors: list[BlueGreenError]
 
 
 @dataclass(frozen=True)
@@ -51,16 +63,18 @@ def run_preflight(params: DeploymentParams, green: str, *, spot: SpotClient, aws
         BlueGreenError: the single failed check, or PreflightError listing all of them.
     """
     with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="preflight") as pool:
-        group_f = pool.submit(spot.get_group, params.group_id)
-        deployments_f = pool.submit(spot.list_deployments, params.group_id)
-        codedeploy_f = pool.submit(aws.describe_deployment_group, params.application, params.deployment_group)
+
+        def submit(call: Callable[..., _T], *args: object) -> Future[_T]:
+            return pool.submit(contextvars.copy_context().run, call, *args)
+
+        spot_f = submit(_read_spot, spot, params.group_id, green)
+        codedeploy_f = submit(aws.describe_deployment_group, params.application, params.deployment_group)
         revision_f = (
-            pool.submit(aws.check_revision_exists, params.revision) if isinstance(params.revision, S3Revision) else None
+            submit(aws.check_revision_exists, params.revision) if isinstance(params.revision, S3Revision) else None
         )
-        alarms_f = pool.submit(aws.alarm_states, params.alarms) if params.alarms else None
-    errors: list[BlueGreenError] = []
-    group = _result(group_f, errors)
-    deployments = _result(deployments_f, errors)
+        alarms_f = submit(aws.alarm_states, params.alarms) if params.alarms else None
+    view = spot_f.result()
+    group, errors = view.group, list(view.errors)
     deployment_group = _result(codedeploy_f, errors)
     if revision_f is not None:
         _result(revision_f, errors)
@@ -72,10 +86,9 @@ def run_preflight(params: DeploymentParams, green: str, *, spot: SpotClient, aws
         _check_integration(params, group, errors)
     if deployment_group is not None:
         _check_deployment_group(params, deployment_group, errors)
-    existing = None
-    if deployments is not None:
-        existing = next((d for d in deployments if d.has_tag(GREEN_TAG_KEY, green)), None)
-        _check_no_other_deployment(params, deployments, green, errors)
+    existing = view.existing
+    if view.others_running is not None:
+        _check_no_other_deployment(params, view.others_running, errors)
     expected = 0
     if group is not None and not errors:
         expected = _expected_greens(params, group, spot, errors)
@@ -122,6 +135,27 @@ def checked_items(params: DeploymentParams, checked: Preflight) -> list[str]:
     )
     items.append(f"{checked.expected_greens} green instance(s) to launch, from the Elastigroup's capacity")
     return items
+
+
+def _read_spot(spot: SpotClient, group_id: str, green: str) -> _SpotView:
+    """The group, then its deployments, read from one thread; a Spot that fails the first call as unavailable
+    is not asked the second.
+    """
+    try:
+        group = spot.get_group(group_id)
+    except BlueGreenError as exc:
+        if exc.failure_type == "SystemUnavailable":
+            return _SpotView(None, None, None, [exc])
+        group, first_errors = None, [exc]
+    else:
+        first_errors = []
+    try:
+        deployments = spot.list_deployments(group_id)
+    except BlueGreenError as exc:
+        return _SpotView(group, None, None, [*first_errors, exc])
+    existing = next((d for d in deployments if d.has_tag(GREEN_TAG_KEY, green)), None)
+    others = [d for d in deployments if not d.has_tag(GREEN_TAG_KEY, green) and d.another_still_running()]
+    return _SpotView(group, existing, others, first_errors)
 
 
 def _result(future: Future[_T], errors: list[BlueGreenError]) -> _T | None:
@@ -178,9 +212,8 @@ def _check_deployment_group(params: DeploymentParams, info: DeploymentGroupInfo,
 
 
 def _check_no_other_deployment(
-    params: DeploymentParams, deployments: list[SpotDeployment], green: str, errors: list[BlueGreenError]
+    params: DeploymentParams, others: list[SpotDeployment], errors: list[BlueGreenError]
 ) -> None:
-    others = [d for d in deployments if d.outcome == "running" and not d.has_tag(GREEN_TAG_KEY, green)]
     if others:
         running = ", ".join(f"{d.deployment_id} ({d.state or '?'}/{d.status or '?'})" for d in others)
         errors.append(
@@ -192,18 +225,33 @@ def _check_no_other_deployment(
 
 
 def _expected_greens(params: DeploymentParams, group: SpotGroup, spot: SpotClient, errors: list[BlueGreenError]) -> int:
-    if group.capacity_target:
+    if group.capacity_unit not in ("instance", "weight"):
+        errors.append(
+            ConfigurationError(
+                f"GROUP_ID: Elastigroup {params.group_id} has capacity unit {group.capacity_unit!r}; bluegreen "
+                "knows 'instance' and 'weight' only, so it cannot tell how many green instances to wait for"
+            )
+        )
+        return 0
+    if group.capacity_target and group.capacity_unit == "instance":
         return group.capacity_target
+    # With unit "weight" the target is a sum of instance weights (Spot's OpenAPI elastigroupCreate.yaml), not a
+    # count: the green fleet mirrors the instances the group runs now, which /status lists.
     try:
         running = spot.count_group_instances(params.group_id)
     except BlueGreenError as exc:
         errors.append(exc)
         return 0
     if not running:
+        target = (
+            f"a weighted capacity (target weight {group.capacity_target})"
+            if group.capacity_unit == "weight"
+            else "a capacity target of 0"
+        )
         errors.append(
             ConfigurationError(
-                f"GROUP_ID: Elastigroup {params.group_id} has a capacity target of 0 and no running instances, "
-                "so a blue/green deployment would launch nothing; scale the group up first"
+                f"GROUP_ID: Elastigroup {params.group_id} has {target} and no running instances, "
+                "so bluegreen cannot tell how many green instances to wait for; scale the group up first"
             )
         )
     return running

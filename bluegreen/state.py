@@ -54,6 +54,12 @@ class RunState:
     # The input artifact deployed, [name, bucket, key, revision]: what a continuation deploys if its event carried
     # no input artifacts (CodePipeline's JobData is expected to repeat them; the run must not depend on it).
     artifact: list[str | None] | None = None
+    # Which delivery of the job this run is (random, carried by its continuations): it marks what this delivery
+    # starts, so a deployment found later is told apart from one a twin delivery of the same job started.
+    delivery: str | None = None
+    # A deployment this delivery found already started by a twin delivery of the same job: cleanup leaves it.
+    spot_adopted: bool = False
+    codedeploy_adopted: bool = False
 
     def advance(self, **changes: Any) -> RunState:
         return replace(self, **changes)
@@ -105,13 +111,20 @@ _FIELDS: Final = {
     "bake_started_at": "b",
     "greens_lost": "l",
     "artifact": "a",
+    "delivery": "dv",
+    "spot_adopted": "sa",
+    "codedeploy_adopted": "ca",
 }
 MAX_RECORDED_ARTIFACT: Final = 1200  # characters of name, bucket, key and revision a token carries at most
 
 
 def encode_token(state: RunState, key: TokenKey) -> str:
     """The continuation token for `state`: versioned compact JSON with its HMAC-SHA256 under `key`."""
-    body = {short: value for name, short in _FIELDS.items() if (value := asdict(state)[name]) is not None}
+    body = {
+        short: value
+        for name, short in _FIELDS.items()
+        if (value := asdict(state)[name]) is not None and value is not False
+    }
     document = {"v": TOKEN_VERSION, **body}
     token = _canonical({**document, "m": key.mac(_canonical(document))})
     if len(token) > MAX_TOKEN_LENGTH:  # pragma: no cover - ids are bounded; guarded for safety
@@ -211,6 +224,9 @@ def _well_typed(state: RunState) -> bool:
         and optional(state.spot_deployment_id, str)
         and optional(state.codedeploy_deployment_id, str)
         and _artifact_well_typed(state.artifact)
+        and optional(state.delivery, str)
+        and isinstance(state.spot_adopted, bool)
+        and isinstance(state.codedeploy_adopted, bool)
     )
 
 

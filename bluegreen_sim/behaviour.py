@@ -32,6 +32,14 @@ class GroupBehaviour:
     finalize_delay: float = 30.0
     cleanup_delay: float = 10.0
     timeout_unit_seconds: float = 60.0  # Spot's docs disagree (minutes/seconds); minutes is the lenient reading
+    # capacity.unit "weight" (Spot's OpenAPI elastigroupCreate.yaml): the wire's target is then the sum of the
+    # instances' weights, here every instance weighing `instance_weight`; launches still mirror the instances.
+    capacity_unit: str = "instance"
+    instance_weight: int = 1
+    # Past blue/green deployments on the group, as (state, status) words. Spot publishes no terminal word, so
+    # these are words seen elsewhere in Spot's APIs or none at all; they have ended (assumption: the GET lists
+    # history, which spot-api.md calls undocumented).
+    history: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,3 +50,6 @@ class DeployBehaviour:
     lifecycle: tuple[tuple[str, float], ...] = LIFECYCLE
     fail_instance: int | None = None
     fail_event: str = "AfterInstall"
+    # The race of two deliveries of one job, forced: the first CreateDeployment for a green fleet is preceded,
+    # a moment earlier, by the identical call of the twin delivery, so it meets DeploymentLimitExceeded.
+    twin_race: bool = False

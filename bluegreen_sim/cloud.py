@@ -30,7 +30,7 @@ from moto.server import ThreadedMotoServer
 
 from bluegreen_sim.clock import SimClock
 from bluegreen_sim.codedeploy_sim import CodeDeploySim, DeployBehaviour
-from bluegreen_sim.codepipeline import JobStore, PipelineDriver
+from bluegreen_sim.codepipeline import LAMBDA_SECONDS, JobStore, PipelineDriver
 from bluegreen_sim.ec2fleet import ACCOUNT, REGION, Fleet
 from bluegreen_sim.elastigroup import GROUP_TAG, Elastigroups, Group, GroupBehaviour
 from bluegreen_sim.gateway import AwsGateway
@@ -382,6 +382,7 @@ class Cloud:
         duplicate_first: bool = False,
         build: Build | None = None,
         name: str | None = None,
+        lambda_seconds: float = LAMBDA_SECONDS,
     ) -> PipelineDriver:
         """A CodePipeline driver for one execution of `pipeline`'s deploy action, invoking a fresh handler (one
         Lambda container). With `build`, the action's input artifact is that build.
@@ -400,6 +401,7 @@ class Cloud:
             duplicate_first=duplicate_first,
             artifact_credentials=self.artifact_credentials(),
             input_artifacts=[build.input_artifact()] if build is not None else [],
+            lambda_seconds=lambda_seconds,
         )
 
     def settle(self, seconds: float = 300.0) -> None:

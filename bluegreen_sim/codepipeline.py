@@ -161,9 +161,11 @@ def _check_len(value: Any, limit: int, name: str) -> None:
 class SimLambdaContext:
     """A Lambda context whose remaining time follows the simulated clock."""
 
-    def __init__(self, clock: SimClock, request_id: str, name: str = "bluegreen") -> None:
+    def __init__(
+        self, clock: SimClock, request_id: str, name: str = "bluegreen", seconds: float = LAMBDA_SECONDS
+    ) -> None:
         self._clock = clock
-        self._deadline = clock.now() + LAMBDA_SECONDS
+        self._deadline = clock.now() + seconds
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}"
@@ -220,6 +222,7 @@ class PipelineDriver:
         max_invocations: int = 40,
         artifact_credentials: dict[str, str] | None = None,
         input_artifacts: list[dict[str, Any]] | None = None,
+        lambda_seconds: float = LAMBDA_SECONDS,
     ) -> None:
         self._clock = clock
         self._jobs = jobs
@@ -240,6 +243,7 @@ class PipelineDriver:
             }
         )
         self._input_artifacts = list(input_artifacts or [])
+        self._lambda_seconds = lambda_seconds
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -311,7 +315,7 @@ class PipelineDriver:
     def _invoke(self, event: dict[str, Any], job_id: str, name: str, result: DriverResult) -> Invocation:
         inv = Invocation(job_id, name, self._clock.elapsed)
         result.invocations.append(inv)
-        context = SimLambdaContext(self._clock, self._uuid())
+        context = SimLambdaContext(self._clock, self._uuid(), seconds=self._lambda_seconds)
         try:
             inv.returned = self._handler(event, context)
         except Exception as exc:  # noqa: BLE001 - Lambda records any escaping error and retries

@@ -62,6 +62,7 @@ class BlueGreen:
     green_ids: list[str] = field(default_factory=list)
     codedeploy_id: str | None = None
     stopped_by_user: bool = False
+    ended: bool = False  # a past deployment whose words say nothing we know
 
     @property
     def green_value(self) -> str | None:
@@ -72,7 +73,7 @@ class BlueGreen:
 
     @property
     def open(self) -> bool:
-        return self.state not in ("FINISHED", "FAILED", "STOPPED")
+        return not self.ended and self.state not in ("FINISHED", "FAILED", "STOPPED")
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -100,13 +101,18 @@ class Group:
     deployments: list[BlueGreen] = field(default_factory=list)
     all_instances: list[str] = field(default_factory=list)
 
+    def _capacity(self) -> dict[str, Any]:
+        weight = self.behaviour.instance_weight if self.behaviour.capacity_unit == "weight" else 1
+        target = self.target * weight
+        return {"minimum": 0, "maximum": max(target * 2, 1), "target": target, "unit": self.behaviour.capacity_unit}
+
     def wire(self, iso: str) -> dict[str, Any]:
         return {
             "id": self.id,
             "name": self.name,
             "description": "bluegreen simulated Elastigroup",
             "region": "us-east-1",
-            "capacity": {"minimum": 0, "maximum": max(self.target * 2, 1), "target": self.target, "unit": "instance"},
+            "capacity": self._capacity(),
             "strategy": {"risk": 100, "availabilityVsCost": "balanced", "fallbackToOd": True},
             "compute": {
                 "product": "Linux/UNIX",
@@ -156,6 +162,20 @@ class Elastigroups:
             group = Group(gid, account_id, name, instances, app_name, deployment_group, behaviour, self.clock.now())
             group.blue_ids = self.fleet.launch(instances, {GROUP_TAG: gid, "Name": name}, running=True)
             group.all_instances.extend(group.blue_ids)
+            for state, status in behaviour.history:
+                past = BlueGreen(
+                    f"cdbg-{self.rng.getrandbits(32):08x}",
+                    gid,
+                    [{"tagKey": GREEN_TAG, "tagValue": f"past-{self.rng.getrandbits(32):08x}"}],
+                    3600,
+                    [{"applicationName": app_name, "deploymentGroupName": deployment_group}],
+                    {},
+                    self.clock.now(),
+                    state=state,
+                    status=status,
+                    ended=True,
+                )
+                group.deployments.append(past)
             self.groups[gid] = group
             return group
 

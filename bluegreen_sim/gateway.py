@@ -111,6 +111,7 @@ class AwsGateway:
         self.deployed_revisions: list[tuple[str, dict[str, Any]]] = []  # (deployment id, revision) in order
         self.ledger = AwsLedger()
         self.lock = threading.RLock()
+        self._raced: set[str] = set()  # green fleets whose twin's CreateDeployment was played first
         self._loopback = LoopbackServer("aws-gateway")
 
     @property
@@ -211,6 +212,10 @@ class AwsGateway:
         app, group = request.get("applicationName", ""), request.get("deploymentGroupName", "")
         filters = (request.get("targetInstances") or {}).get("tagFilters") or []
         with self.lock:
+            green = next((f.get("Value", "") for f in filters if f.get("Key") == GREEN_TAG), "")
+            if self.deploy_behaviour(app, group).twin_race and green and green not in self._raced:
+                self._raced.add(green)
+                self._create_deployment(method, path, headers, body)  # the twin's identical call, a moment earlier
             active = self.codedeploy.active_in_group(app, group)
             if active is not None:
                 raise AwsError(

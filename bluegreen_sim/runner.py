@@ -175,6 +175,7 @@ def run_scenario(
                 duplicate_first=scenario.duplicate_first and n == 0,
                 build=build,
                 name=pipeline.name if len(runs) == 1 else f"{pipeline.name}-x{n + 1}",
+                lambda_seconds=scenario.lambda_seconds,
             )
             started = cloud.clock.elapsed
             deployments_before = len(cloud.gateway.deployed_revisions)
@@ -328,6 +329,12 @@ def _judge(
         checks["Spot answered 429 and the run still ended as expected"] = cloud.spot.ledger.throttled > 0
     if scenario.duplicate_first:
         checks["only one Spot deployment started"] = cloud.groups.started == 1
+        runs = [r for r in cloud.gateway.codedeploy.runs.values() if r.application == pipeline.app_name]
+        checks["one CodeDeploy deployment"] = len(runs) == 1
+    if succeeded:
+        checks["nothing stopped"] = cloud.groups.stops == 0
+    if scenario.lambda_seconds < 60:
+        checks["nothing launched"] = cloud.groups.started == 0
     if scenario.bad_token:
         checks["no Spot deployment started"] = cloud.groups.started == 0
     interruptions = list(cloud.groups.interruption_log)

@@ -61,6 +61,8 @@ class Scenario:
         per_instance = sum(seconds for _, seconds in self.deploy.lifecycle)
         return self.timeout + math.ceil(max(0, instances - DESIGN_INSTANCES) * per_instance)
 
+    lambda_seconds: float = 900.0  # the function's configured timeout
+
 
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
     {
@@ -159,6 +161,43 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                     Execution("rollback to execution 1", "A"),
                 ),
                 needs_artifacts=True,
+            ),
+            Scenario(
+                "twin-delivery",
+                "two deliveries of one event race: the twin creates the CodeDeploy deployment just before this one; "
+                "both follow that one deployment and nothing is stopped",
+                "Succeeded",
+                duplicate_first=True,
+                deploy=DeployBehaviour(twin_race=True),
+            ),
+            Scenario(
+                "spot-history",
+                "the group's past blue/green deployments carry words Spot never published for this route (COMPLETE, "
+                "ROLLED_BACK, FINISHED_ERROR, RETIRED, none): they count as ended and the run goes ahead",
+                "Succeeded",
+                group=GroupBehaviour(
+                    history=(
+                        ("COMPLETE", ""),
+                        ("ROLLED_BACK", "ROLLED_BACK"),
+                        ("FINISHED_ERROR", ""),
+                        ("RETIRED", "ARCHIVED"),
+                        ("", ""),
+                    )
+                ),
+            ),
+            Scenario(
+                "weighted-group",
+                "the Elastigroup's capacity is in weight units (target 4x the instance count): greens are counted "
+                "from the instances the group runs",
+                "Succeeded",
+                group=GroupBehaviour(capacity_unit="weight", instance_weight=4),
+            ),
+            Scenario(
+                "short-lambda-timeout",
+                "the function is configured with the console's default 3 s timeout: refused before anything starts, "
+                "naming the 900 s setting",
+                "Failed:ConfigurationError",
+                lambda_seconds=3.0,
             ),
         )
     }

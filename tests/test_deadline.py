@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -17,22 +17,46 @@ SAFETY_MARGIN = 5.0  # the watchdog keeps half of it for the report: 2.5 s
 HANG_BUDGET = 3.0  # wall seconds the invocation has left once a call hangs
 
 
+class StalledEndpoint:
+    """A loopback HTTP endpoint that accepts connections and never answers; `on_connect` runs at each one."""
+
+    def __init__(self) -> None:
+        self.on_connect: Callable[[], None] = lambda: None
+        self._server = socket.socket()
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(8)
+        self._held: list[socket.socket] = []
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._server.accept()
+            except OSError:
+                return
+            self._held.append(connection)
+            self.on_connect()
+
+    def close(self) -> None:
+        self._server.close()
+        for connection in self._held:
+            connection.close()
+
+
 @pytest.fixture
-def stalled_endpoint() -> Iterator[str]:
-    """A loopback HTTP endpoint that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    server.close()
+def stalled_endpoint() -> Iterator[StalledEndpoint]:
+    endpoint = StalledEndpoint()
+    yield endpoint
+    endpoint.close()
 
 
 def test_a_spot_call_hanging_at_the_start_hands_over_with_a_continuation_token(
-    cloud: Cloud, stalled_endpoint: str
+    cloud: Cloud, stalled_endpoint: StalledEndpoint
 ) -> None:
-    cloud.environ.update(BLUEGREEN_SAFETY_MARGIN=str(SAFETY_MARGIN), SPOT_API_URL=stalled_endpoint)
+    cloud.environ.update(BLUEGREEN_SAFETY_MARGIN=str(SAFETY_MARGIN), SPOT_API_URL=stalled_endpoint.url)
     context = FakeLambdaContext(cloud.clock)
-    context.expire_in(HANG_BUDGET)
+    stalled_endpoint.on_connect = lambda: context.expire_in(HANG_BUDGET)
 
     cloud.invoke(cloud.job_event(cloud.params(), "job-1"), context=context)
 

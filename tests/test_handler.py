@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import requests
@@ -53,7 +54,10 @@ def test_spot_receives_the_tag_timeout_and_deployment_group(cloud: Cloud) -> Non
 
     body = cloud.spot.last_start_body["deployment"]
     assert body["timeout"] == 900
-    assert body["tags"] == [{"tagKey": "GreenIdentifier", "tagValue": cloud.spot.deployments[0].green}]
+    green, delivery = body["tags"]
+    assert green == {"tagKey": "GreenIdentifier", "tagValue": cloud.spot.deployments[0].green}
+    assert delivery["tagKey"] == "BlueGreenDelivery"
+    assert re.fullmatch(r"[0-9a-f]{8}", delivery["tagValue"])
     assert body["deploymentGroups"] == [{"applicationName": "App", "deploymentGroupName": "DG"}]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -13,14 +14,24 @@ import responses
 from responses import matchers
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
-from bluegreen.errors import ConfigurationError, SpotApiError
+from bluegreen.authority import Authority
+from bluegreen.errors import (
+    AuthorityLostError,
+    ConfigurationError,
+    OutOfInvocationTimeError,
+    SpotApiError,
+    SpotStartUnknownError,
+)
 from bluegreen.spot import (
     DEFAULT_BASE_URL,
+    MAX_REPLY_BYTES,
     SpotClient,
     SpotDeployment,
     SpotGroup,
+    UnknownWords,
     validate_base_url,
 )
+from tests.fakes.spot import DripBody
 
 TOKEN = "canary-TOKEN-5f1e"
 ACCOUNT = "act-12345678"
@@ -280,7 +291,8 @@ def test_error_carries_spot_code_message_request_id_and_count_of_further_errors(
         "DEPLOYMENT_ALREADY_IN_PROGRESS",
         "req-abc",
     )
-    assert error.spot_message == "A deployment is already running (and 1 more error)"
+    assert error.spot_message.startswith("A deployment is already running (and 1 more error) ")
+    assert "Spot refuses a start while another blue/green deployment runs on the group" in error.spot_message
     assert "req-abc" in str(error)
 
 
@@ -574,15 +586,24 @@ def test_stop_returns_true_when_spot_accepts(spot: responses.RequestsMock, clien
     assert client.stop_deployment(GROUP, "cdbg-611a38d3") is True
 
 
-@pytest.mark.parametrize("status", [400, 404])
-def test_stop_returns_false_and_logs_when_there_is_nothing_to_stop(
-    spot: responses.RequestsMock, client: SpotClient, caplog: pytest.LogCaptureFixture, status: int
+@pytest.mark.parametrize(
+    ("status", "listed"),
+    [(400, []), (404, []), (400, [deployment_item(state="FINISHED", status="SUCCEEDED")])],
+    ids=["400-not-listed", "404-not-listed", "400-listed-finished"],
+)
+def test_stop_returns_false_and_logs_when_spot_confirms_there_is_nothing_to_stop(
+    spot: responses.RequestsMock,
+    client: SpotClient,
+    caplog: pytest.LogCaptureFixture,
+    status: int,
+    listed: list[dict[str, Any]],
 ) -> None:
     spot.put(
         STOP_URL,
         status=status,
         json=error_envelope(status, errors=[{"code": "NOT_FOUND", "message": "gone"}]),
     )
+    spot.get(DEPLOYMENTS_URL, json=envelope(listed))
 
     with caplog.at_level(logging.INFO, logger="bluegreen.spot"):
         assert client.stop_deployment(GROUP, "cdbg-611a38d3") is False
@@ -607,7 +628,7 @@ def test_stop_raises_when_spot_refuses_for_another_reason(spot: responses.Reques
     ("state", "status", "outcome"),
     [
         ("STARTING", "INITIALIZING", "running"),
-        ("", "", "running"),
+        ("", "", "unknown"),
         ("FINISHED", "", "succeeded"),
         ("", "SUCCEEDED", "succeeded"),
         ("COMPLETED", "DONE", "succeeded"),
@@ -623,7 +644,12 @@ def test_stop_raises_when_spot_refuses_for_another_reason(spot: responses.Reques
         ("Timed Out", "", "failed"),
         ("FINISHED", "FAILED", "failed"),
         ("SUCCEEDED", "ROLLED_BACK_SOMEHOW", "succeeded"),
-        ("PROVISIONING_GREENS", "WAITING", "running"),
+        ("PROVISIONING_GREENS", "WAITING", "unknown"),
+        ("COMPLETE", "", "succeeded"),
+        ("ROLLED_BACK", "", "failed"),
+        ("FINISHED_ERROR", "", "failed"),
+        ("IN_PROGRESS", "", "running"),
+        ("STARTING", "WEIRD_NEW_WORD", "unknown"),
     ],
 )
 def test_deployment_outcome_maps_state_and_status(state: str, status: str, outcome: str) -> None:
@@ -632,16 +658,55 @@ def test_deployment_outcome_maps_state_and_status(state: str, status: str, outco
     assert deployment.outcome == outcome
 
 
-def test_unknown_state_is_logged_once_per_process(caplog: pytest.LogCaptureFixture) -> None:
-    deployment = SpotDeployment(
-        deployment_id="cdbg-1", group_id=GROUP, state="WARMING_UP_ONCE_TEST", status="INITIALIZING", tags=()
-    )
+def unknown(state: str, status: str = "", deployment_id: str = "cdbg-00000001") -> SpotDeployment:
+    return SpotDeployment(deployment_id=deployment_id, group_id=GROUP, state=state, status=status, tags=())
 
+
+def test_another_runs_deployment_with_an_unknown_word_counts_as_ended_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     with caplog.at_level(logging.WARNING, logger="bluegreen.spot"):
-        assert deployment.outcome == "running"
-        assert deployment.outcome == "running"
+        assert unknown("ROLLED_BACK_SOMEHOW").another_still_running(UnknownWords(8)) is False
 
-    assert [record.getMessage().count("WARMING_UP_ONCE_TEST") for record in caplog.records] == [1]
+    assert "'ROLLED_BACK_SOMEHOW'" in caplog.text
+    assert "read the deployment as ended" in caplog.text
+
+
+def test_another_runs_deployment_with_a_running_word_counts_as_running() -> None:
+    assert unknown("STARTING", "INITIALIZING").another_still_running(UnknownWords(8)) is True
+
+
+def test_own_deployment_with_an_unknown_word_is_kept_watching_with_one_warning_per_word(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    words = UnknownWords(8)
+    with caplog.at_level(logging.WARNING, logger="bluegreen.spot"):
+        assert unknown("WARMING_UP").own_outcome(words) == "running"
+        assert unknown("WARMING_UP").own_outcome(words) == "running"
+
+    assert [record.getMessage().count("WARMING_UP") for record in caplog.records] == [1]
+    assert "read the deployment as still running" in caplog.text
+
+
+def test_an_unknown_word_beside_a_failure_word_is_reported_as_read_failed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="bluegreen.spot"):
+        assert unknown("FAILED", "SOMETHING_NEW").own_outcome(UnknownWords(8)) == "failed"
+
+    assert "'SOMETHING_NEW'" in caplog.text
+    assert "read the deployment as failed" in caplog.text
+    assert "still running" not in caplog.text
+
+
+def test_twenty_thousand_unknown_words_give_a_bounded_number_of_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    words = UnknownWords(32)
+    with caplog.at_level(logging.WARNING, logger="bluegreen.spot"):
+        for n in range(20_000):
+            unknown(f"WORD_{n}").own_outcome(words)
+
+    assert len(caplog.records) == 33
+    assert "no longer logging each" in caplog.records[-1].getMessage()
 
 
 def test_has_tag_matches_key_and_value_exactly() -> None:
@@ -808,3 +873,173 @@ def test_tags_are_found_when_spot_echoes_the_request_with_its_deployment_wrapper
 
     assert found is not None
     assert found.deployment_id == "cdbg-611a38d3"
+
+
+# --- every call bounded in time and bytes ------------------------------------------------------------------
+
+
+def test_a_reply_that_drips_in_fails_within_the_attempt_budget_naming_the_call(
+    spot: responses.RequestsMock, clock: FakeClock
+) -> None:
+    client = SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, max_attempts=2)
+    body = json.dumps(envelope([{"id": GROUP}])).encode()
+    drips = [DripBody(clock.sleep, body), DripBody(clock.sleep, body)]
+    for drip in drips:
+        spot.get(GROUP_URL, body=io.BufferedReader(drip, buffer_size=1))  # type: ignore[arg-type]
+    started = clock.time
+
+    with pytest.raises(SpotApiError) as caught:
+        client.get_group(GROUP)
+
+    assert caught.value.failure_type == "SystemUnavailable"
+    assert "GET group" in str(caught.value)
+    assert "no complete reply from Spot within 30 s" in str(caught.value)
+    assert all(drip.bytes_sent <= 31 for drip in drips)
+    assert clock.time - started <= 2 * 31 + 1  # two attempts of at most 30 s (+1 byte) and one 1 s back-off
+    assert len(body) > 31, "the body is long enough that an unbounded read would take longer"
+
+
+def test_a_reply_larger_than_the_cap_is_not_read_and_fails_as_system_unavailable(
+    spot: responses.RequestsMock, client: SpotClient
+) -> None:
+    huge = b'{"response": {"items": [' + b'{"id": "x"},' * (MAX_REPLY_BYTES // 10) + b"{}]}}"
+    spot.get(DEPLOYMENTS_URL, body=huge)
+
+    with pytest.raises(SpotApiError) as caught:
+        client.list_deployments(GROUP)
+
+    assert caught.value.failure_type == "SystemUnavailable"
+    assert "GET blue/green deployments" in str(caught.value)
+    assert "reply larger than 2048 KiB" in str(caught.value)
+    assert len(spot.calls) == 1, "a huge reply is not asked for again"
+
+
+def test_a_reply_nested_too_deeply_fails_as_system_unavailable_naming_the_call(
+    spot: responses.RequestsMock, client: SpotClient
+) -> None:
+    spot.get(GROUP_URL, body="[" * 100_000 + "]" * 100_000)
+
+    with pytest.raises(SpotApiError) as caught:
+        client.get_group(GROUP)
+
+    assert caught.value.failure_type == "SystemUnavailable"
+    assert "GET group" in str(caught.value)
+    assert "nested too deeply" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "hostile_id",
+    ["cdbg-" + "a" * 2100, "cdbg-611a38d3\nInjected: yes", "d-ABC", "cdbg-"],
+    ids=["long", "newline", "other-prefix", "prefix-only"],
+)
+def test_a_deployment_id_of_the_wrong_shape_or_length_never_gets_past_the_client(
+    spot: responses.RequestsMock, client: SpotClient, hostile_id: str
+) -> None:
+    spot.get(DEPLOYMENTS_URL, json=envelope([deployment_item(hostile_id)]))
+
+    with pytest.raises(SpotApiError) as caught:
+        client.list_deployments(GROUP)
+
+    assert caught.value.failure_type == "SystemUnavailable"
+    assert "is not a blue/green deployment id like cdbg-611a38d3" in str(caught.value)
+    assert hostile_id == "cdbg-" or hostile_id not in str(caught.value)
+
+
+def test_a_call_is_not_sent_when_the_invocation_has_no_time_left_for_it(
+    spot: responses.RequestsMock, clock: FakeClock
+) -> None:
+    client = SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, time_left=lambda: 0.5)
+
+    with pytest.raises(OutOfInvocationTimeError, match="GET group: not sent"):
+        client.get_group(GROUP)
+
+    assert len(spot.calls) == 0
+
+
+def test_an_attempt_is_bounded_by_what_the_invocation_has_left(spot: responses.RequestsMock, clock: FakeClock) -> None:
+    client = SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, time_left=lambda: 7.0)
+    spot.get(GROUP_URL, json=envelope([{"id": GROUP}]))
+
+    client.get_group(GROUP)
+
+    assert spot.calls[0].request.req_kwargs["timeout"] == (5.0, 7.0)
+
+
+def test_a_change_from_a_thread_that_lost_the_run_is_never_sent(spot: responses.RequestsMock, clock: FakeClock) -> None:
+    authority = Authority()
+    authority.grant()
+    client = SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, authority=authority)
+    authority.revoke_all()
+
+    with pytest.raises(AuthorityLostError):
+        start(client)
+    with pytest.raises(AuthorityLostError):
+        client.stop_deployment(GROUP, "cdbg-611a38d3")
+
+    assert len(spot.calls) == 0
+
+
+def test_a_capacity_target_no_group_can_have_is_an_unexpected_reply(
+    spot: responses.RequestsMock, client: SpotClient
+) -> None:
+    spot.get(GROUP_URL, json=envelope([{"id": GROUP, "capacity": {"target": 10**3000}}]))
+
+    with pytest.raises(SpotApiError, match=r"items\[0\].capacity.target is outside 0..100000") as caught:
+        client.get_group(GROUP)
+
+    assert caught.value.failure_type == "SystemUnavailable"
+
+
+def test_reads_a_weighted_capacity_unit(spot: responses.RequestsMock, client: SpotClient) -> None:
+    spot.get(GROUP_URL, json=envelope([{"id": GROUP, "capacity": {"target": 16, "unit": "weight"}}]))
+
+    group = client.get_group(GROUP)
+
+    assert (group.capacity_target, group.capacity_unit) == (16, "weight")
+
+
+# --- POST ambiguity ----------------------------------------------------------------------------------------
+
+
+def test_a_refused_resend_after_an_unknown_outcome_looks_again_and_adopts_our_deployment(
+    spot: responses.RequestsMock, client: SpotClient
+) -> None:
+    already = error_envelope(400, errors=[{"code": "DEPLOYMENT_ALREADY_IN_PROGRESS", "message": "in progress"}])
+    spot.post(DEPLOYMENTS_URL, status=503, json=error_envelope(503))
+    spot.get(DEPLOYMENTS_URL, json=envelope([]))  # Spot's list lags behind the create
+    spot.post(DEPLOYMENTS_URL, status=400, json=already)
+    spot.get(DEPLOYMENTS_URL, json=envelope([]))
+    spot.get(DEPLOYMENTS_URL, json=envelope([deployment_item()]))
+
+    assert start(client).deployment_id == "cdbg-611a38d3"
+    assert posts(spot) == 2
+
+
+def test_a_refused_resend_whose_deployment_never_shows_says_one_may_have_started(
+    spot: responses.RequestsMock, client: SpotClient
+) -> None:
+    already = error_envelope(400, errors=[{"code": "DEPLOYMENT_ALREADY_IN_PROGRESS", "message": "in progress"}])
+    spot.post(DEPLOYMENTS_URL, body=requests.ReadTimeout("read timed out"))
+    spot.get(DEPLOYMENTS_URL, json=envelope([]))
+    spot.post(DEPLOYMENTS_URL, status=400, json=already)
+
+    with pytest.raises(SpotStartUnknownError) as caught:
+        start(client)
+
+    assert f"a deployment tagged {TAG_KEY}={TAG_VALUE} may have started" in str(caught.value)
+    assert posts(spot) == 2
+
+
+# --- a stop is verified ------------------------------------------------------------------------------------
+
+
+def test_a_refused_stop_of_a_deployment_spot_still_lists_as_running_is_an_error(
+    spot: responses.RequestsMock, client: SpotClient
+) -> None:
+    spot.put(STOP_URL, status=400, json=error_envelope(400, errors=[{"code": "X", "message": "cannot stop"}]))
+    spot.get(DEPLOYMENTS_URL, json=envelope([deployment_item()]))
+
+    with pytest.raises(SpotApiError) as caught:
+        client.stop_deployment(GROUP, "cdbg-611a38d3")
+
+    assert "Spot still lists cdbg-611a38d3 as STARTING/INITIALIZING" in str(caught.value)

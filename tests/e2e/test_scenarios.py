@@ -350,3 +350,29 @@ def test_the_duplicate_delivery_check_label_says_which_rejection_is_allowed():
 
     assert "no report rejected by CodePipeline" not in checks
     assert checks["CodePipeline rejected no report but the duplicate delivery's late one (InvalidJobStateException)"]
+
+
+def test_twin_delivery_follows_the_twins_codedeploy_deployment_and_stops_nothing():
+    result = result_of("twin-delivery")
+    assert result.checks["one CodeDeploy deployment"]
+    assert result.checks["nothing stopped"]
+    assert any("of a twin delivery targets this green fleet: following it" in line for line in result.log_lines)
+
+
+def test_spot_history_with_unpublished_words_is_read_as_ended():
+    result = result_of("spot-history")
+    assert result.outcome == "Succeeded"
+    assert any("'ARCHIVED', 'RETIRED'" in line and "read the deployment as ended" in line for line in result.log_lines)
+
+
+def test_weighted_group_waits_for_as_many_greens_as_the_group_runs_instances():
+    result = result_of("weighted-group")
+    assert result.checks["greens serving"]
+    assert result.spot_calls["GET /aws/ec2/group/{groupId}/status"] == 1
+
+
+def test_short_lambda_timeout_is_refused_naming_the_900_s_setting_before_anything_starts():
+    result = result_of("short-lambda-timeout")
+    assert "set the function's timeout to 900 s" in result.final_message
+    assert result.checks["nothing launched"]
+    assert result.invocations == 1

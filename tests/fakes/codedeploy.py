@@ -1,4 +1,10 @@
-"""A fake CodeDeploy (JSON protocol on loopback) whose deployments follow a script in simulated time."""
+"""A fake CodeDeploy (JSON protocol on loopback) whose deployments follow a script in simulated time.
+
+One active deployment per deployment group: CreateDeployment while another deployment of the group is not in a
+final state fails with DeploymentLimitExceededException (botocore's codedeploy service model: "The number of
+allowed deployments was exceeded"; AWS's CodeDeploy user guide: one deployment at a time per deployment group).
+`before_create` runs at the start of each CreateDeployment: a test forces a race with it (a twin's create).
+"""
 
 from __future__ import annotations
 
@@ -48,6 +54,7 @@ class FakeCodeDeploy:
     deployments: dict[str, FakeDeployment] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
     faults: dict[str, list[AwsFault | Stall]] = field(default_factory=dict)
+    before_create: list[Callable[[], None]] = field(default_factory=list)
 
     def fail_next(self, operation: str, *faults: AwsFault | Stall) -> None:
         self.faults.setdefault(operation, []).extend(faults)
@@ -80,6 +87,13 @@ class FakeCodeDeploy:
         return {"deploymentsInfo": [self._info(self.deployments[i]) for i in body["deploymentIds"]]}
 
     def _CreateDeployment(self, body: dict[str, Any]) -> dict[str, Any]:
+        while self.before_create:
+            self.before_create.pop(0)()
+        active = [
+            d for d in self.deployments.values() if d.status(self.now()) not in ("Succeeded", "Failed", "Stopped")
+        ]
+        if any(d.body.get("deploymentGroupName") == body.get("deploymentGroupName") for d in active):
+            raise AwsFault("DeploymentLimitExceededException", "The number of allowed deployments was exceeded")
         tag = body["targetInstances"]["tagFilters"][0]
         targets = self.tagged_instances(tag["Value"])
         if not targets:

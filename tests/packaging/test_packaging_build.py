@@ -701,7 +701,8 @@ def test_console_test_from_the_zip_runs_on_python_312_against_the_simulated_clou
         "import bluegreen\n"
         "class Context:\n"
         "    aws_request_id = 'console-test'\n"
-        "    def get_remaining_time_in_millis(self): return 44_000  # START, one poll, then the hand-over\n"
+        "    looks = iter([900_000])  # a 900 s function at its start; then 44 s: START, one poll, the hand-over\n"
+        "    def get_remaining_time_in_millis(self): return next(self.looks, 44_000)\n"
         "event = json.loads(sys.stdin.read())\n"
         "print(json.dumps(bluegreen.lambda_handler(event, Context())))\n"
     )
