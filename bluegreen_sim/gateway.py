@@ -213,7 +213,11 @@ class AwsGateway:
         filters = (request.get("targetInstances") or {}).get("tagFilters") or []
         with self.lock:
             green = next((f.get("Value", "") for f in filters if f.get("Key") == GREEN_TAG), "")
-            if self.deploy_behaviour(app, group).twin_race and green and green not in self._raced:
+            if (
+                self.deploy_behaviour(app, group, request.get("revision") or {}).twin_race
+                and green
+                and green not in self._raced
+            ):
                 self._raced.add(green)
                 self._create_deployment(method, path, headers, body)  # the twin's identical call, a moment earlier
             active = self.codedeploy.active_in_group(app, group)
