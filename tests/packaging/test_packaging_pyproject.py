@@ -39,7 +39,9 @@ def test_the_package_builds_with_the_declared_setuptools_floor(tmp_path):
     constrained to exactly that setuptools."""
     constraints = tmp_path / "constraints.txt"
     constraints.write_text(f"setuptools=={setuptools_floor()}\n")
-    environ = {**os.environ, "PIP_CONSTRAINT": str(constraints)}
+    # pip before 25.3 applies PIP_CONSTRAINT to isolated build environments; newer pip only applies build
+    # constraints (PIP_BUILD_CONSTRAINT, --build-constraint). Set both, so the test holds for whichever pip runs it.
+    environ = {**os.environ, "PIP_CONSTRAINT": str(constraints), "PIP_BUILD_CONSTRAINT": str(constraints)}
 
     completed = subprocess.run(  # noqa: S603 - this interpreter's pip
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(tmp_path), str(ROOT)],
