@@ -67,7 +67,9 @@ def test_credentials_aws_does_not_accept_are_a_configuration_error_naming_aws_pr
 
 
 def console_test(environ: dict[str, str] | None = None) -> dict:
-    handler = create_handler(clock=FakeClock(), environ=environ or {}, log_stream=None)
+    # The token key secret is named so the settings check passes and the AWS set-up is what is checked.
+    environ = {"BLUEGREEN_TOKEN_KEY_SECRET": "bluegreen-token-key", **(environ or {})}
+    handler = create_handler(clock=FakeClock(), environ=environ, log_stream=None)
     return handler({**user_parameters(), "DRY_RUN": True}, FakeLambdaContext(FakeClock()))
 
 

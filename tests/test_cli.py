@@ -111,7 +111,8 @@ def test_invoke_prints_one_line_and_fails_when_even_the_codepipeline_report_fail
 
 
 @pytest.mark.usefixtures("no_aws_setup")
-def test_invoke_without_aws_credentials_says_which_variables_to_set(tmp_path, capsys):
+def test_invoke_without_aws_credentials_says_which_variables_to_set(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("BLUEGREEN_TOKEN_KEY_SECRET", "bluegreen-token-key")  # settings pass: AWS set-up is checked
     params = tmp_path / "params.json"
     params.write_text(json.dumps({**user_parameters(), "DRY_RUN": True}))
 
