@@ -2,8 +2,8 @@
 
 Owns the order of the phases, when to wait, when to hand over to a later invocation, the run's deadline, the
 health gate (the CloudWatch alarms watched from DEPLOY to the end of the bake) and the cleanup after a failure.
-Receives the Spot client, the AWS gateway and the clock; never builds them, never reads the environment and never
-talks to CodePipeline (the handler reports the outcome it returns).
+Receives Spot and AWS as ports (bluegreen/ports.py) and the clock; never builds them, never reads the environment
+and never talks to CodePipeline (the handler reports the outcome it returns).
 
 Every change it makes (start or stop a Spot deployment, create or stop a CodeDeploy deployment) is made only by
 a thread that holds the invocation's `Authority`: once the run is given up, its worker may still read, never
@@ -30,7 +30,6 @@ from bluegreen.aws import (
     DELIVERY_TAG_KEY,
     GREEN_TAG_KEY,
     AlarmState,
-    AwsGateway,
     DeploymentProgress,
     GreenDeployment,
     InstanceHealth,
@@ -52,8 +51,8 @@ from bluegreen.errors import (
     failure_type_of,
 )
 from bluegreen.params import DeploymentParams, Revision, S3Revision
+from bluegreen.ports import AwsPort, SpotPort
 from bluegreen.preflight import Preflight, checked_items, run_preflight
-from bluegreen.spot import SpotClient
 from bluegreen.state import MAX_RECORDED_ARTIFACT, Phase, RunState
 
 logger = logging.getLogger(__name__)
@@ -132,8 +131,8 @@ class Deployment:
         self,
         params: DeploymentParams,
         *,
-        spot: SpotClient,
-        aws: AwsGateway,
+        spot: SpotPort,
+        aws: AwsPort,
         clock: Clock,
         timing: Timing,
         remaining_seconds: Callable[[], float],

@@ -17,10 +17,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from bluegreen.aws import GREEN_TAG_KEY, AlarmState, AwsGateway, DeploymentGroupInfo
+from bluegreen.aws import GREEN_TAG_KEY, AlarmState, DeploymentGroupInfo
 from bluegreen.errors import BlueGreenError, ConfigurationError
 from bluegreen.params import DeploymentParams, ParameterToken, S3Revision, SecretToken
-from bluegreen.spot import SpotClient, SpotDeployment, SpotGroup
+from bluegreen.ports import AwsChecks, SpotReads
+from bluegreen.spot import SpotDeployment, SpotGroup
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ class PreflightError(BlueGreenError):
         self.failure_type = errors[0].failure_type
 
 
-def run_preflight(params: DeploymentParams, green: str, *, spot: SpotClient, aws: AwsGateway) -> Preflight:
+def run_preflight(params: DeploymentParams, green: str, *, spot: SpotReads, aws: AwsChecks) -> Preflight:
     """Check everything a deployment needs, in parallel where the checks are independent.
 
     Raises:
@@ -137,7 +138,7 @@ def checked_items(params: DeploymentParams, checked: Preflight) -> list[str]:
     return items
 
 
-def _read_spot(spot: SpotClient, group_id: str, green: str) -> _SpotView:
+def _read_spot(spot: SpotReads, group_id: str, green: str) -> _SpotView:
     """The group, then its deployments, read from one thread; a Spot that fails the first call as unavailable
     is not asked the second.
     """
@@ -224,7 +225,7 @@ def _check_no_other_deployment(
         )
 
 
-def _expected_greens(params: DeploymentParams, group: SpotGroup, spot: SpotClient, errors: list[BlueGreenError]) -> int:
+def _expected_greens(params: DeploymentParams, group: SpotGroup, spot: SpotReads, errors: list[BlueGreenError]) -> int:
     if group.capacity_unit not in ("instance", "weight"):
         errors.append(
             ConfigurationError(
