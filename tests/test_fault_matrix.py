@@ -2,9 +2,11 @@
 
 Each cell runs one CodePipeline invocation of the real handler with one fault injected at the boundary of one call,
 and checks the promises of issue 6: the handler returns (it raises only when the CodePipeline report itself cannot
-be made, as documented); CodePipeline gets exactly one report; the failure type is the one in the table below;
-the message names the failing call; the Spot deployment is stopped when one had started and the run failed; the
-canary token appears in no log line, report or result (the injected error bodies echo it back).
+be made, as documented); CodePipeline gets exactly one report; the outcome is the cell's written row in
+tests/fault_matrix_expectations.py (failure type or success, the phase the message starts with, the words it must
+contain, what was stopped or is left to do by hand, checked in the fakes and in the message); the canary token
+appears in no log line, report or result (the injected error bodies echo it back). The rows are written down, not
+recomputed from the code's rules, and a test fails when the rows and the cells the matrix runs differ.
 
 Where faults are injected:
 - Spot: the `responses` fake (tests/fakes/spot.py) answers the call with the fault or raises the transport error.
@@ -59,6 +61,21 @@ from tests.fakes.codedeploy import FakeCodeDeploy, FakeDeployment, Script
 from tests.fakes.codepipeline import FakeCodePipeline
 from tests.fakes.faultproxy import AwsError, ConnectionReset, FaultProxy, ProxyFault, RawBody
 from tests.fakes.spot import FakeSpot, Fault, SpotDeploymentRecord, dripping
+from tests.fault_matrix_expectations import (
+    BOTH_STOPPED,
+    CODEDEPLOY_BY_HAND,
+    EXPECTED,
+    KEPT,
+    LOOK_BY_HAND,
+    NOTHING,
+    SPOT_BY_HAND,
+    SPOT_ENDED,
+    SPOT_STOPPED,
+    STOP_ACCEPTED,
+    UNKNOWN_WORD,
+    Cleanup,
+    Expect,
+)
 
 ECHO = f"request was made with token {CANARY_TOKEN}"  # every injected error echoes the token back
 UNKNOWN_STATE = "QUANTUM_FLUX"  # + the cell number: Spot's client logs each unknown word once per process
@@ -119,7 +136,6 @@ AWS_KINDS = (
 EXPENSIVE_KINDS = ("429-persistent", "throttling-persistent")
 
 Scenario = Literal["dry-run", "deploy", "failing-deploy", "bad-parameters", "stalled-greens", "stalled-deploy"]
-BASELINE = "baseline"  # the outcome of the same scenario without the fault
 
 
 @dataclass(frozen=True)
@@ -242,139 +258,15 @@ def _kinds(call: Call) -> tuple[str, ...]:
 
 
 # ---- what each cell must end in -----------------------------------------------------------------------------
+# Written down in tests/fault_matrix_expectations.py: one table per call, fault kind -> expected outcome.
 
-Result = Literal["success", "failure", "raise", "dropped"]
-
-
-@dataclass(frozen=True)
-class Expect:
-    result: Result
-    failure_type: str | None = None
-    mentions: tuple[str, ...] = ()  # the message contains one of these
-    xfail: str | None = None
-
-
-BASELINES: dict[Scenario, Expect] = {
-    "dry-run": Expect("success", mentions=("Dry run: all checks passed",)),
-    "deploy": Expect("success", mentions=("Deployed s3://revisions/app/v2.zip",)),
-    "failing-deploy": Expect("failure", "JobFailed", ("HEALTH_CONSTRAINTS",)),
-    "bad-parameters": Expect("failure", "ConfigurationError", ("GROUP_ID",)),
-    "stalled-greens": Expect("failure", "JobFailed", ("Timed out",)),
-    "stalled-deploy": Expect("failure", "JobFailed", ("Timed out",)),
-}
-
-# A call whose failure fails the run: the failure type for each fault. BASELINE: retried until it worked.
-SPOT_TYPES: dict[str, str] = {
-    "400": "ConfigurationError",
-    "401": "PermissionError",
-    "403": "PermissionError",
-    "404": "ConfigurationError",
-    "not-json": "SystemUnavailable",
-    "bad-shape": "SystemUnavailable",
-    "huge-body": "SystemUnavailable",
-}
-AWS_TYPES: dict[str, str] = {
-    "400": "JobFailed",
-    "401": "PermissionError",
-    "403": "PermissionError",
-    "404": "JobFailed",
-    "not-json": "SystemUnavailable",
-    "bad-shape": "SystemUnavailable",
-    "throttling-once": BASELINE,
-    "access-denied": "PermissionError",
-}
-# The service's own not-found and limit errors, per call.
-CODE_TYPES: dict[tuple[str, str], str] = {
-    ("ec2:DescribeInstances", "not-found"): "JobFailed",
-    ("ec2:DescribeInstanceStatus", "not-found"): BASELINE,  # eventual consistency: the next poll lists again
-    ("codedeploy:GetDeploymentGroup", "not-found"): "ConfigurationError",
-    ("codedeploy:ListDeployments", "not-found"): "ConfigurationError",
-    ("codedeploy:BatchGetDeployments", "limit"): "JobFailed",
-    ("codedeploy:CreateDeployment", "not-found"): "RevisionUnavailable",
-    ("codedeploy:CreateDeployment", "limit"): "JobFailed",
-    ("codedeploy:GetDeployment", "not-found"): "JobFailed",
-    ("s3:HeadObject", "not-found"): "RevisionUnavailable",
-    ("secretsmanager:GetSecretValue", "not-found"): "ConfigurationError",
-    ("ssm:GetParameter", "not-found"): "ConfigurationError",
-}
-# Calls with their own rules.
-OVERRIDES: dict[tuple[str, str], str] = {
-    ("s3:HeadObject", "400"): BASELINE,  # botocore answers a 400 on HEAD by checking the bucket's region, and retries
-    ("s3:HeadObject", "403"): "RevisionUnavailable",  # documented: a revision the role may not read
-    ("s3:HeadObject", "404"): "RevisionUnavailable",
-    ("s3:HeadObject", "access-denied"): "RevisionUnavailable",
-    ("secretsmanager:GetSecretValue", "400"): "ConfigurationError",
-    ("secretsmanager:GetSecretValue", "404"): "ConfigurationError",
-    ("ssm:GetParameter", "400"): "ConfigurationError",
-    ("ssm:GetParameter", "404"): "ConfigurationError",
-}
-
-# Polls only read: one that fails is retried at the next interval (MAX_POLL_FAILURES in a row fail the run).
+# Polls only read: a fault that outlasts the retries must outlast MAX_POLL_FAILURES polls in a row (see _inject).
 POLLED = (
     "ec2:DescribeInstances",
     "ec2:DescribeInstanceStatus",
     "codedeploy:GetDeployment",
     "cloudwatch:DescribeAlarms (poll)",
 )
-ACCEPTED_ON_200 = ("codedeploy:StopDeployment",)  # like the reports: a 200 is the answer, its body is not read
-
-
-def expectation(call: Call, kind: str) -> Expect:
-    base = BASELINES[call.scenario]
-    retried = kind.endswith("-once")
-    persistent = kind.endswith("-persistent")
-    garbled = kind in ("not-json", "bad-shape")
-    if call.role == "report":
-        return _report_expectation(call, kind, base)
-    if call.service == "ec2" and kind == "429-once":
-        return base
-    if call.key in POLLED and call.service == "ec2" and kind in ("400", "401", "403", "404"):
-        # EC2 speaks XML: a bare status with an empty body is a reply botocore cannot parse. Once, on a poll, it
-        # is a blip that the next poll outlives.
-        return base
-    if retried or (garbled and (call.key in POLLED or call.key in ACCEPTED_ON_200)):
-        return base
-    if call.role in ("cleanup", "diagnostic"):
-        # The run fails for the deployment's own reason, whatever happens to the cleanup or diagnostic call.
-        if kind == STOP_REFUSED_ENDED:
-            return Expect("failure", "JobFailed", ("had already ended",))  # confirmed by Spot's list
-        if call.key == "spot:PUT stop" and kind in ("400", "404"):
-            # A refused stop is checked: Spot still lists the deployment as running, so it is left to a person.
-            return Expect("failure", "JobFailed", ("may still be running",))
-        if call.role == "diagnostic":
-            return Expect("failure", "JobFailed", (*call.names, "lifecycle events could not be read"))
-        return Expect("failure", "JobFailed", (*call.names, "Cleanup FAILED"))
-    if call.service == "spot":
-        if kind == "unknown-state":
-            return _unknown_state_expectation(call, base)
-        if kind == POST_AMBIGUOUS:
-            return base  # the deployment Spot started is found by its tag and adopted
-        failure_type = "SystemUnavailable" if persistent else SPOT_TYPES[kind]
-        return Expect("failure", failure_type, call.names)
-    failure_type = (
-        "SystemUnavailable"
-        if persistent
-        else OVERRIDES.get((call.key, kind)) or CODE_TYPES.get((call.key, kind)) or AWS_TYPES[kind]
-    )
-    if failure_type == BASELINE:
-        return base
-    return Expect("failure", failure_type, call.names)
-
-
-def _unknown_state_expectation(call: Call, base: Expect) -> Expect:
-    # Another run's deployment in a state nobody knows counts as ended (Spot itself refuses a concurrent start);
-    # our own is kept watching. Either way the run goes on, and the word is logged with how it was read.
-    return base
-
-
-def _report_expectation(call: Call, kind: str, base: Expect) -> Expect:
-    if kind.endswith("-once") or kind == "throttling-once":
-        return base
-    if kind == "not-found":
-        return Expect("dropped", base.failure_type, base.mentions)  # another delivery already reported the job
-    if kind in ("not-json", "bad-shape"):
-        return base  # HTTP 200: CodePipeline took the result; its (empty) reply body is not read
-    return Expect("raise", None, call.names)
 
 
 CELLS = [(call, kind) for call in CALLS for kind in _kinds(call)]
@@ -407,6 +299,14 @@ def test_the_matrix_covers_every_call_with_every_fault() -> None:
         "codepipeline:PutJobSuccessResult",
         "codepipeline:PutJobFailureResult",
     }
+
+
+def test_every_cell_the_matrix_runs_has_a_written_row_and_every_row_is_run() -> None:
+    run = {(call.key, kind) for call, kind in CELLS}
+    written = {(key, kind) for key, rows in EXPECTED.items() for kind in rows}
+    assert sorted(run - written) == [], "cells the matrix runs without a written expectation"
+    assert sorted(written - run) == [], "written expectations for cells the matrix never runs"
+    assert len(written) == CELL_COUNT
 
 
 # ---- the simulated cloud, shared by the module ----------------------------------------------------------------
@@ -739,19 +639,14 @@ def _inject(cell: Cell) -> None:
 
 
 def _cell_params() -> list[Any]:
-    params = []
-    for number, (call, kind) in enumerate(CELLS):
-        expect = expectation(call, kind)
-        marks = [pytest.mark.xfail(strict=True, reason=expect.xfail)] if expect.xfail else []
-        params.append(pytest.param(call, kind, number, id=f"{call.key}|{kind}", marks=marks))
-    return params
+    return [pytest.param(call, kind, number, id=f"{call.key}|{kind}") for number, (call, kind) in enumerate(CELLS)]
 
 
 @pytest.mark.parametrize(("call", "kind", "number"), _cell_params())
 def test_fault_cell(world: World, call: Call, kind: str, number: int) -> None:
     cell = _new_cell(world, call, kind, number)
     _inject(cell)
-    expect = expectation(call, kind)
+    expect = EXPECTED[call.key][kind]
     handler, stream = world.handler(call.key), world.log_stream
     log_start = stream.tell()
     context = FakeLambdaContext(world.clock, 900.0, request_id=f"req-{number}")
@@ -774,45 +669,97 @@ def test_fault_cell(world: World, call: Call, kind: str, number: int) -> None:
     for text in (logs, json.dumps(result), json.dumps([r.body for r in cell.codepipeline.reports]), str(raised)):
         assert CANARY_TOKEN not in text
 
+    for word in expect.logged:
+        assert (cell.unknown_state if word == UNKNOWN_WORD else word) in logs
+
     # Exactly one report (attempts of the same report may repeat when a fault made boto3 retry).
     report_calls = world.proxy.operations("codepipeline")
     assert len(set(report_calls)) == 1, report_calls
+    assert len(cell.codepipeline.reports) == (1 if expect.recorded else 0), cell.codepipeline.reports
     if expect.result == "raise":
         assert raised is not None, f"expected the report failure to be raised, got {result}"
-        assert any(name in str(raised) for name in expect.mentions), str(raised)
-        assert "Could not report the result to CodePipeline" in logs
-        assert cell.codepipeline.reports == []
+        _assert_mentions(str(raised), expect)
         return
     assert raised is None, f"raised {raised!r}"
     assert result is not None
-    if expect.result == "dropped":
-        assert cell.codepipeline.reports == []
-        assert "no longer waits for this job" in logs
-    elif call.role == "report" and kind in ("not-json", "bad-shape"):
-        assert cell.codepipeline.reports == []  # the endpoint answered 200 in CodePipeline's stead
-    else:
-        assert len(cell.codepipeline.reports) == 1, cell.codepipeline.reports
+    if expect.recorded:
         report = cell.codepipeline.reports[0]
         assert report.job_id == cell.job_id
         assert report.kind == ("failure" if expect.result == "failure" else "success"), report.body
 
     # The outcome and its message.
-    if expect.result in ("failure", "dropped") and expect.failure_type is not None:
+    summary = result["summary"]
+    if expect.failure_type is not None:
         assert result["status"] == "Failed", result
-        assert result["failureType"] == expect.failure_type, result["summary"]
+        assert result["failureType"] == expect.failure_type, summary
     else:
         assert result["status"] == "Succeeded", result
-    assert any(name in result["summary"] for name in expect.mentions), (expect.mentions, result["summary"])
-    if kind == "unknown-state" and call.key != "spot:POST start":  # the start's reply is not judged by its state
-        assert cell.unknown_state in logs
+    phase = re.match(r"(START|WAIT_GREEN|DEPLOY|WAIT_DEPLOY|BAKE): ", summary)
+    assert (phase.group(1) if phase else None) == expect.phase, summary
+    _assert_mentions(summary, expect)
     if kind == POST_AMBIGUOUS:
-        assert len(cell.spot.deployments) == 1
         assert result["spotDeploymentId"] == cell.spot.deployments[0].deployment_id
 
-    # No green capacity left behind: a failed run stops the Spot deployment it started.
-    if result["status"] == "Failed" and cell.spot.deployments and cell.spot.deployments[-1].green == cell.green:
-        assert cell.spot.calls_to("PUT", "stop") >= 1
-        assert re.search(r"Cleanup|do this by hand|had already ended", result["summary"]), result["summary"]
+    # What became of what the run launched: no green capacity left behind, or what to do by hand.
+    _assert_cleanup(cell, expect.cleanup, summary)
+
+
+def _assert_mentions(text: str, expect: Expect) -> None:
+    missing = [word for word in expect.mentions if word not in text]
+    assert not missing, (missing, text)
+
+
+def _assert_cleanup(cell: Cell, cleanup: Cleanup, summary: str) -> None:
+    ours = [d for d in cell.spot.deployments if d.green == cell.green]
+    stops = cell.spot.calls_to("PUT", "stop")
+    if cleanup == NOTHING:
+        assert ours == [], ours
+        assert stops == 0
+        assert "Cleanup" not in summary, summary
+        return
+    if cleanup == LOOK_BY_HAND:
+        assert ours == [], ours
+        assert stops == 0
+        assert (
+            f"Cleanup FAILED, do this by hand: look for a blue/green deployment tagged GreenIdentifier={cell.green}"
+            in summary
+        ), summary
+        return
+    assert len(ours) == 1, ours  # one Spot deployment per job, whatever the fault
+    spot = ours[0]
+    codedeploy = [d for key, d in cell.codedeploy.deployments.items() if key != "d-EARLIER01"]
+    if cleanup == KEPT:
+        assert not spot.stopped
+        assert stops == 0
+        assert "Cleanup" not in summary, summary
+    elif cleanup in (SPOT_STOPPED, BOTH_STOPPED, STOP_ACCEPTED, CODEDEPLOY_BY_HAND):
+        assert spot.stopped
+        assert f"stopped Spot deployment {spot.deployment_id}; Elastigroup terminates the green instances" in summary
+        stopped_codedeploy = re.search(r"stopped CodeDeploy deployment (d-\w+) \(with rollback\)", summary)
+        by_hand = re.search(r"Cleanup FAILED, do this by hand: stop CodeDeploy deployment (d-\w+)", summary)
+        if cleanup == SPOT_STOPPED:
+            assert stopped_codedeploy is None, summary
+            assert "Cleanup FAILED" not in summary, summary
+            assert not any(d.stopped for d in codedeploy)
+        elif cleanup == CODEDEPLOY_BY_HAND:
+            assert stopped_codedeploy is None, summary
+            assert by_hand is not None, summary
+            assert [d.deployment_id for d in codedeploy if not d.stopped] == [by_hand.group(1)]
+        else:
+            assert stopped_codedeploy is not None, summary
+            assert "Cleanup FAILED" not in summary, summary
+            assert [d.deployment_id for d in codedeploy] == [stopped_codedeploy.group(1)]
+            # The fault proxy answered StopDeployment's 200 in CodeDeploy's stead: the fake's deployment runs on.
+            assert codedeploy[0].stopped is (cleanup == BOTH_STOPPED)
+    elif cleanup == SPOT_BY_HAND:
+        assert not spot.stopped
+        assert stops >= 1
+        assert f"Cleanup FAILED, do this by hand: stop Spot deployment {spot.deployment_id}" in summary, summary
+    else:
+        assert cleanup == SPOT_ENDED
+        assert not spot.stopped
+        assert spot.state == "FAILED"
+        assert f"Cleanup: Spot deployment {spot.deployment_id} had already ended." in summary, summary
 
 
 def test_a_report_failure_raised_to_lambda_does_not_carry_the_token(world: World) -> None:
