@@ -288,10 +288,11 @@ def _kind_name(kind: type[Any]) -> str:
 class _OutcomeUnknownError(Exception):
     """A call that must not be repeated blindly may or may not have reached Spot."""
 
-    def __init__(self, error: SpotApiError, attempt: int) -> None:
+    def __init__(self, error: SpotApiError, attempt: int, *, last: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
-        self.attempt = attempt
+        self.attempt = attempt  # how many attempts were sent
+        self.last = last  # whatever attempts are left, the call must not be sent again
 
 
 class SpotClient:
@@ -439,7 +440,7 @@ class SpotClient:
                 started = self.find_deployment_by_tag(group_id, tag_key, tag_value)
                 if started is not None:
                     return started
-                if unknown.attempt >= self._max_attempts:
+                if unknown.last or unknown.attempt >= self._max_attempts:
                     raise _start_unknown(unknown.error, unknown.attempt, tag_key, tag_value) from unknown.__cause__
                 attempt = unknown.attempt + 1
                 continue
@@ -554,7 +555,7 @@ class SpotClient:
                 # Asking again brings the same flood: never retried. A POST's outcome is unknown, though.
                 error = SpotApiError(operation, None, str(exc))
                 if not ambiguous_ok:
-                    raise _OutcomeUnknownError(error, self._max_attempts) from None
+                    raise _OutcomeUnknownError(error, attempt, last=True) from None
                 raise error from None
             except requests.RequestException as exc:
                 raise SpotApiError(operation, None, f"request could not be sent ({type(exc).__name__})") from exc

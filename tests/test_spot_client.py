@@ -558,6 +558,22 @@ def test_start_gives_up_when_outcome_stays_unknown_and_nothing_is_listed(
     assert "gave up after 4 attempts" in str(caught.value)
 
 
+def test_a_start_answered_with_a_flood_is_not_sent_again_and_says_it_was_sent_once(
+    spot: responses.RequestsMock, client: SpotClient
+) -> None:
+    spot.post(DEPLOYMENTS_URL, body=b'{"response": {"items": [' + b'{"id": "x"},' * (MAX_REPLY_BYTES // 10) + b"{}]}}")
+    spot.get(DEPLOYMENTS_URL, json=envelope([]))
+
+    with pytest.raises(SpotApiError) as caught:
+        start(client)
+
+    assert posts(spot) == 1
+    assert caught.value.failure_type == "SystemUnavailable"
+    assert "reply larger than 2048 KiB" in str(caught.value)
+    assert "gave up after 1 attempt;" in str(caught.value)
+    assert "may have started" in str(caught.value)
+
+
 @pytest.mark.parametrize(
     "first_reply",
     [
