@@ -698,6 +698,7 @@ def test_fault_cell(world: World, call: Call, kind: str, number: int) -> None:
     assert (phase.group(1) if phase else None) == expect.phase, summary
     _assert_mentions(summary, expect)
     if kind == POST_AMBIGUOUS:
+        assert len(cell.spot.deployments) == 1
         assert result["spotDeploymentId"] == cell.spot.deployments[0].deployment_id
 
     # What became of what the run launched: no green capacity left behind, or what to do by hand.
@@ -732,6 +733,8 @@ def _assert_cleanup(cell: Cell, cleanup: Cleanup, summary: str) -> None:
         assert not spot.stopped
         assert stops == 0
         assert "Cleanup" not in summary, summary
+        # One CodeDeploy deployment, the one that succeeded (a retried CreateDeployment made no second one).
+        assert [d.status(cell.world.clock.now()) for d in codedeploy] == ["Succeeded"], codedeploy
     elif cleanup in (SPOT_STOPPED, BOTH_STOPPED, STOP_ACCEPTED, CODEDEPLOY_BY_HAND):
         assert spot.stopped
         assert f"stopped Spot deployment {spot.deployment_id}; Elastigroup terminates the green instances" in summary
@@ -757,6 +760,7 @@ def _assert_cleanup(cell: Cell, cleanup: Cleanup, summary: str) -> None:
         assert f"Cleanup FAILED, do this by hand: stop Spot deployment {spot.deployment_id}" in summary, summary
     else:
         assert cleanup == SPOT_ENDED
+        assert stops >= 1
         assert not spot.stopped
         assert spot.state == "FAILED"
         assert f"Cleanup: Spot deployment {spot.deployment_id} had already ended." in summary, summary
