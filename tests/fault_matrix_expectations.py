@@ -1254,8 +1254,8 @@ EXPECTED: dict[str, dict[str, Expect]] = {
         # The token source named in UserParameters cannot be used: 400/404 ConfigurationError (`cannot be read`),
         # 401/403 PermissionError (Troubleshooting: `cannot be read: access denied`); the message names the key, not the
         # call.
-        # KNOWN: token messages carry no phase prefix (the token is read before the run's phases), although
-        # Troubleshooting's introduction says every message starts with its phase.
+        # No phase prefix: the token is read before the run begins, so the message starts with the key it names
+        # (Troubleshooting's introduction says so since the table was written; it claimed a phase for every message).
         "400": fails("ConfigurationError", None, "API_TOKEN_SECRET", cleanup=NOTHING),
         "401": fails("PermissionError", None, "API_TOKEN_SECRET", cleanup=NOTHING),
         "403": fails("PermissionError", None, "API_TOKEN_SECRET", cleanup=NOTHING),
@@ -1284,8 +1284,8 @@ EXPECTED: dict[str, dict[str, Expect]] = {
         # The token source named in UserParameters cannot be used: 400/404 ConfigurationError (`cannot be read`),
         # 401/403 PermissionError (Troubleshooting: `cannot be read: access denied`); the message names the key, not the
         # call.
-        # KNOWN: token messages carry no phase prefix (the token is read before the run's phases), although
-        # Troubleshooting's introduction says every message starts with its phase.
+        # No phase prefix: the token is read before the run begins, so the message starts with the key it names
+        # (Troubleshooting's introduction says so since the table was written; it claimed a phase for every message).
         "400": fails("ConfigurationError", None, "API_TOKEN_PARAMETER", cleanup=NOTHING),
         "401": fails("PermissionError", None, "API_TOKEN_PARAMETER", cleanup=NOTHING),
         "403": fails("PermissionError", None, "API_TOKEN_PARAMETER", cleanup=NOTHING),
