@@ -48,6 +48,7 @@ from bluegreen.errors import (
     ServiceUnavailableError,
 )
 from bluegreen.params import GitHubRevision, Revision, S3Revision
+from bluegreen.state import ACTION_EXECUTION_ID_RE, PIPELINE_EXECUTION_ID_RE, PIPELINE_NAME_RE
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -216,6 +217,52 @@ class GreenDeployment:
 
     def marked(self, key: str, value: str) -> bool:
         return f"[{key}={value}]" in self.description
+
+
+@dataclass(frozen=True)
+class ActionRun:
+    """The pipeline action execution a CodePipeline job belongs to (GetJobDetails' `pipelineContext`).
+
+    The action execution id is the same for every continuation job and every duplicate delivery of one run of
+    the action, and new when a person retries the action: it is the run's identity.
+    """
+
+    pipeline_name: str
+    pipeline_execution_id: str
+    action_execution_id: str
+    stage_name: str | None = None
+    action_name: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionExecutionInfo:
+    """One action execution of a pipeline execution (ListActionExecutions' ActionExecutionDetail).
+
+    `configuration` is the resolved configuration when CodePipeline gives it (variables replaced), else the
+    configured one. It may hold a plain API_TOKEN in UserParameters: never log it.
+    """
+
+    action_execution_id: str
+    status: str  # ActionExecutionStatus: InProgress | Abandoned | Succeeded | Failed
+    stage_name: str
+    action_name: str
+    provider: str  # actionTypeId: "AWS/Invoke/Lambda" for a Lambda invoke action
+    configuration: dict[str, str]
+
+    def invokes(self, function_name: str) -> bool:
+        """Whether this is a Lambda invoke action of `function_name` (a name, a partial or a full ARN)."""
+        if self.provider != "AWS/Invoke/Lambda":
+            return False
+        configured = self.configuration.get("FunctionName", "")
+        return bool(configured) and _function_name(configured) == _function_name(function_name)
+
+
+def _function_name(name_or_arn: str) -> str:
+    # arn:aws:lambda:region:account:function:NAME[:QUALIFIER], account:function:NAME, or NAME
+    parts = name_or_arn.split(":")
+    if "function" in parts:
+        return parts[parts.index("function") + 1]
+    return parts[0] if len(parts) == 1 else parts[-1]
 
 
 @dataclass(frozen=True)
@@ -614,6 +661,78 @@ class AwsGateway:
             )
 
     # ---- CodePipeline ----------------------------------------------------------------------------
+
+    def action_run(self, job_id: str) -> ActionRun:
+        """Which pipeline, pipeline execution and action execution the job belongs to.
+
+        Only `pipelineContext` is read: the same reply carries the artifact store's temporary credentials and
+        the action's secret configuration, so it is never logged nor kept.
+
+        Raises:
+            BlueGreenError: the call failed (access denied, unknown job, ...) or the reply has no pipeline context.
+        """
+        with _calling("codepipeline:GetJobDetails"):
+            reply = self._codepipeline().get_job_details(jobId=job_id)
+            context = reply["jobDetails"]["data"]["pipelineContext"]
+            run = ActionRun(
+                pipeline_name=context["pipelineName"],
+                pipeline_execution_id=context["pipelineExecutionId"],
+                action_execution_id=context["action"]["actionExecutionId"],
+                stage_name=context.get("stage", {}).get("name"),
+                action_name=context.get("action", {}).get("name"),
+            )
+            checks = (
+                (run.pipeline_name, PIPELINE_NAME_RE),
+                (run.pipeline_execution_id, PIPELINE_EXECUTION_ID_RE),
+                (run.action_execution_id, ACTION_EXECUTION_ID_RE),
+            )
+            if not all(isinstance(value, str) and pattern.fullmatch(value) for value, pattern in checks):
+                raise ValueError(
+                    "pipelineContext without a well-formed pipelineName, pipelineExecutionId or actionExecutionId"
+                )
+            return run
+
+    def pipeline_execution_status(self, pipeline_name: str, pipeline_execution_id: str) -> str:
+        """The pipeline execution's status: Cancelled | InProgress | Stopped | Stopping | Succeeded | Superseded |
+        Failed (an unknown word is returned as is).
+
+        Raises:
+            BlueGreenError: the call failed.
+        """
+        with _calling("codepipeline:GetPipelineExecution"):
+            reply = self._codepipeline().get_pipeline_execution(
+                pipelineName=pipeline_name, pipelineExecutionId=pipeline_execution_id
+            )
+            return str(reply["pipelineExecution"]["status"])
+
+    def action_executions(self, pipeline_name: str, pipeline_execution_id: str) -> list[ActionExecutionInfo]:
+        """Every action execution of one pipeline execution (all pages).
+
+        Raises:
+            BlueGreenError: the call failed.
+        """
+        found: list[ActionExecutionInfo] = []
+        with _calling("codepipeline:ListActionExecutions"):
+            pages = (
+                self._codepipeline()
+                .get_paginator("list_action_executions")
+                .paginate(pipelineName=pipeline_name, filter={"pipelineExecutionId": pipeline_execution_id})
+            )
+            for page in pages:
+                for detail in page.get("actionExecutionDetails", []):
+                    given = detail.get("input", {})
+                    kind = given.get("actionTypeId", {})
+                    found.append(
+                        ActionExecutionInfo(
+                            action_execution_id=detail["actionExecutionId"],
+                            status=str(detail.get("status", "")),
+                            stage_name=detail.get("stageName", ""),
+                            action_name=detail.get("actionName", ""),
+                            provider=f"{kind.get('owner', '')}/{kind.get('category', '')}/{kind.get('provider', '')}",
+                            configuration=dict(given.get("resolvedConfiguration") or given.get("configuration") or {}),
+                        )
+                    )
+        return found
 
     def report_in_progress(
         self, job_id: str, continuation_token: str, summary: str, percent: int, external_id: str | None

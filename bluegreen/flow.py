@@ -29,6 +29,7 @@ from bluegreen.authority import Authority
 from bluegreen.aws import (
     DELIVERY_TAG_KEY,
     GREEN_TAG_KEY,
+    ActionRun,
     AlarmState,
     DeploymentProgress,
     GreenDeployment,
@@ -53,6 +54,7 @@ from bluegreen.errors import (
 from bluegreen.params import DeploymentParams, Revision, S3Revision
 from bluegreen.ports import AwsPort, SpotPort
 from bluegreen.preflight import Preflight, checked_items, run_preflight
+from bluegreen.spot import SpotDeployment
 from bluegreen.state import MAX_RECORDED_ARTIFACT, Phase, RunState
 
 logger = logging.getLogger(__name__)
@@ -98,13 +100,15 @@ class Failed:
 Outcome = InProgress | Succeeded | Failed
 
 
-def green_identifier(job_id: str | None) -> str:
-    """The GreenIdentifier tag value: 22 URL-safe characters, derived from the job id when there is one.
+def green_identifier(run_id: str | None) -> str:
+    """The GreenIdentifier tag value: 22 URL-safe characters, derived from the run's id when there is one.
 
-    The same CodePipeline job (a duplicate delivery of its event) always gets the same value, so the start
-    of a deployment is idempotent; a console test gets a fresh random value.
+    `run_id` is the CodePipeline action execution id (the same for every continuation job and duplicate
+    delivery of one run of the action, new when a person retries it), or the job id when that cannot be
+    known. The same run always gets the same value, so the start of a deployment is idempotent, and reclaim
+    can recompute it from CodePipeline's records alone; a console test gets a fresh random value.
     """
-    seed = hashlib.sha256(f"bluegreen:{job_id}".encode()).digest() if job_id else secrets.token_bytes(32)
+    seed = hashlib.sha256(f"bluegreen:{run_id}".encode()).digest() if run_id else secrets.token_bytes(32)
     return base64.urlsafe_b64encode(seed[:16]).decode().rstrip("=")
 
 
@@ -158,6 +162,7 @@ class Deployment:
         self._not_owned: dict[str, str] = {}
         self._failing_cause: Exception | None = None
         self._abandoned = threading.Event()
+        self._spot_seen_running = False  # this invocation started or attached to a running Spot deployment
         self._authority = authority or Authority()
         self._final_cleanup = False
         self._abandon_lock = threading.Lock()
@@ -181,8 +186,12 @@ class Deployment:
         """Green instances alive at this invocation's last look at the fleet."""
         return len(self._green_view.live)
 
-    def begin(self, job_id: str | None) -> RunState:
-        """The state of a new run, whose deadline is TIMEOUT seconds from now."""
+    def begin(self, job_id: str | None, run: ActionRun | None = None) -> RunState:
+        """The state of a new run, whose deadline is TIMEOUT seconds from now.
+
+        The GreenIdentifier comes from the action execution when CodePipeline said which one this job belongs
+        to, else from the job id (a console test has neither and gets a random one).
+        """
         now = int(self._clock.now())
         revision = self._params.revision
         artifact: list[str | None] | None = None
@@ -192,13 +201,20 @@ class Deployment:
                 artifact = None  # too long to carry: a continuation then relies on its event's input artifacts
         return RunState(
             phase="START",
-            green=green_identifier(job_id),
+            green=green_identifier(run.action_execution_id if run else job_id),
             fingerprint=self._params.fingerprint(),
             started_at=now,
             deadline=now + self._params.timeout_seconds,
             artifact=artifact,
             delivery=secrets.token_hex(4),
+            pipeline_name=run.pipeline_name if run else None,
+            pipeline_execution_id=run.pipeline_execution_id if run else None,
+            action_execution_id=run.action_execution_id if run else None,
         )
+
+    @property
+    def group_id(self) -> str:
+        return self._params.group_id
 
     def run(self, state: RunState) -> Outcome:
         """Advance the run as far as this invocation's time allows; never raises."""
@@ -375,6 +391,9 @@ class Deployment:
         checked = run_preflight(p, state.green, spot=self._spot, aws=self._aws)
         if p.dry_run:
             return state, Succeeded(state, _dry_run_summary(p, state, checked), tuple(checked_items(p, checked)))
+        if checked.existing is not None and checked.existing.own_outcome() != "running":
+            # A re-delivery of an event whose run already ended: its outcome is in the world, not to be redone.
+            return self._reproduce(state, checked.existing, checked.expected_greens), None
         # Found by our tag but not started by this delivery (a token from before deliveries were marked: ours).
         adopted = (
             checked.existing is not None
@@ -400,6 +419,7 @@ class Deployment:
                 extra_tags=((DELIVERY_TAG_KEY, state.delivery),) if state.delivery else (),
             )
         self._owned.add(deployment.deployment_id)  # started now, or found on our group carrying our tag
+        self._spot_seen_running = True
         started = state.advance(
             phase="WAIT_GREEN",
             expected_greens=checked.expected_greens,
@@ -407,6 +427,50 @@ class Deployment:
             spot_adopted=adopted,
         )
         return started, None
+
+    def _reproduce(self, state: RunState, spot: SpotDeployment, expected_greens: int) -> RunState:
+        """The state of a run that ended before this delivery: follow its CodeDeploy deployment to the outcome it
+        had (success, or failure with CodeDeploy's own cause), and never start anything again.
+
+        Raises:
+            DeploymentFailedError: the Spot deployment ended before any CodeDeploy deployment was made.
+        """
+        p = self._params
+        self._owned.add(spot.deployment_id)  # found on our group carrying our tag
+        ended = state.advance(expected_greens=expected_greens, spot_deployment_id=spot.deployment_id)
+        self._current = ended
+        found = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
+        logger.warning(
+            "Spot deployment %s of this run has already ended (%s/%s): an earlier delivery of this event ran it; "
+            "reporting its outcome%s",
+            spot.deployment_id,
+            spot.state,
+            spot.status,
+            f" from CodeDeploy deployment {found.deployment_id}" if found else "",
+        )
+        if found is None:
+            raise DeploymentFailedError(
+                f"Spot deployment {spot.deployment_id} of this run (GreenIdentifier={state.green}) had already "
+                f"ended ({spot.state}/{spot.status}) before any CodeDeploy deployment was made: an earlier delivery "
+                "of this event failed, or someone stopped it; nothing was started again. The first failure's cause "
+                "is in the function's log for this GreenIdentifier"
+            )
+        deployment_id = found.deployment_id
+        self._owned.add(deployment_id)  # listed on our group with our green marker
+        deploying = ended.advance(phase="WAIT_DEPLOY", codedeploy_deployment_id=deployment_id)
+        self._current = deploying
+        if spot.outcome == "succeeded":
+            return deploying  # its CodeDeploy deployment's status is the run's outcome
+        progress = self._aws.deployment_progress(deployment_id)
+        self._check_codedeploy_owner(progress, state.green)
+        self._last_progress = progress
+        if progress.status in ("Failed", "Stopped"):
+            raise DeploymentFailedError(self._failure_message(progress))
+        raise DeploymentFailedError(
+            f"Spot deployment {spot.deployment_id} of this run had already ended ({spot.state}/{spot.status}) while "
+            f"CodeDeploy deployment {deployment_id} was {progress.status}: its green instances are gone, so the "
+            "release is not live"
+        )
 
     def _wait_green(self, state: RunState) -> RunState:
         expected = state.expected_greens or 1
@@ -423,7 +487,7 @@ class Deployment:
             self._check_spot_still_running(state)
         return state
 
-    def _check_spot_still_running(self, state: RunState) -> None:
+    def _check_spot_still_running(self, state: RunState, before: str = "the green instances were ready") -> None:
         if state.spot_deployment_id is None:
             return
         deployment = next(
@@ -437,7 +501,7 @@ class Deployment:
         if deployment is not None and deployment.own_outcome() == "failed":
             raise DeploymentFailedError(
                 f"Spot deployment {deployment.deployment_id} ended ({deployment.state}/{deployment.status}) before "
-                f"the green instances were ready; see the Elastigroup's log in the Spot console"
+                f"{before}; see the Elastigroup's log in the Spot console"
             )
 
     def _observe_greens(self, state: RunState, expected: int) -> RunState:
@@ -470,6 +534,9 @@ class Deployment:
         if found is not None:
             logger.info("CodeDeploy deployment %s already targets this green fleet: following it", found.deployment_id)
             return self._following(state, found)
+        if not self._spot_seen_running:
+            # Resumed into DEPLOY: never deploy onto the greens of a Spot deployment that was stopped meanwhile.
+            self._check_spot_still_running(state, "the CodeDeploy deployment was made")
         self._check_alarms_before_deploying()
         self._authority.check("codedeploy:CreateDeployment")
         marker = f"[{DELIVERY_TAG_KEY}={state.delivery}] " if state.delivery else ""
@@ -764,6 +831,55 @@ class Deployment:
             return state
         return state.advance(spot_deployment_id=found.deployment_id)
 
+    def reclaim(self, state: RunState) -> str:
+        """Stop whatever of this run still runs, because CodePipeline no longer waits for it; says what was done.
+
+        CodePipeline gave up the whole action execution, so what a twin delivery of it started is stopped too.
+        Idempotent: a deployment that already ended is left as it is. A deployment the state does not name yet
+        (the invocation was given up while the call that creates it hung, or only the GreenIdentifier is known)
+        is looked up by the run's tag first. Ownership is checked as for any stop: a deployment named by the
+        state that is not on our group with our green marker is never stopped. Never raises: what could not be
+        stopped is listed for a person.
+        """
+        p = self._params
+        state = state.advance(spot_adopted=False, codedeploy_adopted=False)
+        lookups: list[str] = []
+        if state.spot_deployment_id is None:
+            try:
+                spot = self._spot.find_deployment_by_tag(p.group_id, GREEN_TAG_KEY, state.green)
+                if spot is not None and spot.own_outcome() == "running":
+                    self._owned.add(spot.deployment_id)  # found on our group carrying our tag
+                    state = state.advance(spot_deployment_id=spot.deployment_id)
+            except BlueGreenError as exc:
+                lookups.append(f"look for the Spot deployment tagged {GREEN_TAG_KEY}={state.green} ({exc})")
+        if state.codedeploy_deployment_id is None and state.phase != "WAIT_GREEN":
+            try:
+                found = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
+                if found is not None:
+                    self._owned.add(found.deployment_id)  # listed on our group with our green marker
+                    state = state.advance(codedeploy_deployment_id=found.deployment_id)
+            except BlueGreenError as exc:
+                lookups.append(f"look for the CodeDeploy deployment onto {GREEN_TAG_KEY}={state.green} ({exc})")
+        if state.codedeploy_deployment_id and self._last_progress is None:
+            try:
+                progress = self._aws.deployment_progress(state.codedeploy_deployment_id)
+                self._check_codedeploy_owner(progress, state.green)
+                self._last_progress = progress
+            except NotOwnedError:
+                pass  # recorded: the cleanup below names it and leaves it alone
+            except BlueGreenError as exc:
+                logger.warning("Could not read CodeDeploy deployment %s: %s", state.codedeploy_deployment_id, exc)
+        if self._last_progress is not None and self._last_progress.status == "Succeeded":
+            # The release went live: Elastigroup is retiring the blues; stopping it now would only break that.
+            return (
+                f"CodeDeploy deployment {state.codedeploy_deployment_id} had already succeeded, so the release is "
+                "live and nothing was stopped; roll it back by hand if it must not be"
+            )
+        text = self._clean_up(state)
+        if lookups:
+            text += " Reclaim could not " + "; ".join(lookups) + ": check by hand."
+        return text or "nothing of this run was still running"
+
     def _clean_up(self, state: RunState) -> str:
         """Stop what this delivery started, so no green capacity is left behind; says what was done."""
         done: list[str] = []
@@ -866,8 +982,10 @@ class Deployment:
 def spot_timeout(timeout_seconds: int) -> int:
     """The `timeout` value sent to Spot: TIMEOUT in seconds, unchanged, as the original function sent it.
 
-    Spot's API reference says minutes, its console guide seconds. Seconds can only make Spot give up *earlier*
-    than our own deadline, never leave capacity running longer, and our deadline stops the deployment anyway.
+    Spot's unit is not settled (docs/spot-timeout.md): its API reference page says minutes, its console guide
+    seconds, and its OpenAPI schema and SDKs only "integer". If Spot reads minutes, it gives up 60 times later
+    than our deadline, so Spot's own timeout is no backstop: the function's deadline and, when the function has
+    lost control of the run, reclaim on CodePipeline's state-change events are what stop the green fleet.
     """
     return timeout_seconds
 

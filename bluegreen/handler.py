@@ -20,17 +20,18 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from bluegreen import logs
+from bluegreen import logs, reclaim
 from bluegreen.authority import Authority
-from bluegreen.aws import CREDENTIALS_HINT, REGION_HINT, AwsGateway
+from bluegreen.aws import CREDENTIALS_HINT, REGION_HINT, ActionExecutionInfo, ActionRun, AwsGateway
 from bluegreen.clock import Clock, SystemClock
 from bluegreen.errors import (
     BlueGreenError,
     ConfigurationError,
     JobAlreadyReportedError,
+    ReclaimFailedError,
     ReportFailedError,
 )
-from bluegreen.flow import Deployment, Failed, InProgress, Outcome, Succeeded, Timing
+from bluegreen.flow import Deployment, Failed, InProgress, Outcome, Succeeded, Timing, green_identifier
 from bluegreen.metrics import DEFAULT_NAMESPACE, RunFacts, emf_document
 from bluegreen.params import (
     MAX_INPUT_ARTIFACTS,
@@ -70,6 +71,13 @@ RECOMMENDED_TIMEOUT: Final = 900
 USER_AGENT: Final = "bluegreen/1.0.0"
 
 Handler = Callable[[Any, Any], dict[str, Any] | None]
+
+# CodePipeline's EventBridge events (CodePipeline user guide, "Monitoring CodePipeline events"): the execution's
+# `detail` carries `pipeline`, `execution-id` and `state`; an action's also `stage`, `action` and `type`.
+PIPELINE_EVENT_SOURCE: Final = "aws.codepipeline"
+PIPELINE_EVENT_TYPES: Final = frozenset(
+    {"CodePipeline Pipeline Execution State Change", "CodePipeline Action Execution State Change"}
+)
 
 
 @dataclass(frozen=True)
@@ -268,6 +276,8 @@ class _BlueGreenHandler:
             job = event.get("CodePipeline.job") if isinstance(event, dict) else None
             if job is not None:
                 return self._codepipeline_job(job, context)
+            if isinstance(event, dict) and event.get("source") == PIPELINE_EVENT_SOURCE:
+                return self._pipeline_event(event, context)
             return self._console_test(event, context)
 
     # ---- the two kinds of invocation ------------------------------------------------------------
@@ -305,8 +315,8 @@ class _BlueGreenHandler:
                 user_parameters, default_secret=settings.default_secret, artifacts=job_input.artifacts
             )
 
-        outcome, key = self._execute(load, continuation, job_id, context, lambda: job_input.credentials)
-        self._report(job_id, outcome, key)
+        outcome, key, deployment = self._execute(load, continuation, job_id, context, lambda: job_input.credentials)
+        self._report(job_id, outcome, key, deployment)
         return _result(outcome, key)
 
     def _console_test(self, event: Any, context: Any) -> dict[str, Any]:
@@ -322,7 +332,7 @@ class _BlueGreenHandler:
             _register_plain_token(fields)
             return validate_parameters(fields, default_secret=settings.default_secret)
 
-        outcome, key = self._execute(load, continuation, None, context, lambda: None)
+        outcome, key, _ = self._execute(load, continuation, None, context, lambda: None)
         return _result(outcome, key)
 
     # ---- running the flow -----------------------------------------------------------------------
@@ -334,9 +344,12 @@ class _BlueGreenHandler:
         job_id: str | None,
         context: Any,
         artifact_credentials: Callable[[], ArtifactCredentials | None],
-    ) -> tuple[Outcome, TokenKey | None]:
-        """The run's outcome, and the key to sign its continuation token with (None if the run never got it)."""
+    ) -> tuple[Outcome, TokenKey | None, Deployment | None]:
+        """The run's outcome, the key to sign its continuation token with (None if the run never got it), and the
+        run's Deployment (None if it was never built), which a refused report needs to reclaim the run.
+        """
         key: TokenKey | None = None
+        built: Deployment | None = None
         try:
             settings = Settings.from_environ(self._environ)
             remaining = _remaining_seconds(context)
@@ -372,6 +385,8 @@ class _BlueGreenHandler:
                 remaining_seconds=remaining,
                 authority=authority,
             )
+            built = deployment
+            run = self._action_run(job_id)
             if continuation is not None:
                 if not isinstance(continuation, str) or not continuation:
                     raise ConfigurationError("continuationToken: expected a non-empty string")
@@ -381,10 +396,14 @@ class _BlueGreenHandler:
                     fingerprint=params.fingerprint(),
                     timeout_seconds=params.timeout_seconds,
                     now=self._clock.now(),
+                    action_execution_id=run.action_execution_id if run else None,
                 )
             else:
-                state = deployment.begin(job_id)
+                state = deployment.begin(job_id, run)
             logs.bind(
+                pipeline_name=state.pipeline_name,
+                pipeline_execution_id=state.pipeline_execution_id,
+                action_execution_id=state.action_execution_id,
                 green_identifier=state.green,
                 spot_deployment_id=state.spot_deployment_id,
                 codedeploy_deployment_id=state.codedeploy_deployment_id,
@@ -398,13 +417,13 @@ class _BlueGreenHandler:
                     spot_deployment_id=outcome.state.spot_deployment_id,
                     codedeploy_deployment_id=outcome.state.codedeploy_deployment_id,
                 )
-            return outcome, key
+            return outcome, key, built
         except BlueGreenError as exc:
             logger.error("Run cannot start: %s", exc)
-            return Failed(exc.failure_type, str(exc)), key
+            return Failed(exc.failure_type, str(exc)), key, built
         except Exception as exc:
             logger.exception("Unexpected error before the run started")
-            return Failed("JobFailed", f"internal error {type(exc).__name__}: {exc}"), key
+            return Failed("JobFailed", f"internal error {type(exc).__name__}: {exc}"), key, built
 
     def _emit_metrics(self, params: DeploymentParams, outcome: Outcome, deployment: Deployment, namespace: str) -> None:
         """The run's EMF metrics, once, by the invocation that ends it; never fails the run."""
@@ -420,7 +439,23 @@ class _BlueGreenHandler:
         except Exception as exc:  # noqa: BLE001 - metrics never fail a run
             logger.warning("Deployment metrics not written: %s: %s", type(exc).__name__, exc)
 
-    def _report(self, job_id: str, outcome: Outcome, key: TokenKey | None) -> None:
+    def _action_run(self, job_id: str | None) -> ActionRun | None:
+        """The action execution this job belongs to, or None (console test, or CodePipeline would not say)."""
+        if job_id is None:
+            return None
+        try:
+            return self._clients.gateway().action_run(job_id)
+        except BlueGreenError as exc:
+            logger.warning(
+                "Cannot tell which pipeline action execution job %s belongs to (%s): the GreenIdentifier is derived "
+                "from the job id, so reclaim cannot find this run after a stop, a lost report or a killed "
+                "invocation. Grant codepipeline:GetJobDetails to the function's role.",
+                job_id,
+                exc,
+            )
+            return None
+
+    def _report(self, job_id: str, outcome: Outcome, key: TokenKey | None, deployment: Deployment | None) -> None:
         try:
             if isinstance(outcome, InProgress):
                 self._clients.gateway().report_in_progress(
@@ -442,12 +477,167 @@ class _BlueGreenHandler:
                     _external_id(outcome.state),
                 )
         except JobAlreadyReportedError as exc:
-            logger.warning("CodePipeline no longer waits for this job (another delivery reported it): %s", exc)
+            self._refused(job_id, outcome, deployment, exc)
             return
         except BlueGreenError as exc:
             logger.error("Could not report the result to CodePipeline: %s", exc)
             raise ReportFailedError(logs.redact(f"reporting to CodePipeline failed: {exc}")) from exc
         logger.info("Reported %s to CodePipeline", type(outcome).__name__)
+
+    def _pipeline_event(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """Out of band: CodePipeline says a pipeline execution or an action changed state. Read its action
+        executions, and stop whatever still runs for each run of this function that nobody waits for any more.
+
+        Stateless and idempotent: CodePipeline, Spot and CodeDeploy are the records, and a run already stopped is
+        left as it is. Raises ReclaimFailedError (so Lambda retries the event) only when something could not be
+        read or stopped; everything else is logged.
+        """
+        detail = _object(event.get("detail"))
+        pipeline, execution_id = detail.get("pipeline"), detail.get("execution-id")
+        logs.bind(pipeline_name=pipeline, pipeline_execution_id=execution_id)
+        if event.get("detail-type") not in PIPELINE_EVENT_TYPES or not (
+            isinstance(pipeline, str) and pipeline and isinstance(execution_id, str) and execution_id
+        ):
+            logger.warning("Ignoring an aws.codepipeline event without a pipeline and an execution id")
+            return {"status": "Ignored", "reclaimed": []}
+        function_name = str(getattr(context, "function_name", "") or self._environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
+        gateway = self._clients.gateway()
+        try:
+            execution = gateway.pipeline_execution_status(pipeline, execution_id)
+            actions = [a for a in gateway.action_executions(pipeline, execution_id) if a.invokes(function_name)]
+        except BlueGreenError as exc:
+            logger.error("Cannot read pipeline execution %s of %s to reclaim its runs: %s", execution_id, pipeline, exc)
+            raise ReclaimFailedError(f"reading pipeline execution {execution_id} of {pipeline} failed: {exc}") from exc
+        reclaimed: list[dict[str, str]] = []
+        failures: list[str] = []
+        for action in actions:
+            judgement = reclaim.judge_action(pipeline, execution_id, execution, action)
+            green = green_identifier(action.action_execution_id)
+            if judgement.verdict != "ended":
+                logger.info("Leaving run GreenIdentifier=%s alone: %s", green, judgement.reason)
+                continue
+            try:
+                done = self._reclaim_action(pipeline, execution_id, action, context)
+            except BlueGreenError as exc:
+                done = f"Reclaim FAILED, stop by hand whatever runs tagged GreenIdentifier={green} ({exc})"
+            level = logging.ERROR if "FAILED" in done or "could not" in done else logging.WARNING
+            if level == logging.ERROR:
+                failures.append(done)
+            logger.log(
+                level,
+                "Reclaimed run GreenIdentifier=%s of action execution %s (%s): %s",
+                green,
+                action.action_execution_id,
+                judgement.reason,
+                done,
+                extra={"reclaimed": True, "green_identifier": green, "action_execution_id": action.action_execution_id},
+            )
+            reclaimed.append({"actionExecutionId": action.action_execution_id, "greenIdentifier": green, "done": done})
+        if failures:
+            raise ReclaimFailedError(logs.redact("; ".join(failures)))
+        return {"status": "Reclaimed" if reclaimed else "NothingToReclaim", "reclaimed": reclaimed}
+
+    def _reclaim_action(self, pipeline: str, execution_id: str, action: ActionExecutionInfo, context: Any) -> str:
+        """Stop what still runs for one action execution of this function; says what was done.
+
+        Raises:
+            BlueGreenError: its UserParameters or token cannot be used (nothing can be stopped without them).
+        """
+        settings = Settings.from_environ(self._environ)
+        user_parameters = action.configuration.get("UserParameters")
+        _register_plain_token(user_parameters)
+        params = parse_user_parameters(user_parameters, default_secret=settings.default_secret)
+        token = self._clients.tokens().resolve(params.token_source)
+        logs.register_secret(token.reveal())
+        authority = Authority()
+        spot = SpotClient(
+            self._clients.http(),
+            token=token.reveal(),
+            account_id=params.account_id,
+            clock=self._clock,
+            base_url=settings.spot_url,
+            user_agent=USER_AGENT,
+            attempt_budget=ONE_CALL_SECONDS,
+            time_left=lambda: deployment.call_time_left(),  # noqa: PLW0108 - deployment is built below
+            authority=authority,
+        )
+        deployment = Deployment(
+            params,
+            spot=spot,
+            aws=self._clients.gateway(),
+            clock=self._clock,
+            timing=settings.timing,
+            remaining_seconds=_remaining_seconds(context),
+            authority=authority,
+        )
+        now = int(self._clock.now())
+        state = RunState(
+            phase="WAIT_DEPLOY",  # so that a CodeDeploy deployment of the run is looked for too
+            green=green_identifier(action.action_execution_id),
+            fingerprint=params.fingerprint(),
+            started_at=now,
+            deadline=now,
+            pipeline_name=pipeline,
+            pipeline_execution_id=execution_id,
+            action_execution_id=action.action_execution_id,
+        )
+        return deployment.reclaim(state)
+
+    def _refused(
+        self, job_id: str, outcome: Outcome, deployment: Deployment | None, refusal: JobAlreadyReportedError
+    ) -> None:
+        """CodePipeline refused the report: find out why before deciding whether to stop the run."""
+        state = outcome.state
+        if state is None or deployment is None:
+            logger.warning("CodePipeline no longer waits for this job (%s); nothing of the run was started", refusal)
+            return
+        judgement = reclaim.judge(self._clients.gateway(), state)
+        if judgement.verdict == "answered":
+            logger.warning(
+                "CodePipeline no longer waits for this job (%s): another delivery answered it (%s); leaving the run "
+                "to it",
+                refusal,
+                judgement.reason,
+            )
+            return
+        if judgement.verdict == "unknown":
+            logger.error(
+                "CodePipeline no longer waits for this job (%s) and why cannot be told: %s. If the pipeline "
+                "execution was stopped, stop by hand: %s",
+                refusal,
+                judgement.reason,
+                reclaim.by_hand(state, deployment.group_id),
+            )
+            return
+        if isinstance(outcome, Failed):
+            logger.warning(
+                "CodePipeline no longer waits for this job (%s; %s); the failed run was already cleaned up",
+                refusal,
+                judgement.reason,
+            )
+            return
+        if isinstance(outcome, Succeeded) and not state.codedeploy_deployment_id:
+            logger.warning(
+                "CodePipeline no longer waits for this job (%s; %s); nothing was deployed", refusal, judgement.reason
+            )
+            return
+        if isinstance(outcome, Succeeded):
+            logger.error(
+                "CodePipeline no longer waits for this job (%s; %s), but CodeDeploy deployment %s had already "
+                "succeeded: the release is live; roll it back by hand if it must not be",
+                refusal,
+                judgement.reason,
+                state.codedeploy_deployment_id,
+            )
+            return
+        done = deployment.reclaim(state)
+        logger.warning(
+            "CodePipeline no longer waits for this job (%s; %s): reclaimed the run: %s",
+            refusal,
+            judgement.reason,
+            done,
+            extra={"reclaimed": True},
+        )
 
 
 def _input_artifacts(data: dict[str, Any]) -> list[InputArtifact]:

@@ -50,6 +50,7 @@ PLACEHOLDERS: Final = {
     "parameter": "/SPOT_TOKEN_PARAMETER_NAME",
     "kms_key_arn": "arn:aws:kms:*:*:key/KMS_KEY_ID",
     "function_name": "FUNCTION_NAME",
+    "pipeline": "PIPELINE_NAME",
 }
 
 _SECRET_ARN: Final = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+")
@@ -59,6 +60,7 @@ _REGION: Final = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _PARAMETER: Final = re.compile(r"/?[A-Za-z0-9_.\-/]{1,1011}")
 _FUNCTION: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ALARM: Final = re.compile(r"[^\x00-\x1f\x7f:*]{1,255}")  # ':' and '*' would change the ARN's meaning
+_PIPELINE: Final = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")  # botocore's PipelineName
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class PolicyScope:
     function_name: str = "bluegreen"
     alarms: tuple[str, ...] = ()  # the health gate's alarms (ALARMS); none named: every alarm of the account
     token_key_secret_arn: str | None = None  # None: the default secret name, bluegreen/token-key
+    pipeline: str = "*"  # the pipeline(s) whose runs reclaim reads; "*": every pipeline of the account
 
     @property
     def token_key_arn(self) -> str:
@@ -106,6 +109,14 @@ def build_policy(scope: PolicyScope) -> dict[str, Any]:
             "ReportPipelineJobResultNoResourceLevelSupport",
             ["codepipeline:PutJobFailureResult", "codepipeline:PutJobSuccessResult"],
             "*",
+        ),
+        # Which action execution a job belongs to (the run's identity, from which its GreenIdentifier comes).
+        _statement("IdentifyThePipelineRunOfAJobNoResourceLevelSupport", ["codepipeline:GetJobDetails"], "*"),
+        # Reclaim: whether CodePipeline still waits for a run (bluegreen.reclaim), on the pipeline's ARN.
+        _statement(
+            "AskWhetherThePipelineStillWaitsForTheRun",
+            ["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions"],
+            scope.arn("codepipeline", scope.pipeline),
         ),
         _statement(
             "DeployToDeploymentGroup",
@@ -243,6 +254,8 @@ def scope_from_args(args: argparse.Namespace) -> PolicyScope:
     check("--parameter", args.parameter, _PARAMETER, "an SSM parameter name")
     check("--kms-key", args.kms_key, _KMS_KEY_ARN, "a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID)")
     check("--function-name", args.function_name, _FUNCTION, "a Lambda function name")
+    if args.pipeline != "*":
+        check("--pipeline", args.pipeline, _PIPELINE, "a CodePipeline pipeline name")
     region = args.region or "REGION"
     account = args.account or "ACCOUNT_ID"
 
@@ -277,6 +290,7 @@ def scope_from_args(args: argparse.Namespace) -> PolicyScope:
         function_name=args.function_name,
         alarms=alarms,
         token_key_secret_arn=token_key,
+        pipeline=args.pipeline,
     )
 
 
@@ -311,6 +325,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--token-key-secret",
         default=DEFAULT_TOKEN_KEY_SECRET,
         help=f"secret (name or ARN) of the continuation tokens' signing key (default {DEFAULT_TOKEN_KEY_SECRET})",
+    )
+    parser.add_argument(
+        "--pipeline",
+        default="*",
+        help="the pipeline that invokes the function, whose runs reclaim reads (default: any pipeline)",
     )
     parser.add_argument(
         "--placeholders",

@@ -32,6 +32,12 @@ MAX_INVOCATIONS: Final = 1000  # CodePipeline gives an action 24 hours; a run ha
 GREEN_RE: Final = re.compile(r"[A-Za-z0-9_-]{22}")
 SPOT_DEPLOYMENT_RE: Final = re.compile(r"cdbg-[A-Za-z0-9]{1,64}")
 CODEDEPLOY_DEPLOYMENT_RE: Final = re.compile(r"d-[A-Z0-9]{1,64}")
+# CodePipeline's ids, from botocore's codepipeline model: PipelineName is [A-Za-z0-9.@\-_]+ of 1-100 characters,
+# PipelineExecutionId a lowercase UUID. ActionExecutionId has no pattern there (observed: UUIDs); assumed to be
+# letters, digits and hyphens, at most 128, so nothing else a reply says reaches a token or a log line.
+PIPELINE_NAME_RE: Final = re.compile(r"[A-Za-z0-9.@_-]{1,100}")
+PIPELINE_EXECUTION_ID_RE: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+ACTION_EXECUTION_ID_RE: Final = re.compile(r"[A-Za-z0-9-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,11 @@ class RunState:
     # A deployment this delivery found already started by a twin delivery of the same job: cleanup leaves it.
     spot_adopted: bool = False
     codedeploy_adopted: bool = False
+    # The run's identity in CodePipeline (GetJobDetails' pipelineContext), so that a later invocation can ask
+    # CodePipeline whether it still waits for this run. None for a console test, or when GetJobDetails failed.
+    pipeline_name: str | None = None
+    pipeline_execution_id: str | None = None
+    action_execution_id: str | None = None
 
     def advance(self, **changes: Any) -> RunState:
         return replace(self, **changes)
@@ -114,6 +125,9 @@ _FIELDS: Final = {
     "delivery": "dv",
     "spot_adopted": "sa",
     "codedeploy_adopted": "ca",
+    "pipeline_name": "pn",
+    "pipeline_execution_id": "px",
+    "action_execution_id": "ax",
 }
 MAX_RECORDED_ARTIFACT: Final = 1200  # characters of name, bucket, key and revision a token carries at most
 
@@ -132,13 +146,24 @@ def encode_token(state: RunState, key: TokenKey) -> str:
     return token
 
 
-def decode_token(token: str, *, key: TokenKey, fingerprint: str, timeout_seconds: int, now: float) -> RunState:
+def decode_token(
+    token: str,
+    *,
+    key: TokenKey,
+    fingerprint: str,
+    timeout_seconds: int,
+    now: float,
+    action_execution_id: str | None = None,
+) -> RunState:
     """The state a continuation token carries, once its signature, its binding to this run and every field's
     range are checked.
 
+    `action_execution_id` is the action execution this job belongs to (GetJobDetails), None when it cannot be
+    known (a console test, or CodePipeline would not say): a token is accepted only by the run that wrote it.
+
     Raises:
         ConfigurationError: the token is malformed, unsigned or signed with another key, of another version,
-            from a run with other parameters, or carries a value out of range.
+            from a run with other parameters or of another action execution, or carries a value out of range.
     """
     problem = "continuationToken: not a token this function wrote"
     try:
@@ -170,10 +195,31 @@ def decode_token(token: str, *, key: TokenKey, fingerprint: str, timeout_seconds
             "continuationToken: belongs to a run with different parameters (group, application, deployment "
             "group or revision changed mid-run); re-run the pipeline stage"
         )
+    if state.action_execution_id != action_execution_id:
+        raise ConfigurationError(_other_run(state.action_execution_id, action_execution_id))
     problems = _out_of_range(state, timeout_seconds, now)
     if problems:
         raise ConfigurationError([f"continuationToken: {p}" for p in problems])
     return state
+
+
+def _other_run(written_by: str | None, this_job: str | None) -> str:
+    """Why a token of another action execution (or of none) is refused in this job."""
+    if written_by is None:
+        return (
+            "continuationToken: written by a run CodePipeline did not identify (a console test, or a run without "
+            f"codepipeline:GetJobDetails), but this job belongs to action execution {this_job}: not this run's token"
+        )
+    if this_job is None:
+        return (
+            f"continuationToken: belongs to action execution {written_by}, and which action execution this job "
+            "belongs to cannot be read (codepipeline:GetJobDetails failed or is not allowed: see the warning "
+            "above); re-run the pipeline stage"
+        )
+    return (
+        f"continuationToken: belongs to another run of the action (action execution {written_by}; this job's is "
+        f"{this_job}): a token is only accepted by the run that wrote it"
+    )
 
 
 def recorded_artifact(token: str) -> list[str | None] | None:
@@ -227,6 +273,9 @@ def _well_typed(state: RunState) -> bool:
         and optional(state.delivery, str)
         and isinstance(state.spot_adopted, bool)
         and isinstance(state.codedeploy_adopted, bool)
+        and optional(state.pipeline_name, str)
+        and optional(state.pipeline_execution_id, str)
+        and optional(state.action_execution_id, str)
     )
 
 
@@ -258,6 +307,14 @@ def _out_of_range(state: RunState, timeout_seconds: int, now: float) -> list[str
         state.codedeploy_deployment_id
     ):
         problems.append("CodeDeploy deployment id: expected d- and capital letters or digits")
+    for name, pattern, expected in (
+        ("pipeline_name", PIPELINE_NAME_RE, "a CodePipeline pipeline name"),
+        ("pipeline_execution_id", PIPELINE_EXECUTION_ID_RE, "a pipeline execution id (a UUID)"),
+        ("action_execution_id", ACTION_EXECUTION_ID_RE, "an action execution id"),
+    ):
+        value = getattr(state, name)
+        if value is not None and not pattern.fullmatch(value):
+            problems.append(f"{name}: expected {expected}")
     needs = {
         "START": (),
         "WAIT_GREEN": ("expected_greens", "spot_deployment_id"),

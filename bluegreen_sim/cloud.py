@@ -172,7 +172,7 @@ class Cloud:
             self.fleet,
             self.groups,
             self.codedeploy,
-            self.jobs.receive,
+            self.jobs,
             self._deploy_behaviour,
             artifact_store=(ARTIFACT_BUCKET, self.artifact_key_id),
         )
@@ -383,6 +383,8 @@ class Cloud:
         build: Build | None = None,
         name: str | None = None,
         lambda_seconds: float = LAMBDA_SECONDS,
+        stop: str | None = None,
+        kill_after_start: bool = False,
     ) -> PipelineDriver:
         """A CodePipeline driver for one execution of `pipeline`'s deploy action, invoking a fresh handler (one
         Lambda container). With `build`, the action's input artifact is that build.
@@ -402,6 +404,8 @@ class Cloud:
             artifact_credentials=self.artifact_credentials(),
             input_artifacts=[build.input_artifact()] if build is not None else [],
             lambda_seconds=lambda_seconds,
+            stop=stop,
+            kill_after_start=kill_after_start,
         )
 
     def settle(self, seconds: float = 300.0) -> None:

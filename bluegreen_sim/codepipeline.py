@@ -2,7 +2,10 @@
 
 Owns the job store behind the gateway's PutJobSuccessResult / PutJobFailureResult (with the checks the real
 service makes: unknown job, job no longer in progress, length limits, enums, output variables only on a
-final success), the Lambda context whose remaining time follows the simulated clock, and the driver that
+final success) and behind GetJobDetails, GetPipelineExecution and ListActionExecutions (the pipeline
+executions, their action executions and which action execution each job belongs to; reply shapes from
+botocore's model, `codepipeline/2015-07-09/service-2.json`), the Lambda context whose remaining time follows
+the simulated clock, and the driver that
 invokes the handler with a real-shaped `CodePipeline.job` event, re-invokes with the continuation token
 under a NEW job id, retries a raised invocation as Lambda's async retry does, and can deliver the first
 event twice.
@@ -26,6 +29,8 @@ from bluegreen_sim.clock import SimClock
 from bluegreen_sim.gateway import AwsError
 
 LAMBDA_SECONDS = 900.0
+ACTION_REPLY_TIMEOUT = 1200.0  # CodePipeline fails a Lambda invoke action that sends no result for 20 minutes
+EVENT_DELAY = 5.0  # EventBridge's delivery of a state-change event to the function (assumed; undocumented)
 
 
 def _failure_types() -> frozenset[str]:
@@ -70,10 +75,55 @@ class Report:
 
 
 @dataclass
+class ActionExecution:
+    """One run of the Lambda invoke action: its continuation jobs and duplicate deliveries share it."""
+
+    pipeline_name: str
+    pipeline_execution_id: str
+    action_execution_id: str
+    user_parameters: str
+    started: float
+    stage_name: str = "Deploy"
+    action_name: str = "BlueGreen"
+    status: str = "InProgress"  # ActionExecutionStatus: InProgress | Abandoned | Succeeded | Failed
+    updated: float = 0.0
+
+    def wire(self) -> dict[str, Any]:
+        """An ActionExecutionDetail of ListActionExecutions."""
+        configuration = {"FunctionName": "bluegreen", "UserParameters": self.user_parameters}
+        return {
+            "pipelineExecutionId": self.pipeline_execution_id,
+            "actionExecutionId": self.action_execution_id,
+            "pipelineVersion": 1,
+            "stageName": self.stage_name,
+            "actionName": self.action_name,
+            "startTime": self.started,
+            "lastUpdateTime": self.updated or self.started,
+            "status": self.status,
+            "input": {
+                "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
+                "configuration": dict(configuration),
+                "resolvedConfiguration": dict(configuration),
+                "region": "us-east-1",
+                "inputArtifacts": [],
+            },
+            "output": {"outputArtifacts": [], "executionResult": {}, "outputVariables": {}},
+        }
+
+
+@dataclass
+class PipelineExecution:
+    pipeline_name: str
+    pipeline_execution_id: str
+    status: str = "InProgress"  # PipelineExecutionStatus: Cancelled | InProgress | Stopped | Stopping | ...
+
+
+@dataclass
 class Job:
     id: str
     chain: str
     status: str = "InProgress"
+    action: ActionExecution | None = None
 
 
 class JobStore:
@@ -84,11 +134,147 @@ class JobStore:
         self._lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
         self.reports: list[Report] = []
+        self.executions: dict[str, PipelineExecution] = {}
+        self.actions: dict[str, ActionExecution] = {}
+        self.lose_final_reports = 0  # the next N final report attempts fail with a 500 (lost on the way)
+        self.dead_jobs: set[str] = set()  # jobs whose invocation was killed: nothing it sends gets through
 
-    def create(self, job_id: str, chain: str) -> Job:
+    def create(self, job_id: str, chain: str, action: ActionExecution | None = None) -> Job:
         with self._lock:
-            job = self.jobs[job_id] = Job(job_id, chain)
+            job = self.jobs[job_id] = Job(job_id, chain, action=action)
             return job
+
+    def start_action(
+        self, pipeline_name: str, user_parameters: str, rng: random.Random, *, execution_id: str | None = None
+    ) -> ActionExecution:
+        """A new action execution: of a new pipeline execution, or (a person's Retry) of `execution_id`."""
+
+        def new_id() -> str:
+            return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+        with self._lock:
+            if execution_id is None:
+                execution_id = new_id()
+                self.executions[execution_id] = PipelineExecution(pipeline_name, execution_id)
+            else:
+                self.executions[execution_id].status = "InProgress"
+            action = ActionExecution(pipeline_name, execution_id, new_id(), user_parameters, self._clock.elapsed)
+            self.actions[action.action_execution_id] = action
+            return action
+
+    def stop(self, execution_id: str, *, abandon: bool) -> None:
+        """A person's "Stop execution": with `abandon`, in-progress actions end Abandoned and their jobs close."""
+        with self._lock:
+            execution = self.executions[execution_id]
+            execution.status = "Stopped" if abandon else "Stopping"
+            for action in self.actions.values():
+                if action.pipeline_execution_id == execution_id and action.status == "InProgress" and abandon:
+                    action.status, action.updated = "Abandoned", self._clock.elapsed
+            for job in self.jobs.values():
+                owner = job.action
+                if abandon and owner is not None and owner.pipeline_execution_id == execution_id:
+                    job.status = "Abandoned" if job.status == "InProgress" else job.status
+
+    def fail_action(self, action: ActionExecution, reason: str) -> None:
+        """CodePipeline gives up on an action (its job timed out, or the function died): Failed, and so the run."""
+        with self._lock:
+            action.status, action.updated = "Failed", self._clock.elapsed
+            self.executions[action.pipeline_execution_id].status = "Failed"
+            for job in self.jobs.values():
+                if job.action is action and job.status == "InProgress":
+                    job.status = "TimedOut"
+
+    def state_change_event(self, action: ActionExecution, *, execution_level: bool) -> dict[str, Any]:
+        """The EventBridge event CodePipeline emits for the action's (or its pipeline execution's) state, with
+        the fields of the user guide's "Monitoring CodePipeline events" (detail.pipeline, execution-id, state)."""
+        with self._lock:
+            execution = self.executions[action.pipeline_execution_id]
+            detail: dict[str, Any] = {"pipeline": action.pipeline_name, "version": 1}
+            detail["execution-id"] = action.pipeline_execution_id
+            if execution_level:
+                detail_type = "CodePipeline Pipeline Execution State Change"
+                detail["state"] = execution.status.upper()
+            else:
+                detail_type = "CodePipeline Action Execution State Change"
+                detail.update(
+                    stage=action.stage_name,
+                    action=action.action_name,
+                    state=action.status.upper(),
+                    type={"owner": "AWS", "category": "Invoke", "provider": "Lambda", "version": "1"},
+                )
+            return {
+                "version": "0",
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{action.action_execution_id}/{detail['state']}")),
+                "detail-type": detail_type,
+                "source": "aws.codepipeline",
+                "account": ACCOUNT,
+                "time": "2026-01-01T00:00:00Z",
+                "region": "us-east-1",
+                "resources": [f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:{action.pipeline_name}"],
+                "detail": detail,
+            }
+
+    # -- the CodePipeline API the function reads ------------------------------------------------------
+    def job_details(self, request: dict[str, Any]) -> dict[str, Any]:
+        """GetJobDetails. Raises AwsError as CodePipeline would."""
+        job_id = str(request.get("jobId"))
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.action is None:
+                raise AwsError("JobNotFoundException", f"Job {job_id} not found")
+            action = job.action
+            return {
+                "jobDetails": {
+                    "id": job_id,
+                    "accountId": ACCOUNT,
+                    "data": {
+                        "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
+                        "actionConfiguration": {
+                            "configuration": {"FunctionName": "bluegreen", "UserParameters": action.user_parameters}
+                        },
+                        "pipelineContext": {
+                            "pipelineName": action.pipeline_name,
+                            "stage": {"name": action.stage_name},
+                            "action": {"name": action.action_name, "actionExecutionId": action.action_execution_id},
+                            "pipelineArn": f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:{action.pipeline_name}",
+                            "pipelineExecutionId": action.pipeline_execution_id,
+                        },
+                        "inputArtifacts": [],
+                        "outputArtifacts": [],
+                    },
+                }
+            }
+
+    def pipeline_execution(self, request: dict[str, Any]) -> dict[str, Any]:
+        """GetPipelineExecution."""
+        name, execution_id = request.get("pipelineName"), request.get("pipelineExecutionId")
+        with self._lock:
+            execution = self.executions.get(str(execution_id))
+            if execution is None or execution.pipeline_name != name:
+                raise AwsError("PipelineExecutionNotFoundException", f"Execution {execution_id} not found")
+            return {
+                "pipelineExecution": {
+                    "pipelineName": execution.pipeline_name,
+                    "pipelineVersion": 1,
+                    "pipelineExecutionId": execution.pipeline_execution_id,
+                    "status": execution.status,
+                    "artifactRevisions": [],
+                }
+            }
+
+    def action_executions(self, request: dict[str, Any]) -> dict[str, Any]:
+        """ListActionExecutions (newest first; one page: a simulated pipeline has few)."""
+        name = request.get("pipelineName")
+        wanted = (request.get("filter") or {}).get("pipelineExecutionId")
+        with self._lock:
+            if not any(e.pipeline_name == name for e in self.executions.values()):
+                raise AwsError("PipelineNotFoundException", f"Pipeline {name} not found")
+            found = [
+                a.wire()
+                for a in self.actions.values()
+                if a.pipeline_name == name and (wanted is None or a.pipeline_execution_id == wanted)
+            ]
+            return {"actionExecutionDetails": list(reversed(found))}
 
     def receive(self, operation: str, request: dict[str, Any]) -> None:
         """Accept or reject a job result. Raises AwsError as CodePipeline would."""
@@ -97,6 +283,12 @@ class JobStore:
         try:
             with self._lock:
                 _validate(operation, request)
+                final = operation == "PutJobFailureResult" or not request.get("continuationToken")
+                if str(job_id) in self.dead_jobs:
+                    raise AwsError("ServiceUnavailableException", "the invocation that sent this was killed", 503)
+                if final and self.lose_final_reports > 0:
+                    self.lose_final_reports -= 1
+                    raise AwsError("InternalFailure", "the report was lost", 500)
                 job = self.jobs.get(str(job_id))
                 if job is None:
                     raise AwsError("JobNotFoundException", f"Job {job_id} not found")
@@ -104,6 +296,11 @@ class JobStore:
                     raise AwsError("InvalidJobStateException", f"Job {job_id} is in state {job.status}, not InProgress")
                 job.status = "Failed" if operation == "PutJobFailureResult" else "Succeeded"
                 report.accepted = True
+                if job.action is not None and final and job.action.status == "InProgress":
+                    job.action.status, job.action.updated = job.status, self._clock.elapsed
+                    execution = self.executions[job.action.pipeline_execution_id]
+                    if execution.status == "InProgress":
+                        execution.status = job.status
         except AwsError as fault:
             report.error = f"{fault.code}: {fault.message}"
             raise
@@ -181,6 +378,10 @@ class SimLambdaContext:
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self._deadline - self._clock.now()) * 1000))
 
+    def kill(self) -> None:
+        """The invocation dies: no time left from now on."""
+        self._deadline = self._clock.now()
+
 
 @dataclass
 class Invocation:
@@ -223,6 +424,9 @@ class PipelineDriver:
         artifact_credentials: dict[str, str] | None = None,
         input_artifacts: list[dict[str, Any]] | None = None,
         lambda_seconds: float = LAMBDA_SECONDS,
+        stop: str | None = None,
+        stop_delay: float = 30.0,
+        kill_after_start: bool = False,
     ) -> None:
         self._clock = clock
         self._jobs = jobs
@@ -244,6 +448,37 @@ class PipelineDriver:
         )
         self._input_artifacts = list(input_artifacts or [])
         self._lambda_seconds = lambda_seconds
+        self.action: ActionExecution | None = None
+        self._stop = (
+            stop  # "WAIT_GREEN" / "WAIT_DEPLOY": a person stops and abandons then; "between": after a hand-over
+        )
+        self._stop_delay = stop_delay
+        self._kill_after_start = kill_after_start
+        self._context: SimLambdaContext | None = None
+        self._job_id: str | None = None
+        self._events: list[dict[str, Any]] = []
+        self.stopped_at: float | None = None
+        self.killed_at: float | None = None
+
+    def phase_changed(self, phase: str) -> None:
+        """The handler entered `phase` (from the log capture): where a person stops, or the invocation dies."""
+        if self._stop == phase and self.stopped_at is None:
+            self.stopped_at = -1.0
+            self._clock.call_later(self._stop_delay, self._stop_and_abandon)
+        if self._kill_after_start and phase == "WAIT_GREEN" and self.killed_at is None:
+            # The invocation dies right after Spot started the deployment: nothing it does reaches CodePipeline
+            # any more, and its remaining time is gone (so it stops doing anything at once).
+            self.killed_at = self._clock.elapsed
+            if self._job_id is not None:
+                self._jobs.dead_jobs.add(self._job_id)
+            if self._context is not None:
+                self._context.kill()
+
+    def _stop_and_abandon(self) -> None:
+        assert self.action is not None  # noqa: S101 - set before the first invocation
+        self.stopped_at = self._clock.elapsed
+        self._jobs.stop(self.action.pipeline_execution_id, abandon=True)
+        self._events.append(self._jobs.state_change_event(self.action, execution_level=True))
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -278,11 +513,13 @@ class PipelineDriver:
         result = DriverResult(outcome="NoReport")
         continuation: str | None = None
         attempt = 0
+        self.action = self._jobs.start_action(self._name, self._params, self._rng)
         job_id = self._uuid()
-        self._jobs.create(job_id, self._name)
+        self._jobs.create(job_id, self._name, self.action)
         result.job_ids.append(job_id)
         first = True
         while len(result.invocations) < self._max:
+            self._job_id = job_id
             event = self.event(job_id, continuation)
             if first and self._duplicate_first:
                 batch = self._invoke_with_duplicate(event, job_id, result)
@@ -290,12 +527,18 @@ class PipelineDriver:
                 batch = [self._invoke(event, job_id, f"{self._name}#{len(result.invocations) + 1}", result)]
             first = False
             report = self._jobs.accepted(job_id)
+            if self.killed_at is not None:
+                return self._killed(result)
             if report is None:
                 if any(inv.raised for inv in batch) and attempt < 2:
+                    self._jobs.lose_final_reports = 0  # only the first delivery's report is lost
                     attempt += 1  # Lambda's async retry of the same event, ~1 then ~2 minutes later
                     self._clock.sleep(60.0 * attempt)
                     continue
                 result.outcome = "NoReport"
+                if self.stopped_at is not None:
+                    result.outcome = "Abandoned"
+                    self._deliver_events(result)
                 return result
             attempt = 0
             if report.operation == "PutJobFailureResult":
@@ -305,17 +548,41 @@ class PipelineDriver:
             if not continuation:
                 result.outcome = "Succeeded"
                 return result
+            if self._stop == "between" and self.stopped_at is None:
+                self._clock.sleep(self._stop_delay)  # CodePipeline has not called again yet
+                self._stop_and_abandon()
+                result.outcome = "Abandoned"
+                self._deliver_events(result)
+                return result
             self._clock.sleep(self._continuation_delay)
             job_id = self._uuid()
-            self._jobs.create(job_id, self._name)
+            self._jobs.create(job_id, self._name, self.action)
             result.job_ids.append(job_id)
         result.outcome = "TooManyInvocations"
         return result
+
+    def _killed(self, result: DriverResult) -> DriverResult:
+        """No result for 20 minutes: CodePipeline fails the action, and emits the state-change events."""
+        assert self.action is not None  # noqa: S101
+        self._clock.sleep(max(0.0, (self.killed_at or 0.0) + ACTION_REPLY_TIMEOUT - self._clock.elapsed))
+        self._jobs.fail_action(self.action, "no result from the function for 20 minutes")
+        self._events.append(self._jobs.state_change_event(self.action, execution_level=False))
+        result.outcome = "ActionTimedOut"
+        self._deliver_events(result)
+        return result
+
+    def _deliver_events(self, result: DriverResult) -> None:
+        """EventBridge invokes the function with each state-change event, a few seconds later."""
+        while self._events:
+            event = self._events.pop(0)
+            self._clock.sleep(EVENT_DELAY)
+            self._invoke(event, "-", f"{self._name}#event", result)
 
     def _invoke(self, event: dict[str, Any], job_id: str, name: str, result: DriverResult) -> Invocation:
         inv = Invocation(job_id, name, self._clock.elapsed)
         result.invocations.append(inv)
         context = SimLambdaContext(self._clock, self._uuid(), seconds=self._lambda_seconds)
+        self._context = context
         try:
             inv.returned = self._handler(event, context)
         except Exception as exc:  # noqa: BLE001 - Lambda records any escaping error and retries

@@ -3,7 +3,8 @@
 Owns the AWS wire in front of moto: it reads the service from the SigV4 credential scope and the operation
 from `X-Amz-Target` (JSON protocol), `Action` (query protocol) or the method and path (S3); records
 "service:Operation" per call; answers itself what moto does not implement (CodeDeploy StopDeployment,
-ListDeploymentTargets, BatchGetDeploymentTargets, GetDeploymentConfig; CodePipeline job results), checks
+ListDeploymentTargets, BatchGetDeploymentTargets, GetDeploymentConfig; CodePipeline job results, job details,
+pipeline and action executions), checks
 CreateDeployment the way CodeDeploy does (targets must exist, one active deployment per group), gives
 deployments real-looking `d-` ids, and patches moto's empty `errorInformation`. Everything else goes to
 moto unchanged. Setup code talks to moto directly, so the ledger holds only the handler's calls.
@@ -21,7 +22,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 from moto.codedeploy.models import codedeploy_backends
@@ -81,7 +82,16 @@ class AwsLedger:
             self.statuses[status] += 1
 
 
-JobResultSink = Callable[[str, dict[str, Any]], None]
+class CodePipelineSide(Protocol):
+    """The simulated CodePipeline behind the gateway (bluegreen_sim.codepipeline.JobStore)."""
+
+    def receive(self, operation: str, request: dict[str, Any]) -> None: ...
+
+    def job_details(self, request: dict[str, Any]) -> dict[str, Any]: ...
+
+    def pipeline_execution(self, request: dict[str, Any]) -> dict[str, Any]: ...
+
+    def action_executions(self, request: dict[str, Any]) -> dict[str, Any]: ...
 
 
 class AwsGateway:
@@ -94,7 +104,7 @@ class AwsGateway:
         fleet: Fleet,
         groups: Elastigroups,
         codedeploy: CodeDeploySim,
-        job_results: JobResultSink,
+        codepipeline: CodePipelineSide,
         deploy_behaviour: Callable[[str, str, Mapping[str, Any]], DeployBehaviour],
         *,
         artifact_store: tuple[str, str] | None = None,
@@ -104,7 +114,7 @@ class AwsGateway:
         self.fleet = fleet
         self.groups = groups
         self.codedeploy = codedeploy
-        self.job_results = job_results
+        self.codepipeline = codepipeline
         self.deploy_behaviour = deploy_behaviour
         # (bucket, access key id of the pipeline's artifact credentials)
         self.artifact_store = artifact_store
@@ -334,12 +344,21 @@ class AwsGateway:
 
     # -- CodePipeline -----------------------------------------------------------------------------------
     def _put_success(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.job_results("PutJobSuccessResult", request)
+        self.codepipeline.receive("PutJobSuccessResult", request)
         return {}
 
     def _put_failure(self, request: dict[str, Any]) -> dict[str, Any]:
-        self.job_results("PutJobFailureResult", request)
+        self.codepipeline.receive("PutJobFailureResult", request)
         return {}
+
+    def _job_details(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.codepipeline.job_details(request)
+
+    def _pipeline_execution(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.codepipeline.pipeline_execution(request)
+
+    def _action_executions(self, request: dict[str, Any]) -> dict[str, Any]:
+        return self.codepipeline.action_executions(request)
 
     _local: ClassVar[dict[tuple[str, str], Callable[[AwsGateway, dict[str, Any]], dict[str, Any]]]] = {
         ("codedeploy", "StopDeployment"): _stop_deployment,
@@ -348,6 +367,9 @@ class AwsGateway:
         ("codedeploy", "GetDeploymentConfig"): _get_config,
         ("codepipeline", "PutJobSuccessResult"): _put_success,
         ("codepipeline", "PutJobFailureResult"): _put_failure,
+        ("codepipeline", "GetJobDetails"): _job_details,
+        ("codepipeline", "GetPipelineExecution"): _pipeline_execution,
+        ("codepipeline", "ListActionExecutions"): _action_executions,
     }
 
 

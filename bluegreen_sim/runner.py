@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 from bluegreen_sim.cloud import Build, Cloud, Pipeline, Revision, TokenSource
-from bluegreen_sim.codepipeline import DriverResult, Report
+from bluegreen_sim.codepipeline import DriverResult, PipelineDriver, Report
 from bluegreen_sim.elastigroup import Interruption
 from bluegreen_sim.logcapture import LogCapture, PhaseChange
 from bluegreen_sim.scenarios import SCENARIOS, Execution, Scenario
@@ -81,6 +81,7 @@ class SimulationResult:
     executions: list[dict[str, Any]] = field(default_factory=list)
     # AWS calls signed with the pipeline's artifact credentials (not the function's role): "service:Op" -> count.
     artifact_calls: Counter[str] = field(default_factory=Counter)
+    reclaimed: list[dict[str, Any]] = field(default_factory=list)  # what reclaim stopped, and when
     canaries: tuple[str, ...] = field(default=(), repr=False)  # the secrets that must never appear
 
     def to_json(self) -> dict[str, Any]:
@@ -138,7 +139,11 @@ def run_scenario(
         if scenario.alarm_fires is not None:
             cloud.clock.add_listener(_alarm_trigger(cloud, pipeline, *scenario.alarm_fires))
 
+        drivers: list[PipelineDriver] = []
+
         def on_phase(change: PhaseChange) -> None:
+            for d in drivers:
+                d.phase_changed(change.phase)
             if observer is not None:
                 observer.phase(change, cloud.counts(pipeline))
 
@@ -176,7 +181,11 @@ def run_scenario(
                 build=build,
                 name=pipeline.name if len(runs) == 1 else f"{pipeline.name}-x{n + 1}",
                 lambda_seconds=scenario.lambda_seconds,
+                stop=scenario.stop,
+                kill_after_start=scenario.kill_after_start,
             )
+            drivers.append(driver)
+            cloud.jobs.lose_final_reports = scenario.lose_final_reports
             started = cloud.clock.elapsed
             deployments_before = len(cloud.gateway.deployed_revisions)
             driven = driver.run()
@@ -210,6 +219,7 @@ def run_scenario(
             revision,
             simulated,
             time.perf_counter() - wall,
+            drivers,
         )
 
 
@@ -271,6 +281,7 @@ def _judge(
     revision: str,
     simulated: float,
     wall: float,
+    drivers: list[PipelineDriver],
 ) -> SimulationResult:
     driven = _combined(executions)
     deployed = [_revision_text(revision) for _, revision in cloud.gateway.deployed_revisions]
@@ -288,7 +299,7 @@ def _judge(
     finals = [r for r in accepted if r.final]
     per_job = Counter(r.job_id for r in accepted)
     rejected = [r for r in reports if not r.accepted]
-    allowed_rejections = ("InvalidJobStateException",) if scenario.duplicate_first else ()
+    allowed_rejections: tuple[str, ...] = ("InvalidJobStateException",) if scenario.duplicate_first else ()
     returns = [inv.returned for inv in driven.invocations]
     everything = "\n".join([log.text(), json.dumps([r.request for r in reports]), json.dumps(returns, default=str)])
     succeeded = driven.outcome == "Succeeded"
@@ -297,16 +308,35 @@ def _judge(
         if allowed_rejections
         else "no report rejected by CodePipeline"
     )
+    if scenario.lose_final_reports:
+        allowed_rejections += ("InternalFailure",)
     checks = {
-        "exactly one final report": len(finals) == len(executions)
-        and not any(d.driven.outcome in ("NoReport", "TooManyInvocations") for d in executions),
-        "every job answered exactly once": all(per_job.get(j) == 1 for j in driven.job_ids),
-        rejection_label: all((r.error or "").startswith(allowed_rejections) for r in rejected),
-        "handler never raised": not any(inv.raised for inv in driven.invocations),
         "no invocation overran 900 s": not any(inv.overran for inv in driven.invocations),
         "token and credentials never in output": not any(s in everything for s in secrets),
         f"at least {scenario.min_invocations} invocation(s)": len(driven.invocations) >= scenario.min_invocations,
     }
+    if not scenario.reclaims:
+        checks["exactly one final report"] = len(finals) == len(executions) and not any(
+            d.driven.outcome in ("NoReport", "TooManyInvocations") for d in executions
+        )
+        checks["every job answered exactly once"] = all(per_job.get(j) == 1 for j in driven.job_ids)
+        checks[rejection_label] = all((r.error or "").startswith(allowed_rejections) for r in rejected)
+        checks["handler never raised"] = not any(inv.raised for inv in driven.invocations[scenario_raises(scenario) :])
+    if scenario.reclaims or scenario.lose_final_reports:
+        group = pipeline.group
+        runs = [
+            r
+            for r in cloud.codedeploy.runs.values()
+            if (r.application, r.group) == (pipeline.app_name, pipeline.deployment_group)
+        ]
+        checks["no Spot deployment of the run in progress"] = not any(bg.open for bg in group.deployments)
+        checks["no CodeDeploy deployment of the run in progress"] = all(r.done for r in runs)
+        checks["no success reported for a stopped run"] = not any(
+            r.operation == "PutJobSuccessResult" and r.final for r in accepted
+        )
+        checks["at most one CodeDeploy deployment"] = len(runs) <= 1
+    if scenario.reclaims:
+        checks["the run was reclaimed"] = bool(_reclaimed(log))
     if succeeded:
         checks["blues retired"] = counts["blues"] == 0
         checks["greens serving"] = counts["greens"] == instances
@@ -387,6 +417,7 @@ def _judge(
         wall_seconds=round(wall, 3),
         simulated_seconds=simulated,
         final_message=_final_message(final),
+        reclaimed=[e for d in drivers for e in _world_events(d)] + _reclaimed(log),
         canaries=tuple(secrets),
         interruptions=[asdict(i) for i in interruptions],
         deployed_revisions=deployed,
@@ -461,6 +492,34 @@ def metrics_summary(lines: list[str]) -> dict[str, Any]:
                 summary[metric["Name"]] = value
         summary["Outcome"] = record.get("Outcome")
     return summary
+
+
+def scenario_raises(scenario: Scenario) -> int:
+    """How many invocations of the scenario may raise (a lost report is raised so Lambda retries it)."""
+    return 1 if scenario.lose_final_reports else 0
+
+
+def _world_events(driver: PipelineDriver) -> list[dict[str, Any]]:
+    """When CodePipeline stopped waiting: the person's stop, or the invocation's death."""
+    events = []
+    if driver.stopped_at is not None and driver.stopped_at >= 0:
+        events.append({"elapsed": driver.stopped_at, "message": "a person stopped and abandoned the execution"})
+    if driver.killed_at is not None:
+        events.append({"elapsed": driver.killed_at, "message": "the invocation died after the Spot start"})
+    return events
+
+
+def _reclaimed(log: LogCapture) -> list[dict[str, Any]]:
+    """What the handler reclaimed, and when (simulated seconds): its log records marked `reclaimed`."""
+    found = []
+    for elapsed, line in log.lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("reclaimed"):
+            found.append({"elapsed": elapsed, "message": str(record.get("message", ""))})
+    return found
 
 
 def _final_message(report: Report | None) -> str:

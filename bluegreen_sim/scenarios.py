@@ -62,6 +62,14 @@ class Scenario:
         return self.timeout + math.ceil(max(0, instances - DESIGN_INSTANCES) * per_instance)
 
     lambda_seconds: float = 900.0  # the function's configured timeout
+    stop: str | None = None  # a person stops and abandons the execution: in this phase, or "between" invocations
+    lose_final_reports: int = 0  # attempts at the final report that fail, until Lambda's retry of the event
+    kill_after_start: bool = False  # the invocation dies right after Spot started the deployment
+
+    @property
+    def reclaims(self) -> bool:
+        """CodePipeline stops waiting for the run: the function must reclaim it."""
+        return self.stop is not None or self.kill_after_start
 
 
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
@@ -141,6 +149,41 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType(
                 alarms=2,
                 bake_time=1200,
                 min_invocations=2,
+            ),
+            Scenario(
+                "pipeline-stopped",
+                "a person stops and abandons the execution while the greens launch: the hand-over is refused and "
+                "the run is reclaimed in band",
+                "Abandoned",
+                group=GroupBehaviour(launch_delay=1100.0),
+                stop="WAIT_GREEN",
+            ),
+            Scenario(
+                "pipeline-stopped-deploying",
+                "a person stops and abandons the execution while CodeDeploy deploys: both deployments are stopped",
+                "Abandoned",
+                deploy=DeployBehaviour(lifecycle=tuple((event, 300.0) for event, _ in LIFECYCLE)),
+                stop="WAIT_DEPLOY",
+            ),
+            Scenario(
+                "pipeline-stopped-between",
+                "a person stops and abandons the execution between two invocations: CodePipeline's event reclaims it",
+                "Abandoned",
+                group=GroupBehaviour(launch_delay=1100.0),
+                stop="between",
+            ),
+            Scenario(
+                "report-lost",
+                "the final (failure) report is lost; Lambda's retry reports the true outcome with CodeDeploy's cause",
+                "Failed:JobFailed",
+                deploy=DeployBehaviour(fail_instance=1, fail_event="AfterInstall"),
+                lose_final_reports=1000,  # every attempt of the first delivery, whatever boto3's retries
+            ),
+            Scenario(
+                "invocation-killed",
+                "the invocation dies after the Spot start; CodePipeline fails the action, its event reclaims the run",
+                "ActionTimedOut",
+                kill_after_start=True,
             ),
             Scenario(
                 "duplicate-delivery",

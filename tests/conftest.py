@@ -26,7 +26,7 @@ from bluegreen.handler import create_handler
 from tests.fakes.awsjson import AwsJsonServer
 from tests.fakes.clock import FakeClock, FakeLambdaContext
 from tests.fakes.codedeploy import FakeCodeDeploy
-from tests.fakes.codepipeline import FakeCodePipeline, Report
+from tests.fakes.codepipeline import ActionExecution, FakeCodePipeline, Report
 from tests.fakes.spot import FakeSpot
 
 CANARY_TOKEN = "canary-TOKEN-5f1e2d3c"
@@ -139,6 +139,7 @@ class Cloud:
     s3: Any
     log_stream: io.StringIO
     environ: dict[str, str]
+    action: ActionExecution
     cloudwatch: Any = None
     boto3_session: Any = None  # a session whose botocore events a test hooks (tests/fakes/cloudwatch.py)
     results: list[dict[str, Any] | None] = field(default_factory=list)
@@ -158,14 +159,16 @@ class Cloud:
         job_id: str,
         continuation: str | None = None,
         artifacts: list[dict[str, Any]] | None = None,
+        *,
+        action: ActionExecution | None = None,
     ) -> dict[str, Any]:
+        """The event of a job of `action` (the cloud's current action execution by default), known to CodePipeline."""
+        user_parameters = params if isinstance(params, str) else json.dumps(params)
+        action = action or self.action
+        action.user_parameters = user_parameters
+        self.codepipeline.add_job(job_id, action)
         data: dict[str, Any] = {
-            "actionConfiguration": {
-                "configuration": {
-                    "FunctionName": "bluegreen",
-                    "UserParameters": params if isinstance(params, str) else json.dumps(params),
-                }
-            },
+            "actionConfiguration": {"configuration": {"FunctionName": "bluegreen", "UserParameters": user_parameters}},
             "inputArtifacts": artifacts or [],
             "outputArtifacts": [],
             "artifactCredentials": dict(ARTIFACT_CREDENTIALS),
@@ -286,6 +289,7 @@ def cloud(
             spot=spot,
             codedeploy=codedeploy,
             codepipeline=codepipeline,
+            action=codepipeline.start_action(),
             ec2=ec2,
             s3=s3,
             cloudwatch=boto3.client("cloudwatch", region_name="us-east-1"),

@@ -58,6 +58,8 @@ class Expect:
     cleanup: Cleanup = NOTHING
     recorded: bool = True
     logged: tuple[str, ...] = ()  # words the invocation's log must contain
+    not_logged: tuple[str, ...] = ()  # words it must not contain
+    green_from_job_id: bool = False  # the run's GreenIdentifier came from the job id (GetJobDetails unreadable)
 
 
 UNKNOWN_WORD = "<the cell's unknown Spot state word>"  # Spot's client logs each word it does not know, once
@@ -80,6 +82,32 @@ def dropped(outcome: Expect) -> Expect:
 def unrecorded(outcome: Expect) -> Expect:
     """The outcome, reported with a 200 that the fault proxy gave in CodePipeline's stead (so the fake saw none)."""
     return replace(outcome, recorded=False)
+
+
+NO_IDENTITY = "reclaim cannot find this run"  # the warning of a run that could not read its action execution
+
+
+def under_the_job_id(outcome: Expect) -> Expect:
+    """GetJobDetails could not be read: the run goes on under a GreenIdentifier from the job id, and warns that
+    reclaim cannot find it (Troubleshooting: `reclaim cannot find this run`)."""
+    return replace(outcome, logged=(NO_IDENTITY,), green_from_job_id=True)
+
+
+def identified(outcome: Expect) -> Expect:
+    """GetJobDetails was read (boto3's retries absorbed the fault): the GreenIdentifier is the action execution's."""
+    return replace(outcome, not_logged=(NO_IDENTITY,))
+
+
+CANNOT_TELL = "why cannot be told"
+NOTHING_DEPLOYED = "nothing was deployed"
+
+
+def refused_and_judged(verdict: str) -> Expect:
+    """The dry run's report is refused (a person stopped and abandoned the execution); reading CodePipeline then
+    tells that the run ended, so the log says nothing was deployed, or fails, so the log names what to stop by
+    hand (README Troubleshooting: `why cannot be told ... stop by hand`)."""
+    other = NOTHING_DEPLOYED if verdict == CANNOT_TELL else CANNOT_TELL
+    return replace(dropped(DRY_RUN_PASSES), logged=("no longer waits for this job", verdict), not_logged=(other,))
 
 
 def raised(call: str) -> Expect:
@@ -1371,5 +1399,76 @@ EXPECTED: dict[str, dict[str, Expect]] = {
         # JobNotFoundException: another delivery already reported the job; nothing is raised and the log says
         # CodePipeline no longer waits for this job.
         "not-found": dropped(PARAMETERS_REFUSED),
+    },
+    "codepipeline:GetJobDetails": {
+        # Which action execution the job belongs to. Any failure leaves the run as it was without it: it goes on
+        # under the job id, warning that reclaim cannot find it (README Troubleshooting: `reclaim cannot find this
+        # run`); the deployment itself is not affected (phases: START).
+        "400": under_the_job_id(DEPLOYED),
+        "401": under_the_job_id(DEPLOYED),
+        "403": under_the_job_id(DEPLOYED),
+        "404": under_the_job_id(DEPLOYED),
+        # boto3's own retries (standard mode, 3 attempts) absorb it: the action execution is known.
+        "429-once": identified(DEPLOYED),
+        "500-once": identified(DEPLOYED),
+        "502-once": identified(DEPLOYED),
+        "503-once": identified(DEPLOYED),
+        "reset-once": identified(DEPLOYED),
+        "throttling-once": identified(DEPLOYED),
+        # Outlasting boto3's retries, an unreadable reply, no permission, an unknown job: under the job id.
+        "500-persistent": under_the_job_id(DEPLOYED),
+        "502-persistent": under_the_job_id(DEPLOYED),
+        "503-persistent": under_the_job_id(DEPLOYED),
+        "reset-persistent": under_the_job_id(DEPLOYED),
+        "not-json": under_the_job_id(DEPLOYED),
+        "bad-shape": under_the_job_id(DEPLOYED),
+        "access-denied": under_the_job_id(DEPLOYED),
+        "not-found": under_the_job_id(DEPLOYED),
+    },
+    "codepipeline:GetPipelineExecution": {
+        # Read after the dry run's report was refused. When boto3's retries absorb the fault, CodePipeline says the
+        # execution is Stopped and the action Abandoned: the run ended, and as a dry run nothing was deployed. Any
+        # fault that persists means the verdict cannot be told: an ERROR names what to stop by hand. Nothing is
+        # stopped either way, and nothing is reported (the job is no longer in progress).
+        "400": refused_and_judged(CANNOT_TELL),
+        "401": refused_and_judged(CANNOT_TELL),
+        "403": refused_and_judged(CANNOT_TELL),
+        "404": refused_and_judged(CANNOT_TELL),
+        "429-once": refused_and_judged(NOTHING_DEPLOYED),
+        "500-once": refused_and_judged(NOTHING_DEPLOYED),
+        "500-persistent": refused_and_judged(CANNOT_TELL),
+        "502-once": refused_and_judged(NOTHING_DEPLOYED),
+        "502-persistent": refused_and_judged(CANNOT_TELL),
+        "503-once": refused_and_judged(NOTHING_DEPLOYED),
+        "503-persistent": refused_and_judged(CANNOT_TELL),
+        "reset-once": refused_and_judged(NOTHING_DEPLOYED),
+        "reset-persistent": refused_and_judged(CANNOT_TELL),
+        "not-json": refused_and_judged(CANNOT_TELL),
+        "bad-shape": refused_and_judged(CANNOT_TELL),
+        "throttling-once": refused_and_judged(NOTHING_DEPLOYED),
+        "access-denied": refused_and_judged(CANNOT_TELL),
+        "not-found": refused_and_judged(CANNOT_TELL),
+    },
+    "codepipeline:ListActionExecutions": {
+        # As for GetPipelineExecution, except an unreadable list (not JSON, the wrong shape) reads as empty: with the
+        # execution Stopped, a run it no longer lists has ended all the same (bluegreen.reclaim.judge).
+        "400": refused_and_judged(CANNOT_TELL),
+        "401": refused_and_judged(CANNOT_TELL),
+        "403": refused_and_judged(CANNOT_TELL),
+        "404": refused_and_judged(CANNOT_TELL),
+        "429-once": refused_and_judged(NOTHING_DEPLOYED),
+        "500-once": refused_and_judged(NOTHING_DEPLOYED),
+        "500-persistent": refused_and_judged(CANNOT_TELL),
+        "502-once": refused_and_judged(NOTHING_DEPLOYED),
+        "502-persistent": refused_and_judged(CANNOT_TELL),
+        "503-once": refused_and_judged(NOTHING_DEPLOYED),
+        "503-persistent": refused_and_judged(CANNOT_TELL),
+        "reset-once": refused_and_judged(NOTHING_DEPLOYED),
+        "reset-persistent": refused_and_judged(CANNOT_TELL),
+        "not-json": refused_and_judged(NOTHING_DEPLOYED),
+        "bad-shape": refused_and_judged(NOTHING_DEPLOYED),
+        "throttling-once": refused_and_judged(NOTHING_DEPLOYED),
+        "access-denied": refused_and_judged(CANNOT_TELL),
+        "not-found": refused_and_judged(CANNOT_TELL),
     },
 }

@@ -58,7 +58,7 @@ from tests.conftest import (
 from tests.fakes.awsjson import AwsJsonServer
 from tests.fakes.clock import FakeClock, FakeLambdaContext
 from tests.fakes.codedeploy import FakeCodeDeploy, FakeDeployment, Script
-from tests.fakes.codepipeline import FakeCodePipeline
+from tests.fakes.codepipeline import REPORTS, ActionExecution, FakeCodePipeline
 from tests.fakes.faultproxy import AwsError, ConnectionReset, FaultProxy, ProxyFault, RawBody
 from tests.fakes.spot import FakeSpot, Fault, SpotDeploymentRecord, dripping
 from tests.fault_matrix_expectations import (
@@ -135,7 +135,9 @@ AWS_KINDS = (
 # of wall time, so those two run on one call only; every call meets throttling that lasts one attempt.
 EXPENSIVE_KINDS = ("429-persistent", "throttling-persistent")
 
-Scenario = Literal["dry-run", "deploy", "failing-deploy", "bad-parameters", "stalled-greens", "stalled-deploy"]
+Scenario = Literal[
+    "dry-run", "deploy", "failing-deploy", "bad-parameters", "stalled-greens", "stalled-deploy", "refused"
+]
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class Call:
     kinds: tuple[str, ...] = AWS_KINDS
     not_found: str | None = None  # the service's own not-found code for this operation
     limit: str | None = None  # the service's own limit code for this operation
-    role: Literal["primary", "cleanup", "diagnostic", "report"] = "primary"
+    role: Literal["primary", "cleanup", "diagnostic", "report", "identity", "refusal"] = "primary"
 
 
 def _spot(key: str, scenario: Scenario, operation: str, *, kinds: tuple[str, ...] = SPOT_KINDS) -> Call:
@@ -241,6 +243,8 @@ CALLS = (
         not_found="ResourceNotFoundException",
     ),
     _aws("ssm", "GetParameter", "dry-run", names=("API_TOKEN_PARAMETER",), not_found="ParameterNotFound"),
+    # Which action execution the job belongs to: when it cannot be told, the run goes on under the job id.
+    _aws("codepipeline", "GetJobDetails", "deploy", not_found="JobNotFoundException", role="identity"),
     _aws(
         "codepipeline",
         "PutJobSuccessResult",
@@ -250,6 +254,15 @@ CALLS = (
         role="report",
     ),
     _aws("codepipeline", "PutJobFailureResult", "bad-parameters", not_found="JobNotFoundException", role="report"),
+    # Why CodePipeline refused a report (the execution was stopped and abandoned before the dry run reported).
+    _aws(
+        "codepipeline",
+        "GetPipelineExecution",
+        "refused",
+        not_found="PipelineExecutionNotFoundException",
+        role="refusal",
+    ),
+    _aws("codepipeline", "ListActionExecutions", "refused", not_found="PipelineNotFoundException", role="refusal"),
 )
 
 
@@ -270,7 +283,7 @@ POLLED = (
 
 
 CELLS = [(call, kind) for call in CALLS for kind in _kinds(call)]
-CELL_COUNT = 432  # asserted below, so the matrix cannot silently shrink
+CELL_COUNT = 486  # asserted below, so the matrix cannot silently shrink
 
 
 def test_the_matrix_covers_every_call_with_every_fault() -> None:
@@ -296,6 +309,7 @@ def test_the_matrix_covers_every_call_with_every_fault() -> None:
         "s3:HeadObject",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
+        "codepipeline:GetJobDetails",
         "codepipeline:PutJobSuccessResult",
         "codepipeline:PutJobFailureResult",
     }
@@ -399,6 +413,7 @@ class Cell:
     codepipeline: FakeCodePipeline
     job_id: str
     params: dict[str, Any]
+    action: ActionExecution
 
     @property
     def unknown_state(self) -> str:
@@ -406,6 +421,12 @@ class Cell:
 
     @property
     def green(self) -> str:
+        """The run's GreenIdentifier: from its action execution, as CodePipeline's GetJobDetails tells it."""
+        return green_identifier(self.action.action_execution_id)
+
+    @property
+    def job_green(self) -> str:
+        """The GreenIdentifier a run falls back to when GetJobDetails cannot be read: from the job id."""
         return green_identifier(self.job_id)
 
     def event(self) -> dict[str, Any]:
@@ -445,7 +466,7 @@ def _new_cell(world: World, call: Call, kind: str, number: int) -> Cell:
     world.codedeploy_server.service = codedeploy
     world.codepipeline_server.service = codepipeline
     params = user_parameters()
-    if call.scenario == "dry-run":
+    if call.scenario in ("dry-run", "refused"):
         params["DRY_RUN"] = True
     elif call.scenario == "failing-deploy":
         codedeploy.script = Script(duration=0, outcome="Failed")
@@ -483,7 +504,11 @@ def _new_cell(world: World, call: Call, kind: str, number: int) -> Cell:
         spot.capacity = 0  # no capacity target: the green count comes from the group's status
         spot.status_instances = 1
     job_id = f"fault-matrix-{number:04d}"
-    return Cell(call, kind, world, spot, codedeploy, codepipeline, job_id, params)
+    action = codepipeline.start_action(json.dumps(params))
+    codepipeline.add_job(job_id, action)
+    if call.scenario == "refused":
+        codepipeline.stop(action)  # "Stop and abandon": the dry run's report will be refused
+    return Cell(call, kind, world, spot, codedeploy, codepipeline, job_id, params, action)
 
 
 # ---- injecting one fault --------------------------------------------------------------------------------------
@@ -671,9 +696,11 @@ def test_fault_cell(world: World, call: Call, kind: str, number: int) -> None:
 
     for word in expect.logged:
         assert (cell.unknown_state if word == UNKNOWN_WORD else word) in logs
+    for word in expect.not_logged:
+        assert word not in logs, logs
 
     # Exactly one report (attempts of the same report may repeat when a fault made boto3 retry).
-    report_calls = world.proxy.operations("codepipeline")
+    report_calls = [op for op in world.proxy.operations("codepipeline") if op in REPORTS]
     assert len(set(report_calls)) == 1, report_calls
     assert len(cell.codepipeline.reports) == (1 if expect.recorded else 0), cell.codepipeline.reports
     if expect.result == "raise":
@@ -702,7 +729,7 @@ def test_fault_cell(world: World, call: Call, kind: str, number: int) -> None:
         assert result["spotDeploymentId"] == cell.spot.deployments[0].deployment_id
 
     # What became of what the run launched: no green capacity left behind, or what to do by hand.
-    _assert_cleanup(cell, expect.cleanup, summary)
+    _assert_cleanup(cell, expect.cleanup, summary, cell.job_green if expect.green_from_job_id else cell.green)
 
 
 def _assert_mentions(text: str, expect: Expect) -> None:
@@ -710,8 +737,8 @@ def _assert_mentions(text: str, expect: Expect) -> None:
     assert not missing, (missing, text)
 
 
-def _assert_cleanup(cell: Cell, cleanup: Cleanup, summary: str) -> None:
-    ours = [d for d in cell.spot.deployments if d.green == cell.green]
+def _assert_cleanup(cell: Cell, cleanup: Cleanup, summary: str, green: str) -> None:
+    ours = [d for d in cell.spot.deployments if d.green == green]
     stops = cell.spot.calls_to("PUT", "stop")
     if cleanup == NOTHING:
         assert ours == [], ours
@@ -722,7 +749,7 @@ def _assert_cleanup(cell: Cell, cleanup: Cleanup, summary: str) -> None:
         assert ours == [], ours
         assert stops == 0
         assert (
-            f"Cleanup FAILED, do this by hand: look for a blue/green deployment tagged GreenIdentifier={cell.green}"
+            f"Cleanup FAILED, do this by hand: look for a blue/green deployment tagged GreenIdentifier={green}"
             in summary
         ), summary
         return

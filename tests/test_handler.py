@@ -198,7 +198,7 @@ def test_the_same_event_delivered_twice_starts_only_one_spot_deployment(cloud: C
     assert cloud.spot.calls_to("POST", "deployments") == 1
     assert len(cloud.codedeploy.deployments) == 1
     assert len(cloud.codepipeline.reports) == 1
-    assert "another delivery reported it" in cloud.logs
+    assert "another delivery answered it" in cloud.logs
 
 
 def test_console_test_runs_the_flow_and_returns_the_result_without_calling_codepipeline(cloud: Cloud) -> None:

@@ -24,6 +24,8 @@ SUCCEEDING = [n for n in ALL if SCENARIOS[n].expected == "Succeeded"]
 FAILING = [n for n in ALL if SCENARIOS[n].expected != "Succeeded" and not SCENARIOS[n].fails_after_deploy]
 # Failing after CodeDeploy succeeded (an alarm during the bake): the greens are left serving, by design.
 FAILING_AFTER_DEPLOY = [n for n in ALL if SCENARIOS[n].fails_after_deploy]
+REPORTED = [n for n in ALL if not SCENARIOS[n].reclaims]  # CodePipeline waits for their final report
+RECLAIMED = [n for n in ALL if SCENARIOS[n].reclaims]
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -33,7 +35,7 @@ def test_scenario_ends_with_its_expected_outcome(name):
     assert result.passed, {k: v for k, v in result.checks.items() if not v}
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", REPORTED)
 def test_exactly_one_final_report_per_run(name):
     result = result_of(name)
     finals = [
@@ -376,3 +378,61 @@ def test_short_lambda_timeout_is_refused_naming_the_900_s_setting_before_anythin
     assert "set the function's timeout to 900 s" in result.final_message
     assert result.checks["nothing launched"]
     assert result.invocations == 1
+
+
+# ---- reclaim: CodePipeline stops waiting for the run -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", RECLAIMED)
+def test_nothing_of_a_run_codepipeline_stopped_waiting_for_outlives_it(name):
+    result = result_of(name)
+    assert result.greens_left_running == 0
+    assert result.checks["no Spot deployment of the run in progress"]
+    assert result.checks["no CodeDeploy deployment of the run in progress"]
+    assert result.checks["no success reported for a stopped run"]
+    assert result.checks["at most one CodeDeploy deployment"]
+    assert not any(r["accepted"] and r["operation"] == "PutJobSuccessResult" and not r["request"].get(
+        "continuationToken") for r in result.reports)  # fmt: skip
+
+
+@pytest.mark.parametrize("name", RECLAIMED)
+def test_the_timeline_shows_what_was_reclaimed_and_when(name):
+    result = result_of(name)
+    when_lost = result.reclaimed[0]
+    assert when_lost["message"] in (
+        "a person stopped and abandoned the execution",
+        "the invocation died after the Spot start",
+    )
+    reclaims = result.reclaimed[1:]
+    assert reclaims
+    assert all(r["elapsed"] >= when_lost["elapsed"] for r in reclaims)
+    assert any("stopped" in r["message"] for r in reclaims), reclaims
+
+
+def test_a_stop_while_codedeploy_deploys_stops_the_codedeploy_deployment_with_rollback():
+    result = result_of("pipeline-stopped-deploying")
+    assert any("stopped CodeDeploy deployment" in r["message"] for r in result.reclaimed)
+    assert result.aws_calls["codedeploy:CreateDeployment"] == 1
+
+
+def test_a_stop_between_invocations_is_reclaimed_by_codepipelines_event():
+    result = result_of("pipeline-stopped-between")
+    assert result.invocation_details[-1]["name"].endswith("#event")
+    assert any("Spot deployment" in r["message"] and "stopped" in r["message"] for r in result.reclaimed[1:])
+
+
+def test_an_invocation_killed_after_the_start_is_reclaimed_when_codepipeline_fails_the_action():
+    result = result_of("invocation-killed")
+    killed, *reclaims = result.reclaimed
+    assert reclaims[0]["elapsed"] >= killed["elapsed"] + 1200  # CodePipeline's 20 minutes without a reply
+    assert "stopped Spot deployment" in reclaims[0]["message"]
+
+
+def test_a_lost_failure_report_is_reported_again_with_codedeploys_cause():
+    result = result_of("report-lost")
+    assert result.invocations == 2
+    assert result.invocation_details[0]["raised"]  # the report was lost: raised so Lambda retries
+    assert "HEALTH_CONSTRAINTS" in result.final_message
+    assert "Spot deployment ended" not in result.final_message
+    assert result.spot_deployments_started == 1
+    assert result.aws_calls["codedeploy:CreateDeployment"] == 1

@@ -34,7 +34,7 @@ def code_blocks(language: str) -> list[str]:
         "bluegreen.lambda_handler",
         "Python 3.12",
         "15 min",
-        "Retry attempts **0**",
+        "Retry attempts **2**",
         "sam deploy --template-file template.yaml",
         "aws cloudformation package",
         "aws cloudformation deploy",

@@ -14,6 +14,9 @@ import pytest
 from tests.packaging.helpers import POLICY_FILE, all_actions, as_list, console_script, policy_statements
 
 EXPECTED_ACTIONS = {
+    "codepipeline:GetJobDetails",
+    "codepipeline:GetPipelineExecution",
+    "codepipeline:ListActionExecutions",
     "codepipeline:PutJobSuccessResult",
     "codepipeline:PutJobFailureResult",
     "codedeploy:GetDeploymentGroup",

@@ -116,8 +116,8 @@ def test_runtime_and_architecture_parameters(template):
     assert sorted(parameters["Architecture"]["AllowedValues"]) == ["arm64", "x86_64"]
 
 
-def test_lambda_never_retries_an_async_invocation(template):
-    assert function_properties(template)["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+def test_lambda_retries_an_async_invocation_twice_so_a_lost_report_is_made_again(template):
+    assert function_properties(template)["EventInvokeConfig"]["MaximumRetryAttempts"] == 2
 
 
 def test_environment_names_the_secret_only_when_given(template):
@@ -187,3 +187,21 @@ def test_the_failed_deployment_alarm_and_dashboard_exist_only_when_asked_for(tem
     shown = {m[1] for w in widgets for m in w["properties"]["metrics"]}
     assert shown == {"DeploymentSucceeded", "DeploymentFailed", "GreenLaunchSeconds", "DeploySeconds",
                      "BakeSeconds", "TotalSeconds"}  # fmt: skip
+
+
+def test_codepipeline_state_changes_invoke_the_function_to_reclaim_runs(template):
+    resources = template["Resources"]
+    rule = resources["ReclaimRule"]["Properties"]
+    pattern = rule["EventPattern"]
+
+    assert pattern["source"] == ["aws.codepipeline"]
+    assert set(pattern["detail-type"]) == {
+        "CodePipeline Pipeline Execution State Change",
+        "CodePipeline Action Execution State Change",
+    }
+    assert set(pattern["detail"]["state"]) >= {"STOPPED", "CANCELED", "SUPERSEDED", "FAILED", "ABANDONED"}
+    assert "STARTED" not in pattern["detail"]["state"]
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["Function", "Arn"]}
+    permission = resources["ReclaimRulePermission"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["ReclaimRule", "Arn"]}

@@ -270,8 +270,9 @@ _TOKEN_KEY = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:TokenKeySecret-X
         ({"RevisionBucketName": "shop-revisions"}, {"bucket": "shop-revisions"}),
         ({"SpotTokenSecretArn": _SECRET, "SpotTokenKmsKeyArn": _KEY}, {"secret_arn": _SECRET, "kms_key_arn": _KEY}),
         ({"SpotTokenParameterName": "/spot/token"}, {"parameter": "/spot/token"}),
+        ({"PipelineName": "shop-release"}, {"pipeline": "shop-release"}),
     ],
-    ids=["minimal", "bucket", "secret-and-key", "parameter"],
+    ids=["minimal", "bucket", "secret-and-key", "parameter", "pipeline"],
 )
 def test_template_builds_the_same_policy_as_the_command(template, parameters, scope):
     given = {
@@ -283,6 +284,7 @@ def test_template_builds_the_same_policy_as_the_command(template, parameters, sc
         "SpotTokenParameterName": "",
         "SpotTokenKmsKeyArn": "",
         "TokenKeySecret": _TOKEN_KEY,  # what !Ref gives for the secret the stack creates: its ARN
+        "PipelineName": "*",
         **parameters,
     }
     expected = build_policy(
@@ -324,3 +326,14 @@ def test_the_health_gate_reads_every_alarm_unless_the_command_names_them():
         f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:shop p99",
     ]
     assert statements_by_sid(named)["ReadHealthGateAlarms"]["Action"] == "cloudwatch:DescribeAlarms"
+
+
+def test_command_scopes_reclaim_reads_to_the_pipeline_named():
+    document = printed_policy(
+        "--app", "Shop", "--deployment-group", "Prod", "--pipeline", "shop-release", "--region", REGION,
+        "--account", ACCOUNT,
+    )  # fmt: skip
+    statement = statements_by_sid(document)["AskWhetherThePipelineStillWaitsForTheRun"]
+
+    assert statement["Resource"] == f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:shop-release"
+    assert sorted(statement["Action"]) == ["codepipeline:GetPipelineExecution", "codepipeline:ListActionExecutions"]

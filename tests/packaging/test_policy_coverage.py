@@ -65,6 +65,9 @@ HAND_WRITTEN_OPERATIONS = [
     "s3:HeadObject",
     "secrets-manager:GetSecretValue",
     "ssm:GetParameter",
+    "codepipeline:GetJobDetails",
+    "codepipeline:GetPipelineExecution",
+    "codepipeline:ListActionExecutions",
     "codepipeline:PutJobSuccessResult",
     "codepipeline:PutJobFailureResult",
 ]

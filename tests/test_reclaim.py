@@ -1,0 +1,371 @@
+"""A run is an action execution, not a job: its identity, and reclaiming it when CodePipeline stops waiting."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from bluegreen.errors import ReclaimFailedError, ReportFailedError
+from bluegreen.flow import green_identifier
+from bluegreen.params import validate_parameters
+from bluegreen.state import decode_token
+from tests.conftest import GROUP_ID, Cloud
+from tests.fakes.awsjson import AwsFault
+from tests.fakes.codedeploy import Script
+
+
+def _fingerprint(cloud: Cloud) -> str:
+    return validate_parameters(cloud.params(), default_secret=None).fingerprint()
+
+
+# ---- the run's identity ---------------------------------------------------------------------------------------
+
+
+def test_the_green_identifier_comes_from_the_action_execution_and_survives_continuations(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 250  # several invocations, each a new job of the same action execution
+
+    report = cloud.run_pipeline(cloud.params(), budget=120)
+
+    assert report.kind == "success"
+    assert len({r.job_id for r in cloud.codepipeline.reports}) >= 3
+    assert [d.green for d in cloud.spot.deployments] == [green_identifier(cloud.action.action_execution_id)]
+    assert cloud.codepipeline.calls.count("GetJobDetails") == 1  # later invocations read it from the token
+
+
+def test_the_continuation_token_carries_the_pipeline_run(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 250
+
+    cloud.run_pipeline(cloud.params(), budget=120)
+
+    token = cloud.codepipeline.reports[0].body["continuationToken"]
+    state = decode_token(token, fingerprint=_fingerprint(cloud))
+    assert state.pipeline_name == cloud.action.pipeline_name
+    assert state.pipeline_execution_id == cloud.action.pipeline_execution_id
+    assert state.action_execution_id == cloud.action.action_execution_id
+    assert len(token) <= 2048
+
+
+def test_a_retry_of_the_action_gets_a_new_green_identifier(cloud: Cloud) -> None:
+    cloud.codedeploy.script.outcome = "Failed"
+    first = cloud.run_pipeline(cloud.params())
+    assert first.kind == "failure"
+    cloud.codedeploy.script.outcome = "Succeeded"
+    cloud.action = cloud.codepipeline.start_action(execution_id=cloud.action.pipeline_execution_id)  # "Retry"
+
+    handler = cloud.handler()
+    cloud.invoke(cloud.job_event(cloud.params(), "job-retry"), handler=handler)
+
+    greens = [d.green for d in cloud.spot.deployments]
+    assert len(greens) == 2
+    assert greens[1] == green_identifier(cloud.action.action_execution_id)
+    assert greens[0] != greens[1]
+
+
+def test_without_get_job_details_the_green_comes_from_the_job_id_and_a_warning_says_reclaim_cannot_find_it(
+    cloud: Cloud,
+) -> None:
+    cloud.codepipeline.fail_next("GetJobDetails", AwsFault("AccessDeniedException", "not authorized", status=400))
+
+    report = cloud.run_pipeline(cloud.params())
+
+    assert report.kind == "success"
+    assert [d.green for d in cloud.spot.deployments] == [green_identifier("job-0001")]
+    warnings = [json.loads(line) for line in cloud.logs.splitlines() if "reclaim cannot find this run" in line]
+    assert warnings
+    assert warnings[0]["level"] == "WARNING"
+    assert "codepipeline:GetJobDetails" in warnings[0]["message"]
+
+
+def test_the_job_details_credentials_appear_in_no_log_and_no_result(cloud: Cloud) -> None:
+    cloud.run_pipeline(cloud.params())
+
+    assert "GetJobDetails" in cloud.codepipeline.calls
+    for text in (cloud.logs, json.dumps(cloud.results), json.dumps([r.body for r in cloud.codepipeline.reports])):
+        assert "JOB-DETAILS-SECRET-CREDS" not in text
+        assert "JOB-DETAILS-SESSION" not in text
+
+
+def test_a_console_test_needs_no_pipeline(cloud: Cloud) -> None:
+    result = cloud.invoke(cloud.params())
+
+    assert result is not None
+    assert result["status"] == "Succeeded"
+    assert cloud.codepipeline.calls == []
+
+
+# ---- in band: a report CodePipeline refuses ---------------------------------------------------------------------
+
+
+def assert_nothing_of_the_run_outlives_it(cloud: Cloud) -> None:
+    """The four promises after a run CodePipeline stopped waiting for."""
+    now = cloud.clock.now()
+    assert cloud.green_instances() == [], "a green instance of the run is still running"
+    assert all(d.stopped for d in cloud.spot.deployments), "a Spot deployment of the run is still in progress"
+    assert all(d.status(now) in ("Succeeded", "Failed", "Stopped") for d in cloud.codedeploy.deployments.values()), (
+        "a CodeDeploy deployment of the run is still in progress"
+    )
+    assert not any(r.kind == "success" for r in cloud.codepipeline.reports), "success reported for a stopped run"
+    assert len(cloud.codedeploy.deployments) <= 1, "the run made more than one CodeDeploy deployment"
+
+
+def _when(cloud: Cloud, condition: Callable[[], bool], action: Callable[[], None]) -> None:
+    """Run `action` once, the first time the fake clock moves with `condition` true."""
+    done: list[bool] = []
+
+    def hook(now: float) -> None:
+        if not done and condition():
+            done.append(True)
+            action()
+
+    cloud.clock.on_advance.append(hook)
+
+
+def _log_records(cloud: Cloud, words: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in cloud.logs.splitlines() if words in line]
+
+
+def test_a_stop_and_abandon_while_greens_launch_reclaims_the_run_when_the_hand_over_is_refused(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 10_000  # still launching when the person stops the execution
+    started = cloud.clock.now()
+    _when(cloud, lambda: cloud.clock.now() >= started + 30, lambda: cloud.codepipeline.stop(cloud.action))
+
+    cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=120)
+
+    assert cloud.codepipeline.reports == []  # the hand-over was refused
+    assert cloud.spot.deployments[0].stopped
+    (record,) = _log_records(cloud, "reclaimed the run")
+    assert record["level"] == "WARNING"
+    assert "Abandoned" in record["message"]
+    assert "stopped Spot deployment cdbg-00000001" in record["message"]
+    assert_nothing_of_the_run_outlives_it(cloud)
+
+
+def test_a_stop_and_abandon_while_codedeploy_deploys_stops_both_deployments(cloud: Cloud) -> None:
+    cloud.codedeploy.script = Script(duration=10_000)
+    _when(
+        cloud,
+        lambda: any(cloud.clock.now() > d.created_at + 30 for d in cloud.codedeploy.deployments.values()),
+        lambda: cloud.codepipeline.stop(cloud.action),
+    )
+
+    cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=300)
+
+    deployment = next(iter(cloud.codedeploy.deployments.values()))
+    assert deployment.stopped
+    assert cloud.spot.deployments[0].stopped
+    (record,) = _log_records(cloud, "reclaimed the run")
+    assert f"stopped CodeDeploy deployment {deployment.deployment_id} (with rollback)" in record["message"]
+    assert_nothing_of_the_run_outlives_it(cloud)
+
+
+def test_a_twin_whose_report_is_refused_leaves_the_run_to_the_delivery_that_answered(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 250
+    started = cloud.clock.now()
+    # The twin delivery answered the job (in progress, with its own continuation) while this one still ran.
+    _when(cloud, lambda: cloud.clock.now() >= started + 30, lambda: cloud.codepipeline.closed_jobs.add("job-0001"))
+
+    cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=120)
+
+    assert cloud.codepipeline.reports == []
+    assert not cloud.spot.deployments[0].stopped
+    assert cloud.spot.calls_to("PUT", "stop") == 0
+    assert "StopDeployment" not in cloud.codedeploy.calls
+    (record,) = _log_records(cloud, "another delivery answered it")
+    assert "InProgress" in record["message"]
+    cloud.clock.advance(300)
+    assert len(cloud.green_instances()) == 2  # the twin's run carries on untouched
+
+
+def test_a_refused_report_whose_reason_cannot_be_read_names_what_to_stop_by_hand(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 10_000
+    started = cloud.clock.now()
+    _when(cloud, lambda: cloud.clock.now() >= started + 30, lambda: cloud.codepipeline.stop(cloud.action))
+    cloud.codepipeline.fail_next("GetPipelineExecution", AwsFault("AccessDeniedException", "not authorized"))
+
+    cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=120)
+
+    assert not cloud.spot.deployments[0].stopped
+    (record,) = _log_records(cloud, "why cannot be told")
+    assert record["level"] == "ERROR"
+    green = green_identifier(cloud.action.action_execution_id)
+    assert "cdbg-00000001" in record["message"]
+    assert GROUP_ID in record["message"]
+    assert f"GreenIdentifier={green}" in record["message"]
+
+
+# ---- re-delivery: a lost report, and Lambda's retry of the same event --------------------------------------------
+
+
+def _lose_the_next_report(cloud: Cloud) -> None:
+    cloud.codepipeline.faults.extend([AwsFault("InternalError", "boom", status=500)] * 4)  # outlasts boto3's retries
+
+
+def _retry_after_a_lost_report(cloud: Cloud, event: dict[str, Any]) -> None:
+    """The invocation raised (its report was lost): Lambda delivers the same event again about a minute later."""
+    with pytest.raises(ReportFailedError):
+        cloud.invoke(event)
+    assert cloud.codepipeline.reports == []
+    cloud.clock.advance(60)
+    cloud.invoke(event)
+
+
+def test_a_lost_failure_report_is_reported_again_with_the_original_cause_and_nothing_restarts(cloud: Cloud) -> None:
+    cloud.codedeploy.script = Script(outcome="Failed")
+    _lose_the_next_report(cloud)
+    event = cloud.job_event(cloud.params(), "job-0001")
+
+    _retry_after_a_lost_report(cloud, event)
+    retried_at = cloud.clock.now()
+
+    (report,) = cloud.codepipeline.reports
+    assert report.kind == "failure"
+    message = report.body["failureDetails"]["message"]
+    assert "HEALTH_CONSTRAINTS" in message
+    assert "systemctl: command failed" in message
+    assert "Spot deployment ended" not in message
+    assert len(cloud.spot.deployments) == 1
+    assert cloud.clock.now() - retried_at < 60  # it did not attach to the stopped deployment and wait
+    assert_nothing_of_the_run_outlives_it(cloud)
+
+
+def test_a_lost_failure_report_of_a_continuation_is_reported_again_with_the_original_cause(cloud: Cloud) -> None:
+    cloud.codedeploy.script = Script(duration=400, outcome="Failed")
+    handler = cloud.handler()
+    first = cloud.job_event(cloud.params(), "job-0001")
+    cloud.invoke(first, budget=200, handler=handler)
+    (hand_over,) = cloud.codepipeline.reports
+    cloud.clock.advance(10)
+    _lose_the_next_report(cloud)
+    event = cloud.job_event(cloud.params(), "job-0002", hand_over.body["continuationToken"])
+
+    with pytest.raises(ReportFailedError):
+        cloud.invoke(event, budget=900)
+    cloud.clock.advance(60)
+    cloud.invoke(event, budget=900)
+
+    report = cloud.codepipeline.reports[-1]
+    assert report.kind == "failure"
+    assert "HEALTH_CONSTRAINTS" in report.body["failureDetails"]["message"]
+    assert len(cloud.spot.deployments) == 1
+    assert_nothing_of_the_run_outlives_it(cloud)
+
+
+def test_a_lost_success_report_is_reported_again_as_success_without_a_second_deployment(cloud: Cloud) -> None:
+    _lose_the_next_report(cloud)
+    event = cloud.job_event(cloud.params(), "job-0001")
+
+    _retry_after_a_lost_report(cloud, event)
+
+    (report,) = cloud.codepipeline.reports
+    assert report.kind == "success"
+    assert len(cloud.spot.deployments) == 1
+    assert not cloud.spot.deployments[0].stopped
+    assert len(cloud.codedeploy.deployments) == 1
+    deployment = next(iter(cloud.codedeploy.deployments.values()))
+    assert report.body["outputVariables"]["CodeDeployDeploymentId"] == deployment.deployment_id
+
+
+def test_a_re_delivery_after_the_spot_deployment_was_stopped_creates_no_codedeploy_deployment(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 250
+    handler = cloud.handler()
+    cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=120, handler=handler)
+    (hand_over,) = cloud.codepipeline.reports
+    record = cloud.spot.deployments[0]
+    record.stopped, record.state = True, "STOPPED"  # stopped meanwhile; its greens come up all the same
+    record.launched = True
+    cloud.spot.green_instances[record.deployment_id] = cloud.spot._launch(record.green, cloud.spot.capacity)
+
+    cloud.clock.advance(10)
+    cloud.invoke(cloud.job_event(cloud.params(), "job-0002", hand_over.body["continuationToken"]), handler=handler)
+
+    report = cloud.codepipeline.reports[-1]
+    assert report.kind == "failure"
+    assert "before the CodeDeploy deployment was made" in report.body["failureDetails"]["message"]
+    assert cloud.codedeploy.deployments == {}
+
+
+# ---- out of band: CodePipeline's EventBridge events --------------------------------------------------------------
+
+
+def _hand_over_once(cloud: Cloud) -> None:
+    """One invocation that hands over while the greens launch; CodePipeline accepted the in-progress report."""
+    cloud.spot.launch_delay = 250
+    cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=120)
+    assert [r.kind for r in cloud.codepipeline.reports] == ["in_progress"]
+
+
+def test_a_stop_between_two_invocations_is_reclaimed_by_the_pipeline_event(cloud: Cloud) -> None:
+    _hand_over_once(cloud)
+    cloud.codepipeline.stop(cloud.action)  # nobody will invoke the function for this run again
+
+    result = cloud.invoke(cloud.codepipeline.event(cloud.action, execution_state="STOPPED"))
+
+    assert result is not None
+    assert result["status"] == "Reclaimed"
+    (reclaimed,) = result["reclaimed"]
+    assert reclaimed["greenIdentifier"] == green_identifier(cloud.action.action_execution_id)
+    assert "stopped Spot deployment cdbg-00000001" in reclaimed["done"]
+    cloud.clock.advance(600)  # the launch time passes: a stopped deployment launches nothing
+    assert_nothing_of_the_run_outlives_it(cloud)
+
+
+def test_an_invocation_that_dies_after_the_start_is_reclaimed_when_codepipeline_fails_the_action(cloud: Cloud) -> None:
+    # The invocation dies after Spot started the deployment: it never reports (modelled as a lost hand-over
+    # that Lambda does not retry), and after 20 minutes without a result CodePipeline fails the action.
+    cloud.spot.launch_delay = 60
+    cloud.codedeploy.script = Script(duration=10_000)
+    _lose_the_next_report(cloud)
+    with pytest.raises(ReportFailedError):
+        cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=300)
+    cloud.clock.advance(1200)
+    cloud.codepipeline.time_out(cloud.action)
+
+    result = cloud.invoke(cloud.codepipeline.event(cloud.action))
+
+    assert result is not None
+    (reclaimed,) = result["reclaimed"]
+    assert "stopped CodeDeploy deployment" in reclaimed["done"]
+    assert "stopped Spot deployment" in reclaimed["done"]
+    assert_nothing_of_the_run_outlives_it(cloud)
+
+
+def test_the_pipeline_event_is_idempotent(cloud: Cloud) -> None:
+    _hand_over_once(cloud)
+    cloud.codepipeline.stop(cloud.action)
+    event = cloud.codepipeline.event(cloud.action)
+
+    cloud.invoke(event)
+    stops = cloud.spot.calls_to("PUT", "stop")
+    again = cloud.invoke(event)
+
+    assert again is not None
+    assert cloud.spot.calls_to("PUT", "stop") == stops == 1
+    assert again["reclaimed"][0]["done"] == "nothing of this run was still running"
+
+
+def test_the_pipeline_event_leaves_a_run_still_in_progress_and_other_functions_alone(cloud: Cloud) -> None:
+    _hand_over_once(cloud)
+    other = cloud.codepipeline.start_action(execution_id=cloud.action.pipeline_execution_id)
+    other.function_name, other.status = "someone-elses-function", "Failed"
+    cloud.codepipeline.add_job("job-other", other)
+
+    result = cloud.invoke(cloud.codepipeline.event(other))
+
+    assert result == {"status": "NothingToReclaim", "reclaimed": []}
+    assert cloud.spot.calls_to("PUT", "stop") == 0
+    assert not cloud.spot.deployments[0].stopped
+
+
+def test_a_pipeline_event_that_cannot_be_read_is_raised_so_lambda_retries_it(cloud: Cloud) -> None:
+    _hand_over_once(cloud)
+    cloud.codepipeline.stop(cloud.action)
+    cloud.codepipeline.fail_next("ListActionExecutions", AwsFault("AccessDeniedException", "not authorized"))
+
+    with pytest.raises(ReclaimFailedError, match="ListActionExecutions"):
+        cloud.invoke(cloud.codepipeline.event(cloud.action))
+
+    assert not cloud.spot.deployments[0].stopped
+    assert _log_records(cloud, "to reclaim its runs")[0]["level"] == "ERROR"
