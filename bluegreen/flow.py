@@ -842,6 +842,10 @@ class Deployment:
         stopped is listed for a person.
         """
         p = self._params
+        # The thread that learnt CodePipeline gave the run up may stop what is left of it, with most of the reserve
+        # kept for the report (already sent, or refused); a worker given up earlier still changes nothing.
+        self._authority.entrust()
+        self._final_cleanup = True
         state = state.advance(spot_adopted=False, codedeploy_adopted=False)
         lookups: list[str] = []
         if state.spot_deployment_id is None:

@@ -48,6 +48,8 @@ def state(cloud: Cloud, **changes: Any) -> RunState:
         spot_deployment_id="cdbg-0ther001",
         codedeploy_deployment_id="d-OTHERAPP1",
         invocation=2,
+        # The action execution of the job it is sent in: anyone who can read the pipeline can read it.
+        action_execution_id=cloud.action.action_execution_id,
     )
     return base.advance(**changes)
 
@@ -157,6 +159,47 @@ def test_a_token_of_another_job_does_not_resume_in_this_one(cloud: Cloud) -> Non
     assert cloud.spot.calls_to("PUT", "stop") == stops_before
 
 
+def test_a_token_of_another_run_of_the_action_with_the_same_parameters_does_not_resume_in_this_one(
+    cloud: Cloud,
+) -> None:
+    """The fingerprint cannot tell two runs with identical parameters apart: the action execution id does."""
+    cloud.spot.launch_delay = 300
+    first = cloud.invoke(cloud.job_event(cloud.params(), "job-x"), budget=100)
+    assert first is not None
+    assert first["status"] == "InProgress"
+    genuine_of_x = cloud.codepipeline.reports[-1].body["continuationToken"]
+    cloud.codepipeline.reports.clear()
+    other_run = cloud.codepipeline.start_action()  # the next pipeline execution, same UserParameters
+    stops_before = cloud.spot.calls_to("PUT", "stop")
+
+    result = cloud.invoke(cloud.job_event(cloud.params(), "job-y", genuine_of_x, action=other_run))
+
+    assert result is not None
+    assert result["status"] == "Failed"
+    assert result["failureType"] == "ConfigurationError"
+    assert f"this job's is {other_run.action_execution_id}" in result["summary"]
+    assert [r.kind for r in cloud.codepipeline.reports] == ["failure"]
+    assert cloud.spot.calls_to("PUT", "stop") == stops_before
+    assert len(cloud.spot.deployments) == 1  # nothing started for the replay either
+
+
+def test_a_pipeline_runs_token_is_refused_by_a_console_test(cloud: Cloud) -> None:
+    """A console test (no action execution) cannot resume, and so cannot clean up, a pipeline's run."""
+    cloud.spot.launch_delay = 300
+    first = cloud.invoke(cloud.job_event(cloud.params(), "job-x"), budget=100)
+    assert first is not None
+    genuine = cloud.codepipeline.reports[-1].body["continuationToken"]
+    cloud.codepipeline.reports.clear()
+
+    result = cloud.invoke({**cloud.params(), "continuationToken": genuine})
+
+    assert result is not None
+    assert result["status"] == "Failed"
+    assert "belongs to action execution" in result["summary"]
+    assert cloud.codepipeline.reports == []
+    assert cloud.spot.calls_to("PUT", "stop") == 0
+
+
 # ---- a correctly keyed token (a leaked key, or a bug) still cannot act on someone else's deployments ---------
 
 
@@ -176,7 +219,7 @@ def test_a_correctly_signed_token_naming_another_applications_success_reports_no
 def test_a_correctly_signed_token_past_its_deadline_stops_nothing_that_is_not_the_runs(cloud: Cloud) -> None:
     foreign_deployment(cloud, running=True)
     now = int(cloud.clock.now())
-    past = state(cloud, started_at=now - 4000, deadline=now - 2200)
+    past = state(cloud, started_at=now - 4000, deadline=now - 2200, action_execution_id=None)  # a console run's
 
     result = cloud.invoke({**cloud.params(), "continuationToken": signed(past)})
 

@@ -11,8 +11,8 @@ import pytest
 from bluegreen.errors import ReclaimFailedError, ReportFailedError
 from bluegreen.flow import green_identifier
 from bluegreen.params import validate_parameters
-from bluegreen.state import decode_token
-from tests.conftest import GROUP_ID, Cloud
+from bluegreen.state import TokenKey, decode_token
+from tests.conftest import GROUP_ID, TOKEN_KEY, Cloud
 from tests.fakes.awsjson import AwsFault
 from tests.fakes.codedeploy import Script
 
@@ -32,7 +32,8 @@ def test_the_green_identifier_comes_from_the_action_execution_and_survives_conti
     assert report.kind == "success"
     assert len({r.job_id for r in cloud.codepipeline.reports}) >= 3
     assert [d.green for d in cloud.spot.deployments] == [green_identifier(cloud.action.action_execution_id)]
-    assert cloud.codepipeline.calls.count("GetJobDetails") == 1  # later invocations read it from the token
+    # Each invocation reads it once: a continuation checks that its token was written by this action execution.
+    assert cloud.codepipeline.calls.count("GetJobDetails") == cloud.invocations
 
 
 def test_the_continuation_token_carries_the_pipeline_run(cloud: Cloud) -> None:
@@ -41,7 +42,14 @@ def test_the_continuation_token_carries_the_pipeline_run(cloud: Cloud) -> None:
     cloud.run_pipeline(cloud.params(), budget=120)
 
     token = cloud.codepipeline.reports[0].body["continuationToken"]
-    state = decode_token(token, fingerprint=_fingerprint(cloud))
+    state = decode_token(
+        token,
+        key=TokenKey(TOKEN_KEY),
+        fingerprint=_fingerprint(cloud),
+        timeout_seconds=1800,
+        now=cloud.clock.now(),
+        action_execution_id=cloud.action.action_execution_id,
+    )
     assert state.pipeline_name == cloud.action.pipeline_name
     assert state.pipeline_execution_id == cloud.action.pipeline_execution_id
     assert state.action_execution_id == cloud.action.action_execution_id
