@@ -248,6 +248,9 @@ class ActionExecutionInfo:
     action_name: str
     provider: str  # actionTypeId: "AWS/Invoke/Lambda" for a Lambda invoke action
     configuration: dict[str, str]
+    # ActionExecutionInput.inputArtifacts (botocore's codepipeline model: ArtifactDetail name + s3location bucket,
+    # key): (name, bucket, key) of each, so UserParameters that deploy the input artifact can be read again.
+    input_artifacts: tuple[tuple[str, str, str], ...] = ()
 
     def invokes(self, function_name: str) -> bool:
         """Whether this is a Lambda invoke action of `function_name` (a name, a partial or a full ARN)."""
@@ -730,6 +733,11 @@ class AwsGateway:
                             action_name=detail.get("actionName", ""),
                             provider=f"{kind.get('owner', '')}/{kind.get('category', '')}/{kind.get('provider', '')}",
                             configuration=dict(given.get("resolvedConfiguration") or given.get("configuration") or {}),
+                            input_artifacts=tuple(
+                                (str(a.get("name", "")), str(location.get("bucket", "")), str(location.get("key", "")))
+                                for a in given.get("inputArtifacts") or []
+                                if isinstance(a, dict) and isinstance(location := a.get("s3location") or {}, dict)
+                            ),
                         )
                     )
         return found

@@ -547,7 +547,7 @@ class Deployment:
                 p.revision,
                 state.green,
                 description=f"{marker}bluegreen: {p.revision.describe()} onto Elastigroup {p.group_id} "
-                f"(Spot deployment {state.spot_deployment_id})",
+                f"(Spot deployment {state.spot_deployment_id}{_pipeline_run(state)})",
             )
         except DeploymentLimitExceededError:
             # The deployment that holds the group may be our own twin's (a duplicate delivery that reached DEPLOY
@@ -992,6 +992,13 @@ def spot_timeout(timeout_seconds: int) -> int:
     lost control of the run, reclaim on CodePipeline's state-change events are what stop the green fleet.
     """
     return timeout_seconds
+
+
+def _pipeline_run(state: RunState) -> str:
+    """Which pipeline execution a deployment was made for, so a release in CodeDeploy's history traces back to it."""
+    if state.pipeline_name is None or state.pipeline_execution_id is None:
+        return ""
+    return f"; pipeline {state.pipeline_name} execution {state.pipeline_execution_id}"
 
 
 def _dry_run_summary(params: DeploymentParams, state: RunState, checked: Preflight) -> str:

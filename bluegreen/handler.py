@@ -8,6 +8,7 @@ things; the rest of the package receives what it needs as arguments.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -546,7 +547,14 @@ class _BlueGreenHandler:
         settings = Settings.from_environ(self._environ)
         user_parameters = action.configuration.get("UserParameters")
         _register_plain_token(user_parameters)
-        params = parse_user_parameters(user_parameters, default_secret=settings.default_secret)
+        # Reclaim never deploys: the revision only has to parse. The action's input artifacts as CodePipeline
+        # recorded them, else a stand-in, so UserParameters that deploy the input artifact still name the run.
+        artifacts = [InputArtifact(name, bucket, key, None) for name, bucket, key in action.input_artifacts if name]
+        params = parse_user_parameters(
+            user_parameters,
+            default_secret=settings.default_secret,
+            artifacts=artifacts or [_reclaim_stand_in(user_parameters)],
+        )
         token = self._clients.tokens().resolve(params.token_source)
         logs.register_secret(token.reveal())
         authority = Authority()
@@ -638,6 +646,18 @@ class _BlueGreenHandler:
             done,
             extra={"reclaimed": True},
         )
+
+
+def _reclaim_stand_in(user_parameters: str | None) -> InputArtifact:
+    """An input artifact to parse UserParameters with when CodePipeline's record of the action lists none: named
+    as REVISION_ARTIFACT asks (a wrong name is reported by the parser). Never deployed nor read.
+    """
+    name = "input"
+    with contextlib.suppress(ValueError, TypeError, AttributeError, RecursionError):
+        wanted = json.loads(user_parameters or "").get("REVISION_ARTIFACT")
+        if isinstance(wanted, str) and wanted:
+            name = wanted
+    return InputArtifact(name, "bluegreen-reclaim-unread", "unread", None)
 
 
 def _input_artifacts(data: dict[str, Any]) -> list[InputArtifact]:

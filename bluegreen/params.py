@@ -34,7 +34,9 @@ MIN_TIMEOUT: Final = 60
 MAX_TIMEOUT: Final = 82800
 DEFAULT_TIMEOUT: Final = 3600
 MAX_ALARMS: Final = 10
-MAX_BAKE_TIME: Final = 43200  # 12 h: half the TIMEOUT cap, so a long bake still leaves room to launch and deploy
+MAX_BAKE_TIME: Final = (
+    43200  # 12 h: about half the TIMEOUT cap (82800), so a long bake leaves room to launch and deploy
+)
 MIN_TIME_BEFORE_BAKE: Final = 300  # seconds of TIMEOUT a bake must leave for launching the greens and deploying
 
 _TOKEN_KEYS: Final = ("API_TOKEN", "API_TOKEN_SECRET", "API_TOKEN_PARAMETER")

@@ -87,6 +87,9 @@ class ActionExecution:
     action_name: str = "BlueGreen"
     status: str = "InProgress"  # ActionExecutionStatus: InProgress | Abandoned | Succeeded | Failed
     updated: float = 0.0
+    # The job event's inputArtifacts ({name, location.s3Location{bucketName, objectKey}}), recorded as
+    # ListActionExecutions gives them: ActionExecutionInput.inputArtifacts of ArtifactDetail {name, s3location}.
+    input_artifacts: list[dict[str, Any]] = field(default_factory=list)
 
     def wire(self) -> dict[str, Any]:
         """An ActionExecutionDetail of ListActionExecutions."""
@@ -105,7 +108,16 @@ class ActionExecution:
                 "configuration": dict(configuration),
                 "resolvedConfiguration": dict(configuration),
                 "region": "us-east-1",
-                "inputArtifacts": [],
+                "inputArtifacts": [
+                    {
+                        "name": a["name"],
+                        "s3location": {
+                            "bucket": a["location"]["s3Location"]["bucketName"],
+                            "key": a["location"]["s3Location"]["objectKey"],
+                        },
+                    }
+                    for a in self.input_artifacts
+                ],
             },
             "output": {"outputArtifacts": [], "executionResult": {}, "outputVariables": {}},
         }
@@ -514,6 +526,7 @@ class PipelineDriver:
         continuation: str | None = None
         attempt = 0
         self.action = self._jobs.start_action(self._name, self._params, self._rng)
+        self.action.input_artifacts = json.loads(json.dumps(self._input_artifacts))
         job_id = self._uuid()
         self._jobs.create(job_id, self._name, self.action)
         result.job_ids.append(job_id)

@@ -166,6 +166,7 @@ class Cloud:
         user_parameters = params if isinstance(params, str) else json.dumps(params)
         action = action or self.action
         action.user_parameters = user_parameters
+        action.input_artifacts = list(artifacts or [])
         self.codepipeline.add_job(job_id, action)
         data: dict[str, Any] = {
             "actionConfiguration": {"configuration": {"FunctionName": "bluegreen", "UserParameters": user_parameters}},

@@ -12,7 +12,7 @@ from bluegreen.errors import ReclaimFailedError, ReportFailedError
 from bluegreen.flow import green_identifier
 from bluegreen.params import validate_parameters
 from bluegreen.state import TokenKey, decode_token
-from tests.conftest import GROUP_ID, TOKEN_KEY, Cloud
+from tests.conftest import GROUP_ID, TOKEN_KEY, Cloud, artifact_parameters, input_artifact
 from tests.fakes.awsjson import AwsFault
 from tests.fakes.codedeploy import Script
 
@@ -34,6 +34,15 @@ def test_the_green_identifier_comes_from_the_action_execution_and_survives_conti
     assert [d.green for d in cloud.spot.deployments] == [green_identifier(cloud.action.action_execution_id)]
     # Each invocation reads it once: a continuation checks that its token was written by this action execution.
     assert cloud.codepipeline.calls.count("GetJobDetails") == cloud.invocations
+
+
+def test_the_codedeploy_deployment_names_the_pipeline_execution_it_was_made_for(cloud: Cloud) -> None:
+    report = cloud.run_pipeline(cloud.params())
+
+    assert report.kind == "success"
+    (deployment,) = cloud.codedeploy.deployments.values()
+    action = cloud.action
+    assert f"pipeline {action.pipeline_name} execution {action.pipeline_execution_id}" in deployment.body["description"]
 
 
 def test_the_continuation_token_carries_the_pipeline_run(cloud: Cloud) -> None:
@@ -317,6 +326,25 @@ def test_a_stop_between_two_invocations_is_reclaimed_by_the_pipeline_event(cloud
     assert reclaimed["greenIdentifier"] == green_identifier(cloud.action.action_execution_id)
     assert "stopped Spot deployment cdbg-00000001" in reclaimed["done"]
     cloud.clock.advance(600)  # the launch time passes: a stopped deployment launches nothing
+    assert_nothing_of_the_run_outlives_it(cloud)
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["artifacts-recorded", "artifacts-not-recorded"])
+def test_a_run_deploying_its_input_artifact_is_reclaimed_by_the_pipeline_event(cloud: Cloud, recorded: bool) -> None:
+    cloud.spot.launch_delay = 250
+    cloud.invoke(cloud.job_event(artifact_parameters(), "job-0001", artifacts=[input_artifact()]), budget=120)
+    assert [r.kind for r in cloud.codepipeline.reports] == ["in_progress"]
+    if not recorded:  # a ListActionExecutions record without inputArtifacts: UserParameters must still parse
+        cloud.action.input_artifacts = []
+    cloud.codepipeline.stop(cloud.action)
+
+    result = cloud.invoke(cloud.codepipeline.event(cloud.action, execution_state="STOPPED"))
+
+    assert result is not None
+    assert result["status"] == "Reclaimed"
+    (reclaimed,) = result["reclaimed"]
+    assert "stopped Spot deployment cdbg-00000001" in reclaimed["done"]
+    cloud.clock.advance(600)
     assert_nothing_of_the_run_outlives_it(cloud)
 
 

@@ -44,6 +44,9 @@ class ActionExecution:
     action_name: str = "BlueGreen"
     function_name: str = "bluegreen"
     status: str = "InProgress"  # ActionExecutionStatus: InProgress | Abandoned | Succeeded | Failed
+    # The job event's inputArtifacts, as ListActionExecutions records them (botocore's codepipeline model:
+    # ActionExecutionInput.inputArtifacts, ArtifactDetail {name, s3location {bucket, key}}).
+    input_artifacts: list[dict[str, Any]] = field(default_factory=list)
 
     def wire(self) -> dict[str, Any]:
         """An ActionExecutionDetail as ListActionExecutions returns it."""
@@ -62,7 +65,16 @@ class ActionExecution:
                 "configuration": dict(configuration),
                 "resolvedConfiguration": dict(configuration),
                 "region": "us-east-1",
-                "inputArtifacts": [],
+                "inputArtifacts": [
+                    {
+                        "name": a["name"],
+                        "s3location": {
+                            "bucket": a["location"]["s3Location"]["bucketName"],
+                            "key": a["location"]["s3Location"]["objectKey"],
+                        },
+                    }
+                    for a in self.input_artifacts
+                ],
             },
             "output": {"outputArtifacts": [], "executionResult": {}, "outputVariables": {}},
         }
