@@ -146,7 +146,7 @@ def test_a_weighted_group_waits_for_as_many_greens_as_it_runs_instances(cloud: C
 
 
 def test_a_twin_that_created_the_codedeploy_deployment_first_is_followed_not_stopped(cloud: Cloud) -> None:
-    green = green_identifier("job-0001")
+    green = green_identifier(cloud.action.action_execution_id)
 
     def twin_creates_first() -> None:
         cloud.codedeploy.handle(
@@ -173,7 +173,7 @@ def test_a_twin_that_created_the_codedeploy_deployment_first_is_followed_not_sto
 
 
 def test_a_failing_delivery_leaves_the_spot_deployment_its_twin_started(cloud: Cloud) -> None:
-    green = green_identifier("job-0001")
+    green = green_identifier(cloud.action.action_execution_id)
     cloud.spot.start(green)  # the twin delivery started it
     cloud.codedeploy.script = Script(duration=30, outcome="Failed")
 
@@ -221,7 +221,7 @@ def test_preflight_uses_the_spot_session_from_one_thread_and_keeps_the_runs_log_
     assert len(preflight_threads) == 1, preflight_threads
     warning = next(json.loads(line) for line in cloud.logs.splitlines() if "SOME_NEW_WORD" in line)
     assert warning["job_id"] == "job-1"
-    assert warning["green_identifier"] == green_identifier("job-1")
+    assert warning["green_identifier"] == green_identifier(cloud.action.action_execution_id)
 
 
 def test_a_run_resumed_after_its_start_hung_knows_the_spot_deployment_as_its_own_and_stops_it(cloud: Cloud) -> None:

@@ -122,6 +122,7 @@ def test_alarms_staying_ok_give_success_only_after_the_bake_across_a_hand_over(c
         fingerprint=decode_token_fingerprint(baking[0]),
         timeout_seconds=86_400,
         now=cloud.clock.now(),
+        action_execution_id=cloud.action.action_execution_id,
     )
     assert state.phase == "BAKE"
     assert state.bake_started_at is not None
