@@ -312,6 +312,8 @@ def test_the_matrix_covers_every_call_with_every_fault() -> None:
         "codepipeline:GetJobDetails",
         "codepipeline:PutJobSuccessResult",
         "codepipeline:PutJobFailureResult",
+        "codepipeline:GetPipelineExecution",
+        "codepipeline:ListActionExecutions",
     }
 
 
