@@ -120,12 +120,20 @@ class _Abandoned(Exception):  # noqa: N818 - a signal, not an error
     """Raised inside the run once the handler has given it up."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class _GreenView:
-    """What the last look at the green fleet showed (kept in memory, not in the token)."""
+    """What the last look at the green fleet showed (kept in memory, not in the token): the live greens."""
 
-    live: list[InstanceHealth]
-    ready: list[InstanceHealth]
+    live: tuple[InstanceHealth, ...] = ()
+
+    @property
+    def ready(self) -> list[InstanceHealth]:
+        """The live greens that passed both status checks."""
+        return [i for i in self.live if i.status_checks_ok]
+
+    @property
+    def ids(self) -> list[str]:
+        return [i.instance_id for i in self.live]
 
 
 class Deployment:
@@ -148,13 +156,12 @@ class Deployment:
         self._clock = clock
         self._timing = timing
         self._remaining_seconds = remaining_seconds
-        self._green_view = _GreenView([], [])
-        self._known_green_ids: list[str] = []
+        self._green_view = _GreenView()
         self._last_progress: DeploymentProgress | None = None
         self._stalled_since: float | None = None
         self._poll_failures = 0
         self._alarms: dict[str, AlarmState] = {}  # the last states read of the health gate's alarms
-        self._current: RunState | None = None
+        self._reached: RunState | None = None  # the last state the run reached: the loop's and the watchdog's
         self._failing: Failed | None = None
         # Ownership before power: the deployments this invocation started, created or checked as its own, and
         # those it found to be someone else's (id -> why). Only the first kind is ever stopped.
@@ -225,12 +232,12 @@ class Deployment:
             state.invocation,
             extra={"phase": state.phase, "green_identifier": state.green},
         )
-        self._current = state
+        self._reached = state
         if not self._authority.grant():
             return self.abandon()
         try:
             self._wait_out_last_poll(state)
-            return self._loop(state)
+            return self._loop()
         except (_Abandoned, AuthorityLostError):
             return self.abandon()
         except OutOfInvocationTimeError as exc:
@@ -240,7 +247,7 @@ class Deployment:
             if self._abandoned.is_set():
                 # The next invocation owns the run now: cleaning up here would pull capacity from under it.
                 return self.abandon()
-            return self._fail(self._current or state, exc)
+            return self._fail(self._reached or state, exc)
 
     def abandon(self) -> Outcome:
         """Give the run up in this invocation (a call hangs, or no time is left for one); says what to report.
@@ -259,7 +266,7 @@ class Deployment:
     def _give_up(self) -> Outcome:
         self._authority.revoke_all()
         self._abandoned.set()
-        state = self._current
+        state = self._reached
         if self._failing is not None:
             by_hand = self._by_hand(self._failing.state) if self._failing.state else ""
             return Failed(
@@ -324,17 +331,17 @@ class Deployment:
         if wait > 0:
             self._clock.sleep(min(wait, self._timing.poll_interval))
 
-    def _loop(self, state: RunState) -> Outcome:
-        while True:
-            phase_before = state.phase
-            state, done = self._step(state)
+    def _loop(self) -> Outcome:
+        """Step the run on from the last state reached, until it ends or hands over."""
+        while (before := self._reached) is not None:
+            state, done = self._step(before)
             if self._abandoned.is_set():
                 raise _Abandoned
-            self._current = state
+            self._reached = state
             if done is not None:
                 return done
-            if state.phase != phase_before:
-                self._log_phase(phase_before, state)
+            if state.phase != before.phase:
+                self._log_phase(before.phase, state)
                 continue  # a new phase starts at once: no reason to wait
             now = self._clock.now()
             if now >= state.deadline:
@@ -345,6 +352,7 @@ class Deployment:
             self._clock.sleep(max(0.0, min(self._timing.poll_interval, wake - now)))
             if self._abandoned.is_set():
                 raise _Abandoned
+        return self.abandon()  # no state reached, nothing to step: run() records one before the loop
 
     def _step(self, state: RunState) -> tuple[RunState, Outcome | None]:
         if state.phase == "START":
@@ -413,7 +421,9 @@ class Deployment:
                 p.group_id,
                 tag_key=GREEN_TAG_KEY,
                 tag_value=state.green,
-                timeout=spot_timeout(p.timeout_seconds),
+                # TIMEOUT in seconds, unchanged, as the original function sent it; Spot's unit is not settled and
+                # the run never relies on Spot's own timeout (docs/spot-timeout.md).
+                timeout=p.timeout_seconds,
                 application=p.application,
                 deployment_group=p.deployment_group,
                 extra_tags=((DELIVERY_TAG_KEY, state.delivery),) if state.delivery else (),
@@ -438,7 +448,7 @@ class Deployment:
         p = self._params
         self._owned.add(spot.deployment_id)  # found on our group carrying our tag
         ended = state.advance(expected_greens=expected_greens, spot_deployment_id=spot.deployment_id)
-        self._current = ended
+        self._reached = ended
         found = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
         logger.warning(
             "Spot deployment %s of this run has already ended (%s/%s): an earlier delivery of this event ran it; "
@@ -458,7 +468,7 @@ class Deployment:
         deployment_id = found.deployment_id
         self._owned.add(deployment_id)  # listed on our group with our green marker
         deploying = ended.advance(phase="WAIT_DEPLOY", codedeploy_deployment_id=deployment_id)
-        self._current = deploying
+        self._reached = deploying
         if spot.outcome == "succeeded":
             return deploying  # its CodeDeploy deployment's status is the run's outcome
         progress = self._aws.deployment_progress(deployment_id)
@@ -507,25 +517,21 @@ class Deployment:
     def _observe_greens(self, state: RunState, expected: int) -> RunState:
         # Steady state costs one EC2 call per poll: once enough greens are known, only their status is read;
         # the fleet is listed again only when one of them has gone away (e.g. a spot interruption).
-        if len(self._known_green_ids) < expected:
-            live = self._aws.find_green_instances(state.green)
-            self._known_green_ids = [i.instance_id for i in live]
-            running = [i for i in live if i.state == "running"]
-            if len(running) < expected:
-                self._green_view = _GreenView(live, [])
+        if len(self._green_view.live) < expected:
+            self._green_view = _GreenView(tuple(self._aws.find_green_instances(state.green)))
+            if sum(1 for i in self._green_view.live if i.state == "running") < expected:
                 return state
-        health = self._aws.instance_health(self._known_green_ids)
+        health = self._aws.instance_health(self._green_view.ids)
         live = [h for h in health if h.alive]
         if len(live) < len(health):
             gone = [h for h in health if not h.alive]
             logger.warning(
                 "Green instance(s) %s went away; waiting for replacements", ", ".join(h.instance_id for h in gone)
             )
-            self._known_green_ids = [h.instance_id for h in live]
             # "unknown" is EC2 not describing a new instance yet, not a loss.
             lost = sum(1 for h in gone if h.state != "unknown")
             state = state.advance(greens_lost=state.greens_lost + lost)
-        self._green_view = _GreenView(live, [h for h in live if h.status_checks_ok])
+        self._green_view = _GreenView(tuple(live))
         return state
 
     def _deploy(self, state: RunState) -> RunState:
@@ -981,17 +987,6 @@ class Deployment:
                     f"stop Spot deployment {state.spot_deployment_id} of {self._params.group_id} and terminate "
                     f"instances tagged {GREEN_TAG_KEY}={state.green} ({exc})"
                 )
-
-
-def spot_timeout(timeout_seconds: int) -> int:
-    """The `timeout` value sent to Spot: TIMEOUT in seconds, unchanged, as the original function sent it.
-
-    Spot's unit is not settled (docs/spot-timeout.md): its API reference page says minutes, its console guide
-    seconds, and its OpenAPI schema and SDKs only "integer". If Spot reads minutes, it gives up 60 times later
-    than our deadline, so Spot's own timeout is no backstop: the function's deadline and, when the function has
-    lost control of the run, reclaim on CodePipeline's state-change events are what stop the green fleet.
-    """
-    return timeout_seconds
 
 
 def _pipeline_run(state: RunState) -> str:
