@@ -15,7 +15,7 @@ import hmac
 import json
 import re
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Final, Literal, get_args
+from typing import Any, Final, Literal, TypedDict, Unpack, get_args
 
 from bluegreen.errors import ConfigurationError
 
@@ -72,8 +72,27 @@ class RunState:
     pipeline_execution_id: str | None = None
     action_execution_id: str | None = None
 
-    def advance(self, **changes: Any) -> RunState:
+    def advance(self, **changes: Unpack[Progress]) -> RunState:
+        """This state with a step's changes (mypy checks each name and type; the run's identity has none)."""
         return replace(self, **changes)
+
+
+class Progress(TypedDict, total=False):
+    """What a step may change in `RunState`. The run's identity (green, fingerprint, started_at, deadline, artifact,
+    delivery, and the pipeline run's ids) is fixed when the run begins, so it is not here.
+    """
+
+    phase: Phase
+    expected_greens: int | None
+    spot_deployment_id: str | None
+    codedeploy_deployment_id: str | None
+    invocation: int
+    polled_at: int | None
+    greens_ready_at: int | None
+    bake_started_at: int | None
+    greens_lost: int
+    spot_adopted: bool
+    codedeploy_adopted: bool
 
 
 class TokenKey:
