@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -69,7 +69,6 @@ DELIVERY_TAG_KEY: Final = "BlueGreenDelivery"  # marks what one delivery of a jo
 _DEPLOYMENT_ID: Final = re.compile(r"d-[0-9A-Z]{1,32}")
 _INSTANCE_ID: Final = re.compile(r"i-[0-9a-f]{1,32}")
 
-DeploymentStatus = Literal["Created", "Queued", "InProgress", "Baking", "Ready", "Succeeded", "Failed", "Stopped"]
 TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"Succeeded", "Failed", "Stopped"})
 
 _ACCESS_DENIED: Final = frozenset(
@@ -159,7 +158,6 @@ class DeploymentProgress:
     error_code: str | None = None
     error_message: str | None = None
     succeeded: int = 0
-    failed: int = 0
     total: int = 0
     # Whose deployment it is (botocore's DeploymentInfo: applicationName, deploymentGroupName, description,
     # targetInstances.tagFilters), so the function never follows, stops or reports one that is not its own.
@@ -529,7 +527,6 @@ class AwsGateway:
                 error_code=error.get("code"),
                 error_message=error.get("message"),
                 succeeded=int(overview.get("Succeeded", 0)),
-                failed=int(overview.get("Failed", 0)),
                 total=sum(int(v) for v in overview.values()),
                 application=info.get("applicationName"),
                 deployment_group=info.get("deploymentGroupName"),

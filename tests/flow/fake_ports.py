@@ -339,14 +339,12 @@ class FakeAwsPort:
         self._cloud._call("codedeploy.deployment_progress", deployment_id)
         record = self._cloud._refresh(self._cloud.codedeploy[deployment_id])
         done = record.targets if record.status == "Succeeded" else 0
-        failed = record.targets if record.status == "Failed" else 0
         return DeploymentProgress(
             deployment_id=deployment_id,
             status=record.status,
             error_code="HEALTH_CONSTRAINTS" if record.status == "Failed" else None,
             error_message="The overall deployment failed" if record.status == "Failed" else None,
             succeeded=done,
-            failed=failed,
             total=record.targets,
             application=record.application,
             deployment_group=record.deployment_group,
