@@ -540,6 +540,9 @@ class Deployment:
         if found is not None:
             logger.info("CodeDeploy deployment %s already targets this green fleet: following it", found.deployment_id)
             return self._following(state, found)
+        if self._clock.now() >= state.deadline:
+            # Reached past TIMEOUT (greens ready at the last poll, or a late continuation): deploy nothing new.
+            raise DeploymentTimedOutError(self._timeout_message(state))
         if not self._spot_seen_running:
             # Resumed into DEPLOY: never deploy onto the greens of a Spot deployment that was stopped meanwhile.
             self._check_spot_still_running(state, "the CodeDeploy deployment was made")

@@ -5,6 +5,7 @@ a run given up by the watchdog while a call hangs.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
@@ -136,6 +137,23 @@ def test_the_deadline_in_the_bake_fails_the_run_and_leaves_the_released_greens_r
     assert cloud.called("spot.stop_deployment") == []
     assert cloud.called("codedeploy.stop_deployment") == []
     assert len(cloud.live_greens(outcome.state.green)) == 2
+
+
+def test_a_run_that_reaches_deploy_past_its_deadline_creates_no_codedeploy_deployment(cloud: FakeCloud) -> None:
+    cloud.launch_seconds = 400.0
+    runner = Runner(cloud, make_params(timeout_seconds=600))
+    handed = runner.first(budget=SHORT)
+    assert isinstance(handed, InProgress)
+    greens_ready = replace(handed.state, phase="DEPLOY")  # the last poll before the hand-over saw them ready
+    cloud.clock.advance(1000.0)  # CodePipeline calls again late: TIMEOUT has passed
+
+    outcome = runner.deployment().run(greens_ready)
+
+    assert isinstance(outcome, Failed)
+    assert "Timed out after" in outcome.message
+    assert "in phase DEPLOY" in outcome.message
+    assert cloud.called("codedeploy.create_deployment") == []
+    assert cloud.spot_running() == []
 
 
 def test_a_run_never_sleeps_past_its_deadline(cloud: FakeCloud) -> None:
