@@ -903,18 +903,13 @@ class Deployment:
             self._last_progress is not None and self._last_progress.status == "Succeeded"
         )
         if deployed:
-            # CodeDeploy has succeeded, so Elastigroup may already be retiring the blue instances: stopping the Spot
-            # deployment now could take down the only fleet left serving. Leave it, and say how to roll back.
-            text = (
-                f"CodeDeploy deployment {state.codedeploy_deployment_id} had already succeeded, so the Spot "
-                f"deployment {state.spot_deployment_id} and the green instances were left running (Elastigroup may "
-                "already be retiring the blue instances; stopping it could leave nothing serving). To roll back, "
-                "redeploy the previous revision: a CodePipeline V2 stage with onFailure: ROLLBACK does it."
-            )
-            logger.warning(text)
-            return text
+            return self._left_running(state)
         try:
             self._stop_codedeploy(state, done, by_hand, left, not_ours)
+            if self._last_progress is not None and self._last_progress.status == "Succeeded":
+                # CodeDeploy said it had completed, and the read that followed showed success (the poll that failed
+                # the run missed it): the blues may be retiring, so the Spot deployment is left as after a success.
+                return self._left_running(state)
             self._stop_spot(state, done, by_hand, left, not_ours)
         except AuthorityLostError:
             by_hand.append("the rest of the cleanup: this invocation gave the run up while cleaning up")
@@ -930,6 +925,19 @@ class Deployment:
         for part in parts:
             logger.warning(part)
         return " ".join(parts)
+
+    def _left_running(self, state: RunState) -> str:
+        """CodeDeploy has succeeded, so Elastigroup may already be retiring the blue instances: stopping the Spot
+        deployment now could take down the only fleet left serving. It is left, and the text says how to roll back.
+        """
+        text = (
+            f"CodeDeploy deployment {state.codedeploy_deployment_id} had already succeeded, so the Spot "
+            f"deployment {state.spot_deployment_id} and the green instances were left running (Elastigroup may "
+            "already be retiring the blue instances; stopping it could leave nothing serving). To roll back, "
+            "redeploy the previous revision: a CodePipeline V2 stage with onFailure: ROLLBACK does it."
+        )
+        logger.warning(text)
+        return text
 
     def _stop_codedeploy(
         self, state: RunState, done: list[str], by_hand: list[str], left: list[str], not_ours: list[str]
@@ -950,8 +958,19 @@ class Deployment:
                 not_ours.append(f"CodeDeploy deployment {state.codedeploy_deployment_id} ({problem})")
             elif self._aws.stop_deployment(state.codedeploy_deployment_id):
                 done.append(f"stopped CodeDeploy deployment {state.codedeploy_deployment_id} (with rollback)")
+            else:
+                self._read_how_it_ended(state.codedeploy_deployment_id)
         except BlueGreenError as exc:
             by_hand.append(f"stop CodeDeploy deployment {state.codedeploy_deployment_id} ({exc})")
+
+    def _read_how_it_ended(self, deployment_id: str) -> None:
+        """CodeDeploy refused the stop as already completed: one read tells success from failure (one GetDeployment,
+        only on this path). Unreadable, the run's failure stands and the Spot deployment is stopped as before.
+        """
+        try:
+            self._last_progress = self._aws.deployment_progress(deployment_id)
+        except BlueGreenError as exc:
+            logger.warning("Could not read how CodeDeploy deployment %s ended: %s", deployment_id, exc)
 
     def _stop_spot(
         self, state: RunState, done: list[str], by_hand: list[str], left: list[str], not_ours: list[str]
