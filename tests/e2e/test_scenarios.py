@@ -120,9 +120,10 @@ def test_spot_interruption_is_replaced_and_deployed():
     assert result.timeline["WAIT_GREEN"] > result_of("happy").timeline["WAIT_GREEN"]
 
 
-def test_happy_path_is_fast_and_records_the_handlers_aws_operations():
+def test_happy_path_records_the_handlers_aws_operations():
+    # How fast it runs is measured by benchmarks/run.py and shown by `bluegreen simulate --json` (wall_seconds), not
+    # asserted here: a wall-time bound in a test fails on a loaded CI machine without anything being wrong.
     result = result_of("happy")
-    assert result.wall_seconds < 15
     assert {"codedeploy:CreateDeployment", "ec2:DescribeInstances", "codepipeline:PutJobSuccessResult"} <= (
         result.aws_operations
     )
