@@ -220,3 +220,46 @@ def test_a_group_whose_capacity_the_flow_cannot_count_launches_nothing(cloud: Fa
     assert outcome.failure_type == "ConfigurationError"
     assert "capacity unit 'cpu'" in outcome.message
     assert cloud.called("spot.start_deployment") == []
+
+
+def _polls_fail_from(cloud: FakeCloud, moment: float, times: int) -> None:
+    blip = ServiceUnavailableError("AWS codedeploy:GetDeployment failed: ThrottlingException")
+    cloud.at(moment, lambda: cloud.fail("codedeploy.deployment_progress", *[blip] * times))
+
+
+def test_polls_failing_just_as_codedeploy_succeeds_leave_the_fleet_it_made_live_running(
+    runner: Runner, cloud: FakeCloud
+) -> None:
+    _polls_fail_from(cloud, cloud.clock.now() + 140, times=3)  # CodeDeploy succeeds at 150 s, unseen
+
+    outcome = failed(runner.first())
+
+    assert outcome.failure_type == "SystemUnavailable"
+    assert [cloud.codedeploy_status(d) for d in cloud.codedeploy] == ["Succeeded"]
+    assert cloud.called("spot.stop_deployment") == []
+    assert len(cloud.live_greens(outcome.state.green)) == 2
+    assert "were left running" in outcome.message
+
+
+def test_when_how_codedeploy_ended_cannot_be_read_the_spot_deployment_is_stopped_as_before(
+    runner: Runner, cloud: FakeCloud
+) -> None:
+    _polls_fail_from(cloud, cloud.clock.now() + 140, times=4)  # the read after the refused stop fails too
+
+    outcome = failed(runner.first())
+
+    assert cloud.spot_running() == []
+    assert "Cleanup: stopped Spot deployment" in outcome.message
+
+
+def test_a_codedeploy_deployment_that_failed_unseen_still_gets_the_spot_deployment_stopped(
+    runner: Runner, cloud: FakeCloud
+) -> None:
+    cloud.codedeploy_outcome = "Failed"
+    _polls_fail_from(cloud, cloud.clock.now() + 140, times=3)
+
+    outcome = failed(runner.first())
+
+    assert outcome.failure_type == "SystemUnavailable"
+    assert cloud.spot_running() == []
+    assert cloud.live_greens(outcome.state.green) == []
