@@ -364,27 +364,9 @@ class _BlueGreenHandler:
             # Before any token is read or any capacity launched: a run that could not hand over must not start.
             key = self._clients.tokens().signing_key(settings.token_key_secret)
             logs.register_secret(key.secret)
-            authority = Authority()
             session = self._clients.http()
-            spot = SpotClient(
-                session,
-                token=token.reveal(),
-                account_id=params.account_id,
-                clock=self._clock,
-                base_url=settings.spot_url,
-                user_agent=USER_AGENT,
-                attempt_budget=ONE_CALL_SECONDS,
-                time_left=lambda: deployment.call_time_left(),  # noqa: PLW0108 - deployment is built below
-                authority=authority,
-            )
-            deployment = Deployment(
-                params,
-                spot=spot,
-                aws=self._clients.gateway(artifact_credentials()),
-                clock=self._clock,
-                timing=settings.timing,
-                remaining_seconds=remaining,
-                authority=authority,
+            deployment = self._deployment(
+                params, settings, token.reveal(), session, self._clients.gateway(artifact_credentials()), remaining
             )
             built = deployment
             run = self._action_run(job_id)
@@ -425,6 +407,39 @@ class _BlueGreenHandler:
         except Exception as exc:
             logger.exception("Unexpected error before the run started")
             return Failed("JobFailed", f"internal error {type(exc).__name__}: {exc}"), key, built
+
+    def _deployment(
+        self,
+        params: DeploymentParams,
+        settings: Settings,
+        spot_token: str,
+        session: requests.Session,
+        aws: AwsGateway,
+        remaining: Callable[[], float],
+    ) -> Deployment:
+        """The run's flow on its Spot client and AWS gateway, sharing one authority: the composition root of a run."""
+        authority = Authority()
+        spot = SpotClient(
+            session,
+            token=spot_token,
+            account_id=params.account_id,
+            clock=self._clock,
+            base_url=settings.spot_url,
+            user_agent=USER_AGENT,
+            attempt_budget=ONE_CALL_SECONDS,
+            time_left=lambda: deployment.call_time_left(),  # noqa: PLW0108 - deployment is built below
+            authority=authority,
+        )
+        deployment = Deployment(
+            params,
+            spot=spot,
+            aws=aws,
+            clock=self._clock,
+            timing=settings.timing,
+            remaining_seconds=remaining,
+            authority=authority,
+        )
+        return deployment
 
     def _emit_metrics(self, params: DeploymentParams, outcome: Outcome, deployment: Deployment, namespace: str) -> None:
         """The run's EMF metrics, once, by the invocation that ends it; never fails the run."""
@@ -557,26 +572,8 @@ class _BlueGreenHandler:
         )
         token = self._clients.tokens().resolve(params.token_source)
         logs.register_secret(token.reveal())
-        authority = Authority()
-        spot = SpotClient(
-            self._clients.http(),
-            token=token.reveal(),
-            account_id=params.account_id,
-            clock=self._clock,
-            base_url=settings.spot_url,
-            user_agent=USER_AGENT,
-            attempt_budget=ONE_CALL_SECONDS,
-            time_left=lambda: deployment.call_time_left(),  # noqa: PLW0108 - deployment is built below
-            authority=authority,
-        )
-        deployment = Deployment(
-            params,
-            spot=spot,
-            aws=self._clients.gateway(),
-            clock=self._clock,
-            timing=settings.timing,
-            remaining_seconds=_remaining_seconds(context),
-            authority=authority,
+        deployment = self._deployment(
+            params, settings, token.reveal(), self._clients.http(), self._clients.gateway(), _remaining_seconds(context)
         )
         now = int(self._clock.now())
         state = RunState(
