@@ -117,7 +117,7 @@ def measure(quick: bool) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bluegreen-mem-") as tmp, Cloud() as cloud:
         env = {**os.environ, **cloud.handler_environ(), "PYTHONPATH": str(ROOT)}
-        pipeline = cloud.add_pipeline(instances=4)
+        pipeline = cloud.add_pipeline(instances=4, revision="s3")  # console-test invocations: no input artifact
         run = _child(
             tmp, env, {"mode": "run", "params": dict(pipeline.params)}, lambda: cloud.clock.sleep(ADVANCE_SECONDS)
         )

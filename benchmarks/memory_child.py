@@ -22,6 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from child_context import HandingOverContext
+
 
 class _VirtualClock:
     """Real time at the start, then only what the handler sleeps: a long run without waiting for it."""
@@ -34,23 +36,6 @@ class _VirtualClock:
 
     def sleep(self, seconds: float) -> None:
         self._now += max(0.0, seconds)
-
-
-class _Context:
-    """A 900 s function's context that, once started, has 44 s left: one poll, then the hand-over."""
-
-    aws_request_id = "00000000-0000-4000-8000-000000000001"
-    function_name = "bluegreen"
-
-    def __init__(self, remaining_ms: int) -> None:
-        self._remaining_ms = remaining_ms
-        self._looked = False
-
-    def get_remaining_time_in_millis(self) -> int:
-        if not self._looked:
-            self._looked = True
-            return 900_000
-        return self._remaining_ms
 
 
 def _peak_mb() -> float:
@@ -77,7 +62,7 @@ def main() -> int:
         event: dict[str, Any] = dict(params)
         statuses = []
         while True:
-            result = handler(event, _Context(44_000))
+            result = handler(event, HandingOverContext(44_000, "00000000-0000-4000-8000-000000000001"))
             statuses.append(result["status"])
             if result["status"] != "InProgress" or len(statuses) > 200:
                 break
@@ -89,7 +74,9 @@ def main() -> int:
     else:
         handler = create_handler()
         started = time.perf_counter()
-        result = handler({**params, "DRY_RUN": True}, _Context(880_000))
+        result = handler(
+            {**params, "DRY_RUN": True}, HandingOverContext(880_000, "00000000-0000-4000-8000-000000000001")
+        )
         out.update(
             seconds_to_result=time.perf_counter() - started,
             status=result["status"],
