@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -230,6 +230,40 @@ class ActionRun:
     action_execution_id: str
     stage_name: str | None = None
     action_name: str | None = None
+    job: JobRecord | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    """What CodePipeline itself holds for a job (GetJobDetails' JobData), to hold a job event against: anyone
+    allowed to invoke the function can send a made-up event that names a real job. Never logged (UserParameters
+    may carry a plain API_TOKEN).
+    """
+
+    user_parameters: str | None = field(repr=False)
+    continuation_token: str | None = field(repr=False)
+    input_artifacts: tuple[tuple[str, str, str], ...] = field(repr=False)  # (name, bucket, key)
+
+
+def _job_record(data: Any) -> JobRecord:
+    """JobData's actionConfiguration.configuration.UserParameters, continuationToken and inputArtifacts
+    (botocore's codepipeline model: JobData, ActionConfiguration, Artifact {name, location {s3Location
+    {bucketName, objectKey}}}); whatever is missing or mistyped reads as absent."""
+    data = data if isinstance(data, dict) else {}
+    configuration = (data.get("actionConfiguration") or {}).get("configuration") or {}
+    user_parameters = configuration.get("UserParameters") if isinstance(configuration, dict) else None
+    continuation = data.get("continuationToken")
+    artifacts: list[tuple[str, str, str]] = []
+    for artifact in data.get("inputArtifacts") or []:
+        if isinstance(artifact, dict):
+            s3 = (artifact.get("location") or {}).get("s3Location") or {}
+            name, bucket, key = artifact.get("name", ""), s3.get("bucketName", ""), s3.get("objectKey", "")
+            artifacts.append((str(name), str(bucket), str(key)))
+    return JobRecord(
+        user_parameters=user_parameters if isinstance(user_parameters, str) else None,
+        continuation_token=continuation if isinstance(continuation, str) and continuation else None,
+        input_artifacts=tuple(artifacts),
+    )
 
 
 @dataclass(frozen=True)
@@ -665,8 +699,8 @@ class AwsGateway:
     def action_run(self, job_id: str) -> ActionRun:
         """Which pipeline, pipeline execution and action execution the job belongs to.
 
-        Only `pipelineContext` is read: the same reply carries the artifact store's temporary credentials and
-        the action's secret configuration, so it is never logged nor kept.
+        Besides `pipelineContext`, only what a job event must match is kept (`JobRecord`, never logged): the same
+        reply carries the artifact store's temporary credentials, which are never read.
 
         Raises:
             BlueGreenError: the call failed (access denied, unknown job, ...) or the reply has no pipeline context.
@@ -680,6 +714,7 @@ class AwsGateway:
                 action_execution_id=context["action"]["actionExecutionId"],
                 stage_name=context.get("stage", {}).get("name"),
                 action_name=context.get("action", {}).get("name"),
+                job=_job_record(reply["jobDetails"]["data"]),
             )
             checks = (
                 (run.pipeline_name, PIPELINE_NAME_RE),

@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -23,7 +24,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 from bluegreen import logs, reclaim
 from bluegreen.authority import Authority
-from bluegreen.aws import CREDENTIALS_HINT, REGION_HINT, ActionExecutionInfo, ActionRun, AwsGateway
+from bluegreen.aws import CREDENTIALS_HINT, REGION_HINT, ActionExecutionInfo, ActionRun, AwsGateway, JobRecord
 from bluegreen.clock import Clock, SystemClock
 from bluegreen.errors import (
     BlueGreenError,
@@ -316,7 +317,20 @@ class _BlueGreenHandler:
                 user_parameters, default_secret=settings.default_secret, artifacts=job_input.artifacts
             )
 
-        outcome, key, deployment = self._execute(load, continuation, job_id, context, lambda: job_input.credentials)
+        def verify(run: ActionRun | None) -> None:
+            if run is not None and run.job is not None:
+                differ = _differs_from_record(run.job, user_parameters, continuation, job_input.artifacts)
+                if differ:
+                    raise _MadeUpJobEventError(job_id, differ)
+
+        try:
+            outcome, key, deployment = self._execute(
+                load, continuation, job_id, context, lambda: job_input.credentials, verify
+            )
+        except _MadeUpJobEventError as exc:
+            # Not what CodePipeline sent: reporting anything would answer a real job with someone else's run.
+            logger.error("%s", exc)
+            return _result(Failed(exc.failure_type, str(exc)), None)
         self._report(job_id, outcome, key, deployment)
         return _result(outcome, key)
 
@@ -345,6 +359,7 @@ class _BlueGreenHandler:
         job_id: str | None,
         context: Any,
         artifact_credentials: Callable[[], ArtifactCredentials | None],
+        verify: Callable[[ActionRun | None], None] | None = None,
     ) -> tuple[Outcome, TokenKey | None, Deployment | None]:
         """The run's outcome, the key to sign its continuation token with (None if the run never got it), and the
         run's Deployment (None if it was never built), which a refused report needs to reclaim the run.
@@ -370,6 +385,8 @@ class _BlueGreenHandler:
             )
             built = deployment
             run = self._action_run(job_id)
+            if verify is not None:
+                verify(run)
             if continuation is not None:
                 if not isinstance(continuation, str) or not continuation:
                     raise ConfigurationError("continuationToken: expected a non-empty string")
@@ -401,6 +418,8 @@ class _BlueGreenHandler:
                     codedeploy_deployment_id=outcome.state.codedeploy_deployment_id,
                 )
             return outcome, key, built
+        except _MadeUpJobEventError:
+            raise
         except BlueGreenError as exc:
             logger.error("Run cannot start: %s", exc)
             return Failed(exc.failure_type, str(exc)), key, built
@@ -643,6 +662,46 @@ class _BlueGreenHandler:
             done,
             extra={"reclaimed": True},
         )
+
+
+class _MadeUpJobEventError(ConfigurationError):
+    """A job event that does not say what CodePipeline holds for its job: made up, by someone allowed to invoke
+    the function. Answered with nothing: the job is a real run's, and its own deliveries answer it."""
+
+    def __init__(self, job_id: str, differ: list[str]) -> None:
+        super().__init__(
+            f"CodePipeline.job: the event for job {job_id} does not match CodePipeline's record of that job "
+            f"(GetJobDetails: {', '.join(differ)} differ): it was not sent by CodePipeline; nothing was done and "
+            "nothing reported to the job"
+        )
+
+
+_VARIABLE = re.compile(r"\\#\\\{[^}]*\\\}")  # an escaped #{Namespace.Variable}
+
+
+def _differs_from_record(
+    record: JobRecord, user_parameters: Any, continuation: Any, artifacts: list[InputArtifact]
+) -> list[str]:
+    """Which of the event's UserParameters, continuationToken and inputArtifacts differ from CodePipeline's own
+    record of the job (GetJobDetails returns the same JobData the event carries: botocore's model, JobData).
+
+    Where the record could read otherwise than the event without anything being wrong, the product is safe under
+    both readings: a `#{...}` variable left unresolved in the record matches any value; a record without a
+    continuation token or without input artifacts is not held against the event (the token is signed and bound
+    to the action execution anyway; the artifacts only name what UserParameters already chose).
+    """
+    differ: list[str] = []
+    recorded = record.user_parameters or ""
+    given = user_parameters if isinstance(user_parameters, str) else ""
+    pattern = _VARIABLE.sub(lambda _: ".*?", re.escape(recorded))
+    if given != recorded and not re.fullmatch(pattern, given, flags=re.DOTALL):
+        differ.append("UserParameters")
+    if record.continuation_token is not None and continuation != record.continuation_token:
+        differ.append("continuationToken")
+    given_artifacts = sorted((a.name, a.bucket, a.key) for a in artifacts)
+    if record.input_artifacts and given_artifacts != sorted(record.input_artifacts):
+        differ.append("inputArtifacts")
+    return differ
 
 
 def _reclaim_stand_in(user_parameters: str | None) -> InputArtifact:

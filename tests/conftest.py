@@ -167,7 +167,7 @@ class Cloud:
         action = action or self.action
         action.user_parameters = user_parameters
         action.input_artifacts = list(artifacts or [])
-        self.codepipeline.add_job(job_id, action)
+        self.codepipeline.add_job(job_id, action, continuation)
         data: dict[str, Any] = {
             "actionConfiguration": {"configuration": {"FunctionName": "bluegreen", "UserParameters": user_parameters}},
             "inputArtifacts": artifacts or [],

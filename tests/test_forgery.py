@@ -247,3 +247,60 @@ def test_a_correctly_signed_token_in_the_bake_naming_another_applications_deploy
     result = cloud.invoke(cloud.job_event(cloud.params(), "job-x", signed(baked)))
 
     assert_refused(cloud, result, "CodeDeploy deployment d-OTHERAPP1 is not this run's")
+
+
+# ---- a made-up CodePipeline.job event naming a real job --------------------------------------------------------
+
+
+def _made_up_event(cloud: Cloud, job_id: str, **data: Any) -> dict[str, Any]:
+    """A `CodePipeline.job` event sent by someone with lambda:InvokeFunction, naming a job CodePipeline waits on
+    (job ids are in every log line of the function)."""
+    return {"CodePipeline.job": {"id": job_id, "accountId": "123456789012", "data": data}}
+
+
+def test_a_made_up_job_event_with_other_user_parameters_reports_nothing_to_the_real_job(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 250
+    cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=120)
+    (hand_over,) = cloud.codepipeline.reports
+    cloud.job_event(cloud.params(), "job-0002", hand_over.body["continuationToken"])  # CodePipeline's next job
+    # The attacker's UserParameters: a dry run of the same group, which checks and "succeeds" at once.
+    forged = json.dumps(cloud.params(DRY_RUN=True))
+
+    result = cloud.invoke(
+        _made_up_event(cloud, "job-0002", actionConfiguration={"configuration": {"UserParameters": forged}})
+    )
+
+    assert [r.kind for r in cloud.codepipeline.reports] == ["in_progress"]  # nothing reported to the real job
+    assert result is not None
+    assert result["status"] == "Failed"
+    assert result["failureType"] == "ConfigurationError"
+    assert "job-0002" in result["summary"]
+    assert "UserParameters" in result["summary"]
+    assert not cloud.spot.deployments[0].stopped
+
+
+def test_a_made_up_job_event_with_another_continuation_token_reports_nothing_to_the_real_job(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 250
+    cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=120)
+    (hand_over,) = cloud.codepipeline.reports
+    real = cloud.job_event(cloud.params(), "job-0002", hand_over.body["continuationToken"])
+    data = dict(real["CodePipeline.job"]["data"])
+    del data["continuationToken"]  # as if the job were a first delivery: preflight, a new start
+
+    cloud.invoke(_made_up_event(cloud, "job-0002", **data))
+
+    assert [r.kind for r in cloud.codepipeline.reports] == ["in_progress"]
+    assert len(cloud.spot.deployments) == 1
+    assert not cloud.spot.deployments[0].stopped
+
+
+def test_a_job_whose_recorded_user_parameters_keep_an_unresolved_variable_still_runs(cloud: Cloud) -> None:
+    # Safe under both readings of GetJobDetails: should it return UserParameters with `#{...}` unresolved, the
+    # event's resolved value still matches it.
+    event = cloud.job_event(cloud.params(), "job-0001")
+    cloud.action.user_parameters = json.dumps(cloud.params(S3_KEY="app/#{Build.Version}.zip"))
+
+    cloud.invoke(event)
+
+    (report,) = cloud.codepipeline.reports
+    assert report.kind == "success"

@@ -95,6 +95,7 @@ class FakeCodePipeline:
     calls: list[str] = field(default_factory=list)
     pipeline_name: str = "storefront"
     on_report: Callable[[Report], None] | None = None  # lets a test act at the moment a report arrives
+    continuations: dict[str, str] = field(default_factory=dict)  # job id -> the continuationToken its JobData has
     _counter: int = 0
 
     # ---- the pipeline's side --------------------------------------------------------------------------------
@@ -107,8 +108,11 @@ class FakeCodePipeline:
             self.executions[execution_id] = "InProgress"
         return ActionExecution(self.pipeline_name, execution_id, _uuid(10_000 + self._counter), user_parameters)
 
-    def add_job(self, job_id: str, action: ActionExecution) -> None:
+    def add_job(self, job_id: str, action: ActionExecution, continuation: str | None = None) -> None:
+        """A job of `action`; a continuation job carries the token of the previous job's in-progress report."""
         self.jobs[job_id] = action
+        if continuation is not None:
+            self.continuations[job_id] = continuation
 
     def stop(self, action: ActionExecution, *, abandon: bool = True) -> None:
         """A person's "Stop execution" (with "Stop and abandon" when `abandon`)."""
@@ -223,7 +227,10 @@ class FakeCodePipeline:
                         "pipelineArn": f"arn:aws:codepipeline:us-east-1:123456789012:{action.pipeline_name}",
                         "pipelineExecutionId": action.pipeline_execution_id,
                     },
-                    "inputArtifacts": [],
+                    # The job's JobData, the same the Lambda event carries (botocore's model: GetJobDetailsOutput
+                    # .jobDetails.data is a JobData, with inputArtifacts and continuationToken).
+                    "inputArtifacts": [dict(a) for a in action.input_artifacts],
+                    **({"continuationToken": self.continuations[job_id]} if job_id in self.continuations else {}),
                     "outputArtifacts": [],
                     "artifactCredentials": {
                         "accessKeyId": "ASIAFAKEJOBDETAILS01",
