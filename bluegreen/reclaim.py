@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 # Cancelled | InProgress | Stopped | Stopping | Succeeded | Superseded | Failed). "Stopping" is not among them:
 # a plain Stop lets in-progress actions finish; "Stop and abandon" marks them Abandoned, which is read below.
 ENDED_EXECUTIONS: Final = frozenset({"Stopped", "Cancelled", "Superseded", "Failed", "Succeeded"})
+# A failed execution may still wait for this action: when one action of a stage fails, "all actions that are
+# still in progress continue working" (CodePipeline user guide, "Retry a failed action in a stage"). CodePipeline
+# marks the action itself Failed (it timed out) or Abandoned (a stop) when it gives it up; that is what counts.
+ACTIONS_GO_ON: Final = frozenset({"Failed"})
 # ActionExecutionStatus values (InProgress | Abandoned | Succeeded | Failed) of an action run nobody waits for.
 ENDED_ACTIONS: Final = frozenset({"Abandoned", "Failed"})
 
@@ -69,7 +73,7 @@ def judge_action(pipeline: str, pipeline_execution_id: str, execution: str, mine
     if mine.status == "Succeeded":
         return Judgement("answered", where)
     if mine.status == "InProgress":
-        if execution in ENDED_EXECUTIONS:
+        if execution in ENDED_EXECUTIONS - ACTIONS_GO_ON:
             return Judgement("ended", where)
         return Judgement("answered", where)
     return Judgement("unknown", f"{where} (a status this function does not know)")

@@ -405,3 +405,24 @@ def test_a_pipeline_event_that_cannot_be_read_is_raised_so_lambda_retries_it(clo
 
     assert not cloud.spot.deployments[0].stopped
     assert _log_records(cloud, "to reclaim its runs")[0]["level"] == "ERROR"
+
+
+def test_a_sibling_actions_failure_leaves_a_run_still_in_progress_in_the_same_stage_alone(cloud: Cloud) -> None:
+    # Two bluegreen actions run in parallel in one stage. When one fails, "all actions that are still in progress
+    # continue working" (CodePipeline user guide, "Retry a failed action in a stage"), so CodePipeline still waits
+    # for the other, whatever status the pipeline execution shows meanwhile (here: Failed).
+    _hand_over_once(cloud)
+    sibling = cloud.codepipeline.start_action(execution_id=cloud.action.pipeline_execution_id)
+    sibling.action_name, sibling.status = "BlueGreenEU", "Failed"
+    sibling.user_parameters = json.dumps(cloud.params())
+    cloud.codepipeline.add_job("job-sibling", sibling)
+    cloud.codepipeline.executions[cloud.action.pipeline_execution_id] = "Failed"
+
+    result = cloud.invoke(cloud.codepipeline.event(sibling))
+
+    assert result is not None
+    assert [r["actionExecutionId"] for r in result["reclaimed"]] == [sibling.action_execution_id]
+    assert cloud.spot.calls_to("PUT", "stop") == 0
+    assert not cloud.spot.deployments[0].stopped
+    cloud.clock.advance(300)
+    assert len(cloud.green_instances()) == 2  # the run still in progress carries on
