@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import json
 import logging
 import math
@@ -390,14 +391,7 @@ class _BlueGreenHandler:
             if continuation is not None:
                 if not isinstance(continuation, str) or not continuation:
                     raise ConfigurationError("continuationToken: expected a non-empty string")
-                state = decode_token(
-                    continuation,
-                    key=key,
-                    fingerprint=params.fingerprint(),
-                    timeout_seconds=params.timeout_seconds,
-                    now=self._clock.now(),
-                    action_execution_id=run.action_execution_id if run else None,
-                )
+                state = self._resume(continuation, key, params, run)
             else:
                 state = deployment.begin(job_id, run)
             logs.bind(
@@ -459,6 +453,56 @@ class _BlueGreenHandler:
             authority=authority,
         )
         return deployment
+
+    def _resume(self, continuation: str, key: TokenKey, params: DeploymentParams, run: ActionRun | None) -> RunState:
+        """The state the continuation token carries, bound to this job's action execution.
+
+        A run whose first invocation could not read GetJobDetails (a passing outage) wrote tokens without an
+        action execution. Such a token is still this run's when CodePipeline's own record of this job carries
+        it (GetJobDetails' continuationToken: CodePipeline took it from this action execution's previous job's
+        report): it resumes, now bound to the action execution, rather than fail and leave the run's green fleet
+        running under a GreenIdentifier reclaim cannot find.
+
+        Raises:
+            ConfigurationError: the token is not this run's (decode_token).
+        """
+
+        def decode(bound_to: str | None) -> RunState:
+            return decode_token(
+                continuation,
+                key=key,
+                fingerprint=params.fingerprint(),
+                timeout_seconds=params.timeout_seconds,
+                now=self._clock.now(),
+                action_execution_id=bound_to,
+            )
+
+        try:
+            return decode(run.action_execution_id if run else None)
+        except ConfigurationError:
+            recorded = run is not None and run.job is not None and run.job.continuation_token == continuation
+            if run is None or not recorded:
+                raise
+            try:
+                state = decode(None)
+            except ConfigurationError:
+                pass
+            else:
+                logger.warning(
+                    "This run started without knowing its action execution (codepipeline:GetJobDetails failed in "
+                    "its first invocation): it goes on as GreenIdentifier=%s, which reclaim cannot find after a "
+                    "stop; its tokens are bound to action execution %s from now on",
+                    state.green,
+                    run.action_execution_id,
+                )
+                # The run learns its identity (not a step's progress, so not RunState.advance).
+                return dataclasses.replace(
+                    state,
+                    pipeline_name=run.pipeline_name,
+                    pipeline_execution_id=run.pipeline_execution_id,
+                    action_execution_id=run.action_execution_id,
+                )
+            raise
 
     def _emit_metrics(self, params: DeploymentParams, outcome: Outcome, deployment: Deployment, namespace: str) -> None:
         """The run's EMF metrics, once, by the invocation that ends it; never fails the run."""

@@ -426,3 +426,34 @@ def test_a_sibling_actions_failure_leaves_a_run_still_in_progress_in_the_same_st
     assert not cloud.spot.deployments[0].stopped
     cloud.clock.advance(300)
     assert len(cloud.green_instances()) == 2  # the run still in progress carries on
+
+
+def test_a_get_job_details_outage_in_the_first_invocation_only_lets_the_run_finish_and_clean_up(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 250
+    cloud.codedeploy.script = Script(outcome="Failed")
+    cloud.codepipeline.fail_next("GetJobDetails", *[AwsFault("InternalError", "boom", status=500)] * 4)
+
+    report = cloud.run_pipeline(cloud.params(), budget=120)
+
+    # Not "not this run's token": the run resumed (its token is CodePipeline's record of the job) and failed with
+    # CodeDeploy's cause, cleaning up after itself.
+    assert report.kind == "failure"
+    assert "HEALTH_CONSTRAINTS" in report.body["failureDetails"]["message"]
+    assert "Cleanup: stopped" in report.body["failureDetails"]["message"]
+    assert _log_records(cloud, "started without knowing its action execution")
+    assert_nothing_of_the_run_outlives_it(cloud)
+
+
+def test_a_token_without_an_action_execution_that_is_not_the_jobs_record_still_resumes_nothing(cloud: Cloud) -> None:
+    cloud.spot.launch_delay = 250
+    cloud.codepipeline.fail_next("GetJobDetails", *[AwsFault("InternalError", "boom", status=500)] * 4)
+    cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=120)
+    (hand_over,) = cloud.codepipeline.reports
+    event = cloud.job_event(cloud.params(), "job-0002", hand_over.body["continuationToken"])
+    cloud.codepipeline.continuations.pop("job-0002")  # a record without the token: nothing proves it is this job's
+
+    cloud.invoke(event)
+
+    report = cloud.codepipeline.reports[-1]
+    assert report.kind == "failure"
+    assert "not this run's token" in report.body["failureDetails"]["message"]
