@@ -6,15 +6,17 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 
 from bluegreen.errors import ReclaimFailedError, ReportFailedError
 from bluegreen.flow import green_identifier
 from bluegreen.params import validate_parameters
 from bluegreen.state import TokenKey, decode_token
-from tests.conftest import GROUP_ID, TOKEN_KEY, Cloud, artifact_parameters, input_artifact
+from tests.conftest import CANARY_TOKEN, GROUP_ID, TOKEN_KEY, Cloud, artifact_parameters, input_artifact
 from tests.fakes.awsjson import AwsFault
 from tests.fakes.codedeploy import Script
+from tests.fakes.spot import Fault
 
 
 def _fingerprint(cloud: Cloud) -> str:
@@ -457,3 +459,30 @@ def test_a_token_without_an_action_execution_that_is_not_the_jobs_record_still_r
     report = cloud.codepipeline.reports[-1]
     assert report.kind == "failure"
     assert "not this run's token" in report.body["failureDetails"]["message"]
+
+
+@pytest.mark.parametrize("source", ["API_TOKEN", "API_TOKEN_SECRET", "SPOT_API_TOKEN_SECRET"])
+def test_the_spot_token_read_for_a_reclaim_reaches_no_log_result_or_error_even_when_spot_echoes_it(
+    cloud: Cloud, source: str
+) -> None:
+    boto3.client("secretsmanager", region_name="us-east-1").create_secret(Name="spot/token", SecretString=CANARY_TOKEN)
+    params = cloud.params() if source == "API_TOKEN" else cloud.params(API_TOKEN=None)
+    if source == "API_TOKEN_SECRET":
+        params["API_TOKEN_SECRET"] = "spot/token"
+    if source == "SPOT_API_TOKEN_SECRET":
+        cloud.environ["SPOT_API_TOKEN_SECRET"] = "spot/token"  # the function's default secret
+    cloud.spot.launch_delay = 250
+    cloud.invoke(cloud.job_event(params, "job-0001"), budget=120)
+    cloud.codepipeline.stop(cloud.action)
+    echo = {
+        "request": {"headers": {"Authorization": f"Bearer {CANARY_TOKEN}"}},
+        "response": {"errors": [{"code": "INVALID", "message": f"bad token {CANARY_TOKEN}"}]},
+    }
+    cloud.spot.fail_next("PUT", "stop", *[Fault(400, echo)] * 5)
+
+    with pytest.raises(ReclaimFailedError) as raised:
+        cloud.invoke(cloud.codepipeline.event(cloud.action, execution_state="STOPPED"))
+
+    assert "Cleanup FAILED" in str(raised.value)
+    for text in (str(raised.value), cloud.logs, json.dumps(cloud.results)):
+        assert CANARY_TOKEN not in text
