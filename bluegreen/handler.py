@@ -599,8 +599,10 @@ class _BlueGreenHandler:
                 done = self._reclaim_action(pipeline, execution_id, action, context)
             except BlueGreenError as exc:
                 done = f"Reclaim FAILED, stop by hand whatever runs tagged GreenIdentifier={green} ({exc})"
-            level = logging.ERROR if "FAILED" in done or "could not" in done else logging.WARNING
-            if level == logging.ERROR:
+            failed = "FAILED" in done or "could not" in done
+            live = "already succeeded" in done  # a live release of a stopped run: a person decides on rollback
+            level = logging.ERROR if failed or live else logging.WARNING
+            if failed:
                 failures.append(done)
             logger.log(
                 level,

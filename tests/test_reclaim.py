@@ -486,3 +486,29 @@ def test_the_spot_token_read_for_a_reclaim_reaches_no_log_result_or_error_even_w
     assert "Cleanup FAILED" in str(raised.value)
     for text in (str(raised.value), cloud.logs, json.dumps(cloud.results)):
         assert CANARY_TOKEN not in text
+
+
+def test_a_stop_during_the_bake_leaves_the_live_release_running_and_says_so_in_an_error(cloud: Cloud) -> None:
+    # By design (README, "Reclaim when CodePipeline stops waiting"): once CodeDeploy succeeded the greens serve and
+    # Elastigroup may be retiring the blues, so nothing is stopped; a person decides whether to roll back.
+    handler = cloud.handler()
+    event = cloud.job_event(cloud.params(BAKE_TIME=1200), "job-0001")
+    for n in range(2, 6):  # hand over until the run bakes
+        cloud.invoke(event, budget=200, handler=handler)
+        token = cloud.codepipeline.reports[-1].body["continuationToken"]
+        if json.loads(token)["p"] == "BAKE":
+            break
+        cloud.clock.advance(10)
+        event = cloud.job_event(cloud.params(BAKE_TIME=1200), f"job-{n:04d}", token)
+    assert json.loads(token)["p"] == "BAKE"
+    cloud.codepipeline.stop(cloud.action)
+
+    result = cloud.invoke(cloud.codepipeline.event(cloud.action, execution_state="STOPPED"))
+
+    assert result is not None
+    (reclaimed,) = result["reclaimed"]
+    assert "the release is live and nothing was stopped" in reclaimed["done"]
+    assert cloud.spot.calls_to("PUT", "stop") == 0
+    assert "StopDeployment" not in cloud.codedeploy.calls
+    (record,) = _log_records(cloud, "Reclaimed run")
+    assert record["level"] == "ERROR"
