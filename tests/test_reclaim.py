@@ -512,3 +512,37 @@ def test_a_stop_during_the_bake_leaves_the_live_release_running_and_says_so_in_a
     assert "StopDeployment" not in cloud.codedeploy.calls
     (record,) = _log_records(cloud, "Reclaimed run")
     assert record["level"] == "ERROR"
+
+
+def test_a_retry_before_the_stop_event_adopts_nothing_and_the_late_event_reclaims_only_the_stopped_run(
+    cloud: Cloud,
+) -> None:
+    _hand_over_once(cloud)
+    stopped = cloud.action
+    cloud.codepipeline.stop(stopped)
+    # The person retries the stage before the stop's event was handled: a new action execution of the same
+    # pipeline execution, with a GreenIdentifier of its own.
+    retry = cloud.codepipeline.start_action(execution_id=stopped.pipeline_execution_id)
+    cloud.codepipeline.executions[stopped.pipeline_execution_id] = "InProgress"
+    cloud.invoke(cloud.job_event(cloud.params(), "job-retry", action=retry), budget=120)
+
+    # The stopped run's Spot deployment still holds the group: the retry fails before it starts anything, and
+    # neither adopts nor stops what is not its own.
+    report = cloud.codepipeline.reports[-1]
+    assert report.kind == "failure"
+    assert "already runs a blue/green deployment: cdbg-00000001" in report.body["failureDetails"]["message"]
+    (first,) = cloud.spot.deployments
+    assert not first.stopped
+
+    # The stop's event arrives only now: the stopped run is reclaimed, the retry (failed, nothing started) is not
+    # touched.
+    result = cloud.invoke(cloud.codepipeline.event(stopped, execution_state="STOPPED"))
+
+    assert result is not None
+    done = {r["actionExecutionId"]: r["done"] for r in result["reclaimed"]}
+    assert "stopped Spot deployment cdbg-00000001" in done[stopped.action_execution_id]
+    assert done.get(retry.action_execution_id, "nothing of this run was still running") == (
+        "nothing of this run was still running"
+    )
+    cloud.clock.advance(600)
+    assert_nothing_of_the_run_outlives_it(cloud)
