@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -307,8 +307,16 @@ class DeploymentGroupInfo:
     green_provisioning: str | None
 
 
-def wrap_aws_error(operation: str, exc: Exception) -> BlueGreenError:
-    """Our error for a failed AWS call: the one place botocore's errors are classified."""
+AwsCodeRule = Callable[[str], BlueGreenError]
+"""What one AWS error code means for one call, given the code: the caller's words for a case it knows better."""
+
+
+def wrap_aws_error(operation: str, exc: Exception, *, codes: Mapping[str, AwsCodeRule] | None = None) -> BlueGreenError:
+    """Our error for a failed AWS call: the one place botocore's errors are classified.
+
+    `codes` are the call's own readings of some error codes (S3's bare `404` for a revision, a secret that does
+    not exist); they come first. Every AWS call of the package, the token sources' included, comes through here.
+    """
     if not isinstance(exc, ClientError):
         return _wrap_local_error(operation, exc)
     error = exc.response.get("Error", {})
@@ -318,6 +326,8 @@ def wrap_aws_error(operation: str, exc: Exception) -> BlueGreenError:
     status = int(metadata.get("HTTPStatusCode", 0) or 0)
     request_id = metadata.get("RequestId")
     text = f"AWS {operation} failed: {code}: {message}"
+    if codes and code in codes:
+        return codes[code](code)
     if code in _BAD_CREDENTIALS:
         return ConfigurationError(f"{text}: AWS does not accept these credentials; {CREDENTIALS_HINT}")
     if code in _ACCESS_DENIED or status in (401, 403):
@@ -368,12 +378,12 @@ def _wrap_local_error(operation: str, exc: Exception) -> BlueGreenError:
 
 
 @contextmanager
-def _calling(operation: str) -> Iterator[None]:
+def _calling(operation: str, *, codes: Mapping[str, AwsCodeRule] | None = None) -> Iterator[None]:
     """Wraps the call AND the reading of its reply: a reply of an unexpected shape is a failed call too."""
     try:
         yield
     except (ClientError, BotoCoreError, ResponseParserError) as exc:
-        raise wrap_aws_error(operation, exc) from exc
+        raise wrap_aws_error(operation, exc, codes=codes) from exc
     except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
         raise ServiceUnavailableError(
             f"AWS {operation} returned a reply of an unexpected shape ({type(exc).__name__}: {str(exc)[:200]})"
@@ -575,13 +585,12 @@ class AwsGateway:
             BlueGreenError: the CodeDeploy call failed otherwise.
         """
         try:
-            self._codedeploy().stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "DeploymentAlreadyCompletedException":
-                return False
-            raise wrap_aws_error("codedeploy:StopDeployment", exc) from exc
-        except (BotoCoreError, ResponseParserError) as exc:
-            raise wrap_aws_error("codedeploy:StopDeployment", exc) from exc
+            with _calling("codedeploy:StopDeployment"):
+                self._codedeploy().stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+        except AwsApiError as exc:
+            if exc.code != "DeploymentAlreadyCompletedException":
+                raise
+            return False
         return True
 
     def failed_targets(self, deployment_id: str, *, limit: int = 3) -> list[TargetFailure]:
@@ -674,19 +683,16 @@ class AwsGateway:
         if revision.version:
             request["VersionId"] = revision.version
         client = self._artifact_s3 if with_artifact_credentials and self._artifact_s3 else self._s3
-        try:
+
+        def unreadable(code: str) -> BlueGreenError:
+            return RevisionUnavailableError(f"{field}: revision {where} cannot be read with {who} (HTTP {code}); {fix}")
+
+        # HEAD replies have no body: botocore names the error by its status. 400: a malformed version id.
+        readable = ["404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchVersion", "403", "AccessDenied"]
+        if revision.version:
+            readable += ["400", "InvalidArgument"]
+        with _calling("s3:HeadObject", codes=dict.fromkeys(readable, unreadable)):
             reply = client().head_object(**request)  # type: ignore[arg-type]
-        except ClientError as exc:
-            code = str(exc.response.get("Error", {}).get("Code", ""))
-            # HEAD replies have no body: botocore names the error by its status. 400: a malformed version id.
-            readable = ("404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchVersion", "403", "AccessDenied")
-            if code in readable or (code in ("400", "InvalidArgument") and revision.version):
-                raise RevisionUnavailableError(
-                    f"{field}: revision {where} cannot be read with {who} (HTTP {code}); {fix}"
-                ) from exc
-            raise wrap_aws_error("s3:HeadObject", exc) from exc
-        except (BotoCoreError, ResponseParserError) as exc:
-            raise wrap_aws_error("s3:HeadObject", exc) from exc
         etag = str(reply.get("ETag", "")).strip('"')
         if revision.etag and etag != revision.etag:
             raise RevisionUnavailableError(

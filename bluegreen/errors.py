@@ -7,6 +7,8 @@ botocore) are wrapped once, at the boundary that sees them; nothing downstream i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final, Literal
 
 FailureType = Literal[
@@ -22,13 +24,20 @@ FailureType = Literal[
 class BlueGreenError(Exception):
     """Root of every error `bluegreen` raises on purpose."""
 
-    failure_type: FailureType = "JobFailed"
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if "failure_type" in cls.__dict__:
+            # One table says which failure type an error is; a subclass that says it too would be ignored.
+            raise TypeError(f"{cls.__name__}: give its failure type a row in bluegreen.errors.FAILURE_TYPES")
+
+    @property
+    def failure_type(self) -> FailureType:
+        """The CodePipeline failure type this error is reported as (see `failure_type_of`)."""
+        return failure_type_of(self)
 
 
 class ConfigurationError(BlueGreenError):
     """The user's parameters, the continuation token or the AWS/Spot setup are not usable as given."""
-
-    failure_type: FailureType = "ConfigurationError"
 
     def __init__(self, problems: list[str] | str) -> None:
         self.problems = [problems] if isinstance(problems, str) else list(problems)
@@ -43,19 +52,13 @@ class NotOwnedError(ConfigurationError):
 class AccessDeniedError(BlueGreenError):
     """Spot rejected the token (401/403) or AWS denied an action to the function's role."""
 
-    failure_type: FailureType = "PermissionError"
-
 
 class RevisionUnavailableError(BlueGreenError):
     """The application revision (S3 object or GitHub commit) cannot be read."""
 
-    failure_type: FailureType = "RevisionUnavailable"
-
 
 class ServiceUnavailableError(BlueGreenError):
     """Spot or AWS stayed unreachable, throttled or broken after bounded retries."""
-
-    failure_type: FailureType = "SystemUnavailable"
 
 
 class SpotApiError(BlueGreenError):
@@ -85,15 +88,6 @@ class SpotApiError(BlueGreenError):
             text += f" (Spot request id {request_id})"
         super().__init__(text)
 
-    @property
-    def failure_type(self) -> FailureType:  # type: ignore[override]
-        if self.status in (401, 403):
-            return "PermissionError"
-        if self.status is None or self.status == 429 or self.status >= 500 or 200 <= self.status < 300:
-            # No answer, throttled, broken, or an OK reply we cannot read: Spot is not usable right now.
-            return "SystemUnavailable"
-        return "ConfigurationError"
-
 
 class AwsApiError(BlueGreenError):
     """An AWS call failed for a reason that is not one of the more specific errors above."""
@@ -108,13 +102,9 @@ class AwsApiError(BlueGreenError):
             text += f" (AWS request id {request_id})"
         super().__init__(text)
 
-    failure_type: FailureType = "JobFailed"
-
 
 class DeploymentFailedError(BlueGreenError):
     """The CodeDeploy or Spot deployment ended in failure (or was stopped by someone else)."""
-
-    failure_type: FailureType = "JobFailed"
 
 
 class AlarmFiredError(DeploymentFailedError):
@@ -124,13 +114,9 @@ class AlarmFiredError(DeploymentFailedError):
 class DeploymentTimedOutError(BlueGreenError):
     """The run's TIMEOUT passed before the deployment reached a final state."""
 
-    failure_type: FailureType = "JobFailed"
-
 
 class ReportFailedError(BlueGreenError):
     """CodePipeline did not accept our result; the handler re-raises so Lambda retries the report."""
-
-    failure_type: FailureType = "SystemUnavailable"
 
 
 class DeploymentLimitExceededError(DeploymentFailedError):
@@ -148,8 +134,6 @@ class AuthorityLostError(BlueGreenError):
 class OutOfInvocationTimeError(BlueGreenError):
     """The invocation has no time left for another call: the run is handed over, not failed."""
 
-    failure_type: FailureType = "SystemUnavailable"
-
 
 class ReclaimFailedError(BlueGreenError):
     """A run CodePipeline no longer waits for could not be read or stopped; the handler re-raises so Lambda
@@ -162,11 +146,51 @@ class JobAlreadyReportedError(BlueGreenError):
     """CodePipeline says the job is no longer in progress: another delivery of this event has reported it."""
 
 
+class PreflightError(BlueGreenError):
+    """Several preflight checks failed; reported as the first (most important) of them."""
+
+    def __init__(self, errors: list[BlueGreenError]) -> None:
+        super().__init__(f"preflight found {len(errors)} problems: " + "; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
 INTERNAL_ERROR_TYPE: Final[FailureType] = "JobFailed"
+
+# The one table from an error to the CodePipeline failure type it is reported as. An error takes the row of its
+# nearest class in the table (AlarmFiredError: DeploymentFailedError's); an exception that is no BlueGreenError is a
+# bug of ours, reported as INTERNAL_ERROR_TYPE. Two errors are typed by what they carry, below the table.
+FAILURE_TYPES: Final[Mapping[type[BlueGreenError], FailureType]] = MappingProxyType(
+    {
+        BlueGreenError: "JobFailed",
+        ConfigurationError: "ConfigurationError",
+        AccessDeniedError: "PermissionError",
+        RevisionUnavailableError: "RevisionUnavailable",
+        ServiceUnavailableError: "SystemUnavailable",
+        AwsApiError: "JobFailed",
+        DeploymentFailedError: "JobFailed",
+        DeploymentTimedOutError: "JobFailed",
+        ReportFailedError: "SystemUnavailable",
+        OutOfInvocationTimeError: "SystemUnavailable",
+    }
+)
+
+
+def _spot_failure_type(status: int | None) -> FailureType:
+    """A Spot error by its HTTP status."""
+    if status in (401, 403):
+        return "PermissionError"
+    if status is None or status == 429 or status >= 500 or 200 <= status < 300:
+        # No answer, throttled, broken, or an OK reply we cannot read: Spot is not usable right now.
+        return "SystemUnavailable"
+    return "ConfigurationError"
 
 
 def failure_type_of(exc: BaseException) -> FailureType:
     """The CodePipeline failure type for an exception: the single place this mapping lives."""
+    if isinstance(exc, PreflightError):  # the checks' errors come sorted, the most important first
+        return failure_type_of(exc.errors[0]) if exc.errors else FAILURE_TYPES[BlueGreenError]
+    if isinstance(exc, SpotApiError):
+        return _spot_failure_type(exc.status)
     if isinstance(exc, BlueGreenError):
-        return exc.failure_type
+        return next(FAILURE_TYPES[cls] for cls in type(exc).__mro__ if cls in FAILURE_TYPES)
     return INTERNAL_ERROR_TYPE

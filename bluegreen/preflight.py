@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final, TypeVar
 
 from bluegreen.aws import GREEN_TAG_KEY, AlarmState, DeploymentGroupInfo
-from bluegreen.errors import BlueGreenError, ConfigurationError
+from bluegreen.errors import BlueGreenError, ConfigurationError, PreflightError
 from bluegreen.params import DeploymentParams, ParameterToken, S3Revision, SecretToken
 from bluegreen.ports import AwsChecks, SpotReads
 from bluegreen.spot import SpotDeployment, SpotGroup
@@ -46,15 +46,6 @@ class Preflight:
     deployment_group: DeploymentGroupInfo
     existing: SpotDeployment | None
     alarms: tuple[AlarmState, ...] = ()
-
-
-class PreflightError(BlueGreenError):
-    """Several preflight checks failed; carries the failure type of the first (most important) one."""
-
-    def __init__(self, errors: list[BlueGreenError]) -> None:
-        super().__init__(f"preflight found {len(errors)} problems: " + "; ".join(str(e) for e in errors))
-        self.errors = errors
-        self.failure_type = errors[0].failure_type
 
 
 def run_preflight(params: DeploymentParams, green: str, *, spot: SpotReads, aws: AwsChecks) -> Preflight:

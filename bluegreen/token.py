@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bluegreen.aws import wrap_aws_error
 from bluegreen.errors import (
@@ -57,9 +57,18 @@ class TokenResolver:
                 )
             return source.token
         if isinstance(source, SecretToken):
-            raw = self._fetch(self._secrets(), source.secret_id, "API_TOKEN_SECRET", {})
+            secrets, secret_id = self._secrets(), source.secret_id
+            raw = self._fetch(
+                lambda: secrets.get(secret_id, max_age=CACHE_SECONDS),
+                "secretsmanager:GetSecretValue",
+                "API_TOKEN_SECRET",
+                secret_id,
+            )
             return SpotToken(_token_from_secret(raw, source.secret_id))
-        value = self._fetch(self._ssm(), source.name, "API_TOKEN_PARAMETER", {"decrypt": True})
+        ssm, name = self._ssm(), source.name
+        value = self._fetch(
+            lambda: ssm.get(name, max_age=CACHE_SECONDS, decrypt=True), "ssm:GetParameter", "API_TOKEN_PARAMETER", name
+        )
         text = value.strip() if isinstance(value, str) else ""
         if not text:
             raise ConfigurationError(f"API_TOKEN_PARAMETER: parameter {source.name!r} is empty")
@@ -73,7 +82,13 @@ class TokenResolver:
             AccessDeniedError: the function's role may not read it.
             ServiceUnavailableError: Secrets Manager could not be reached.
         """
-        raw = self._fetch(self._secrets(), secret_id, "BLUEGREEN_TOKEN_KEY_SECRET", {}, max_age=KEY_CACHE_SECONDS)
+        secrets = self._secrets()
+        raw = self._fetch(
+            lambda: secrets.get(secret_id, max_age=KEY_CACHE_SECONDS),
+            "secretsmanager:GetSecretValue",
+            "BLUEGREEN_TOKEN_KEY_SECRET",
+            secret_id,
+        )
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8", errors="replace")
         if not isinstance(raw, str) or not raw.strip():
@@ -81,11 +96,11 @@ class TokenResolver:
         return TokenKey(raw)
 
     @staticmethod
-    def _fetch(provider: Any, name: str, key: str, options: dict[str, Any], max_age: int = CACHE_SECONDS) -> Any:
+    def _fetch(read: Callable[[], object], operation: str, key: str, name: str) -> object:
         try:
-            return provider.get(name, max_age=max_age, **options)
+            return read()
         except Exception as exc:
-            raise _wrap(exc, key, name) from exc
+            raise _wrap(exc, operation, key, name) from exc
 
 
 def _token_from_secret(raw: object, secret_id: str) -> str:
@@ -108,21 +123,33 @@ def _token_from_secret(raw: object, secret_id: str) -> str:
     return text
 
 
-def _wrap(exc: Exception, key: str, name: str) -> BlueGreenError:
+def _wrap(exc: Exception, operation: str, key: str, name: str) -> BlueGreenError:
     # Powertools re-raises botocore's error as GetParameterError without `from`: the cause is the context.
     cause = exc.__cause__ or exc.__context__ or exc
     where = f"{key}: {name!r}"
-    code = ""
-    response = getattr(cause, "response", None)
-    if isinstance(response, dict):
-        code = str(response.get("Error", {}).get("Code", ""))
-    if code in ("ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"):
-        return ConfigurationError(f"{where} does not exist (in this function's region)")
-    if code in ("DecryptionFailure", "InvalidKeyId", "KMSAccessDeniedException"):
-        return AccessDeniedError(f"{where} cannot be decrypted ({code}); grant kms:Decrypt on its key")
     if cause is exc or not isinstance(cause, Exception):  # not an AWS error (e.g. a Powertools transform)
         return ServiceUnavailableError(f"{where} cannot be read: {type(cause).__name__}")
-    wrapped = wrap_aws_error(key, cause)
+
+    read: list[BlueGreenError] = []  # what the codes below were read as: already in this source's words
+
+    def missing(code: str) -> BlueGreenError:
+        read.append(ConfigurationError(f"{where} does not exist (in this function's region)"))
+        return read[-1]
+
+    def undecryptable(code: str) -> BlueGreenError:
+        read.append(AccessDeniedError(f"{where} cannot be decrypted ({code}); grant kms:Decrypt on its key"))
+        return read[-1]
+
+    wrapped = wrap_aws_error(
+        operation,
+        cause,
+        codes={
+            **dict.fromkeys(("ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"), missing),
+            **dict.fromkeys(("DecryptionFailure", "InvalidKeyId", "KMSAccessDeniedException"), undecryptable),
+        },
+    )
+    if wrapped in read:
+        return wrapped
     if isinstance(wrapped, AccessDeniedError):
         return AccessDeniedError(
             f"{where} cannot be read: access denied; grant the function's role secretsmanager:GetSecretValue "
