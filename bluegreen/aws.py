@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, ParamSpec, TypeVar
 
 from botocore.exceptions import (
     BotoCoreError,
@@ -52,11 +52,13 @@ from bluegreen.state import ACTION_EXECUTION_ID_RE, PIPELINE_EXECUTION_ID_RE, PI
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import CompositeAlarmTypeDef, MetricAlarmTypeDef
     from mypy_boto3_codedeploy import CodeDeployClient
-    from mypy_boto3_codedeploy.type_defs import RevisionLocationTypeDef, S3LocationTypeDef
+    from mypy_boto3_codedeploy.type_defs import DeploymentTargetTypeDef, RevisionLocationTypeDef, S3LocationTypeDef
     from mypy_boto3_codepipeline import CodePipelineClient
     from mypy_boto3_codepipeline.type_defs import ExecutionDetailsTypeDef, FailureDetailsTypeDef
     from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_ec2.type_defs import FilterTypeDef
     from mypy_boto3_s3 import S3Client
 
 logger = logging.getLogger(__name__)
@@ -377,24 +379,72 @@ def _wrap_local_error(operation: str, exc: Exception) -> BlueGreenError:
     return ServiceUnavailableError(f"{text} (AWS's reply could not be read); re-run the stage")
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_T = TypeVar("_T")
+
+
+def _call(
+    operation: str, method: Callable[_P, _R], *, codes: Mapping[str, AwsCodeRule] | None = None
+) -> Callable[_P, _R]:
+    """`method`, a boto3 client method (or a thunk reading every page of a paginator), with its failures wrapped
+    into our errors: the one `try` around every AWS call. Only the call is inside, botocore's parsing of the reply
+    included; reading the reply's fields is `_reading`'s.
+    """
+
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return method(*args, **kwargs)
+        except (ClientError, BotoCoreError, ResponseParserError) as exc:
+            raise wrap_aws_error(operation, exc, codes=codes) from exc
+        except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
+            # botocore's parsers raise these on a body that does not fit the service model (parsers.py
+            # `_handle_structure` calls `value.get` on whatever the JSON holds; json.loads recurses): the reply is
+            # unreadable, the call failed.
+            raise _unexpected_shape(operation, f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+
+    return call
+
+
+class _UnexpectedReplyError(Exception):
+    """A reply botocore read that lacks what AWS documents. Raised by the readers below, caught by `_reading` only."""
+
+
 @contextmanager
-def _calling(operation: str, *, codes: Mapping[str, AwsCodeRule] | None = None) -> Iterator[None]:
-    """Wraps the call AND the reading of its reply: a reply of an unexpected shape is a failed call too."""
+def _reading(operation: str) -> Iterator[None]:
+    """Reads the fields of a reply: one that lacks what AWS documents is a failed call (SystemUnavailable).
+
+    Only `_UnexpectedReplyError` is caught: a KeyError or TypeError of our own code is a bug, raised as one (the handler
+    reports it once, as an internal error), never taken for an AWS outage that a poll would retry.
+    """
     try:
         yield
-    except (ClientError, BotoCoreError, ResponseParserError) as exc:
-        raise wrap_aws_error(operation, exc, codes=codes) from exc
-    except (KeyError, TypeError, AttributeError, ValueError, RecursionError) as exc:
-        raise ServiceUnavailableError(
-            f"AWS {operation} returned a reply of an unexpected shape ({type(exc).__name__}: {str(exc)[:200]})"
-        ) from exc
+    except _UnexpectedReplyError as exc:
+        raise _unexpected_shape(operation, str(exc)) from exc
+
+
+def _unexpected_shape(operation: str, detail: str) -> ServiceUnavailableError:
+    return ServiceUnavailableError(f"AWS {operation} returned a reply of an unexpected shape ({detail})")
+
+
+def _present(value: _T | None, what: str) -> _T:
+    """`value`, a field AWS documents as always there; else `_UnexpectedReplyError`."""
+    if value is None:
+        raise _UnexpectedReplyError(f"no {what}")
+    return value
+
+
+def _count(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _UnexpectedReplyError(f"{what} is not a count ({type(value).__name__})")
+    return value
 
 
 def _checked(pattern: re.Pattern[str], value: object, what: str) -> str:
-    """`value` if it is an id of the expected shape; else ValueError (a reply of an unexpected shape)."""
+    """`value` if it is an id of the expected shape; else `_UnexpectedReplyError`."""
     if not isinstance(value, str) or not pattern.fullmatch(value):
         shown = len(value) if isinstance(value, str) else type(value).__name__
-        raise ValueError(f"{what} is not an id like {pattern.pattern} ({shown})")
+        raise _UnexpectedReplyError(f"{what} is not an id like {pattern.pattern} ({shown})")
     return value
 
 
@@ -428,24 +478,21 @@ class AwsGateway:
         Raises:
             BlueGreenError: the EC2 call failed.
         """
+        operation = "ec2:DescribeInstances"
+        paginator = self._ec2().get_paginator("describe_instances")
+        filters: list[FilterTypeDef] = [
+            {"Name": f"tag:{GREEN_TAG_KEY}", "Values": [green]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ]
+        pages = _call(operation, lambda: list(paginator.paginate(Filters=filters)))()
         found: list[InstanceHealth] = []
-        with _calling("ec2:DescribeInstances"):
-            pages = (
-                self._ec2()
-                .get_paginator("describe_instances")
-                .paginate(
-                    Filters=[
-                        {"Name": f"tag:{GREEN_TAG_KEY}", "Values": [green]},
-                        {"Name": "instance-state-name", "Values": ["pending", "running"]},
-                    ]
-                )
-            )
+        with _reading(operation):
             for page in pages:
                 for reservation in page.get("Reservations", []):
                     for instance in reservation.get("Instances", []):
                         found.append(
                             InstanceHealth(
-                                instance_id=_checked(_INSTANCE_ID, instance["InstanceId"], "InstanceId"),
+                                instance_id=_checked(_INSTANCE_ID, instance.get("InstanceId"), "InstanceId"),
                                 state=instance.get("State", {}).get("Name", "unknown"),
                                 status_checks_ok=False,
                             )
@@ -470,13 +517,11 @@ class AwsGateway:
             return [InstanceHealth(i, "unknown", False, "not visible to EC2 yet") for i in instance_ids]
 
     def _instance_health(self, instance_ids: list[str]) -> list[InstanceHealth]:
+        operation = "ec2:DescribeInstanceStatus"
+        paginator = self._ec2().get_paginator("describe_instance_status")
+        pages = _call(operation, lambda: list(paginator.paginate(InstanceIds=instance_ids, IncludeAllInstances=True)))()
         health: dict[str, InstanceHealth] = {}
-        with _calling("ec2:DescribeInstanceStatus"):
-            pages = (
-                self._ec2()
-                .get_paginator("describe_instance_status")
-                .paginate(InstanceIds=instance_ids, IncludeAllInstances=True)
-            )
+        with _reading(operation):
             for page in pages:
                 for status in page.get("InstanceStatuses", []):
                     instance_check = status.get("InstanceStatus", {}).get("Status", "")
@@ -484,7 +529,7 @@ class AwsGateway:
                     state = status.get("InstanceState", {}).get("Name", "unknown")
                     ok = state == "running" and instance_check == "ok" and system_check == "ok"
                     detail = "" if ok else f"instance check {instance_check or '-'}, system check {system_check or '-'}"
-                    instance_id = _checked(_INSTANCE_ID, status["InstanceId"], "InstanceId")
+                    instance_id = _checked(_INSTANCE_ID, status.get("InstanceId"), "InstanceId")
                     health[instance_id] = InstanceHealth(instance_id, state, ok, detail)
         # An id EC2 no longer lists has gone away.
         return [health.get(i, InstanceHealth(i, "terminated", False, "no longer listed")) for i in instance_ids]
@@ -497,10 +542,12 @@ class AwsGateway:
         Raises:
             ConfigurationError: the application or the group does not exist.
         """
-        with _calling("codedeploy:GetDeploymentGroup"):
-            info = self._codedeploy().get_deployment_group(
-                applicationName=application, deploymentGroupName=deployment_group
-            )["deploymentGroupInfo"]
+        operation = "codedeploy:GetDeploymentGroup"
+        reply = _call(operation, self._codedeploy().get_deployment_group)(
+            applicationName=application, deploymentGroupName=deployment_group
+        )
+        with _reading(operation):
+            info = _present(reply.get("deploymentGroupInfo"), "deploymentGroupInfo")
             style = info.get("deploymentStyle", {})
             provisioning = info.get("blueGreenDeploymentConfiguration", {}).get("greenFleetProvisioningOption", {})
             return DeploymentGroupInfo(
@@ -516,24 +563,26 @@ class AwsGateway:
         Raises:
             BlueGreenError: a CodeDeploy call failed.
         """
-        with _calling("codedeploy:ListDeployments"):
-            client = self._codedeploy()
-            ids = list(
-                client.list_deployments(applicationName=application, deploymentGroupName=deployment_group)[
-                    "deployments"
-                ]
-            )
+        client = self._codedeploy()
+        listed = _call("codedeploy:ListDeployments", client.list_deployments)(
+            applicationName=application, deploymentGroupName=deployment_group
+        )
+        with _reading("codedeploy:ListDeployments"):
+            ids = list(_present(listed.get("deployments"), "deployments"))
         # Newest first; a duplicate delivery's deployment is among the most recent.
         recent = ids[:25]
         if not recent:
             return None
         marker = _description_marker(green)
-        with _calling("codedeploy:BatchGetDeployments"):
-            infos = client.batch_get_deployments(deploymentIds=recent)["deploymentsInfo"]
-            for info in infos:
+        operation = "codedeploy:BatchGetDeployments"
+        reply = _call(operation, client.batch_get_deployments)(deploymentIds=recent)
+        with _reading(operation):
+            for info in _present(reply.get("deploymentsInfo"), "deploymentsInfo"):
                 description = info.get("description", "")
                 if marker in description:
-                    return GreenDeployment(_checked(_DEPLOYMENT_ID, info["deploymentId"], "deploymentId"), description)
+                    return GreenDeployment(
+                        _checked(_DEPLOYMENT_ID, info.get("deploymentId"), "deploymentId"), description
+                    )
         return None
 
     def create_deployment(
@@ -544,15 +593,16 @@ class AwsGateway:
         Raises:
             BlueGreenError: CodeDeploy refused (missing revision, group busy, no tagged instance, ...).
         """
-        with _calling("codedeploy:CreateDeployment"):
-            reply = self._codedeploy().create_deployment(
-                applicationName=application,
-                deploymentGroupName=deployment_group,
-                revision=_revision_location(revision),
-                targetInstances={"tagFilters": [{"Key": GREEN_TAG_KEY, "Value": green, "Type": "KEY_AND_VALUE"}]},
-                description=f"{_description_marker(green)} {description}"[:1000],
-            )
-            return _checked(_DEPLOYMENT_ID, reply["deploymentId"], "deploymentId")
+        operation = "codedeploy:CreateDeployment"
+        reply = _call(operation, self._codedeploy().create_deployment)(
+            applicationName=application,
+            deploymentGroupName=deployment_group,
+            revision=_revision_location(revision),
+            targetInstances={"tagFilters": [{"Key": GREEN_TAG_KEY, "Value": green, "Type": "KEY_AND_VALUE"}]},
+            description=f"{_description_marker(green)} {description}"[:1000],
+        )
+        with _reading(operation):
+            return _checked(_DEPLOYMENT_ID, reply.get("deploymentId"), "deploymentId")
 
     def deployment_progress(self, deployment_id: str) -> DeploymentProgress:
         """Status, error information and per-instance counts of a deployment.
@@ -560,18 +610,20 @@ class AwsGateway:
         Raises:
             BlueGreenError: the CodeDeploy call failed.
         """
-        with _calling("codedeploy:GetDeployment"):
-            info = self._codedeploy().get_deployment(deploymentId=deployment_id)["deploymentInfo"]
-            overview: dict[str, int] = dict(info.get("deploymentOverview", {}))  # type: ignore[arg-type]
+        operation = "codedeploy:GetDeployment"
+        reply = _call(operation, self._codedeploy().get_deployment)(deploymentId=deployment_id)
+        with _reading(operation):
+            info = _present(reply.get("deploymentInfo"), "deploymentInfo")
+            overview = {k: _count(v, f"deploymentOverview.{k}") for k, v in info.get("deploymentOverview", {}).items()}
             error = info.get("errorInformation", {})
             tag_filters = info.get("targetInstances", {}).get("tagFilters", [])
             return DeploymentProgress(
                 deployment_id=deployment_id,
-                status=info["status"],
+                status=_present(info.get("status"), "status"),
                 error_code=error.get("code"),
                 error_message=error.get("message"),
-                succeeded=int(overview.get("Succeeded", 0)),
-                total=sum(int(v) for v in overview.values()),
+                succeeded=overview.get("Succeeded", 0),
+                total=sum(overview.values()),
                 application=info.get("applicationName"),
                 deployment_group=info.get("deploymentGroupName"),
                 description=str(info.get("description", "")),
@@ -585,8 +637,9 @@ class AwsGateway:
             BlueGreenError: the CodeDeploy call failed otherwise.
         """
         try:
-            with _calling("codedeploy:StopDeployment"):
-                self._codedeploy().stop_deployment(deploymentId=deployment_id, autoRollbackEnabled=True)
+            _call("codedeploy:StopDeployment", self._codedeploy().stop_deployment)(
+                deploymentId=deployment_id, autoRollbackEnabled=True
+            )
         except AwsApiError as exc:
             if exc.code != "DeploymentAlreadyCompletedException":
                 raise
@@ -599,20 +652,18 @@ class AwsGateway:
         Raises:
             BlueGreenError: a CodeDeploy call failed.
         """
-        with _calling("codedeploy:ListDeploymentTargets"):
-            client = self._codedeploy()
-            ids = list(
-                client.list_deployment_targets(deploymentId=deployment_id, targetFilters={"TargetStatus": ["Failed"]})[
-                    "targetIds"
-                ]
-            )
+        client = self._codedeploy()
+        listed = _call("codedeploy:ListDeploymentTargets", client.list_deployment_targets)(
+            deploymentId=deployment_id, targetFilters={"TargetStatus": ["Failed"]}
+        )
+        with _reading("codedeploy:ListDeploymentTargets"):
+            ids = list(_present(listed.get("targetIds"), "targetIds"))
         if not ids:
             return []
-        with _calling("codedeploy:BatchGetDeploymentTargets"):
-            targets = client.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=ids[:25])[
-                "deploymentTargets"
-            ]
-            return _first_failures(targets, limit)
+        operation = "codedeploy:BatchGetDeploymentTargets"
+        reply = _call(operation, client.batch_get_deployment_targets)(deploymentId=deployment_id, targetIds=ids[:25])
+        with _reading(operation):
+            return _first_failures(_present(reply.get("deploymentTargets"), "deploymentTargets"), limit)
 
     # ---- CloudWatch ------------------------------------------------------------------------------
 
@@ -630,18 +681,22 @@ class AwsGateway:
             return {}
         if self._cloudwatch is None:  # pragma: no cover - the handler always injects it
             raise ConfigurationError("ALARMS: no CloudWatch client configured")
+        operation = "cloudwatch:DescribeAlarms"
+        reply = _call(operation, self._cloudwatch().describe_alarms)(
+            AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"], MaxRecords=100
+        )
         found: dict[str, AlarmState] = {}
-        with _calling("cloudwatch:DescribeAlarms"):
-            reply = self._cloudwatch().describe_alarms(
-                AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"], MaxRecords=100
-            )
+        with _reading(operation):
             if "MetricAlarms" not in reply and "CompositeAlarms" not in reply:
                 # botocore reads a body that is no DescribeAlarms reply (a proxy's page) as {}: that is no
                 # answer, not "no such alarm".
-                raise KeyError("MetricAlarms")
-            alarms: list[Any] = [*reply.get("MetricAlarms", []), *reply.get("CompositeAlarms", [])]
+                raise _UnexpectedReplyError("no MetricAlarms nor CompositeAlarms")
+            alarms: list[MetricAlarmTypeDef | CompositeAlarmTypeDef] = [
+                *reply.get("MetricAlarms", []),
+                *reply.get("CompositeAlarms", []),
+            ]
             for alarm in alarms:
-                name = str(alarm["AlarmName"])
+                name = str(_present(alarm.get("AlarmName"), "AlarmName"))
                 changed = alarm.get("StateTransitionedTimestamp") or alarm.get("StateUpdatedTimestamp")
                 found[name] = AlarmState(
                     name=name,
@@ -679,10 +734,7 @@ class AwsGateway:
             fix += ", and that the function may s3:GetObject" + ("Version" if revision.version else "")
             fix += " and s3:ListBucket on it"
         where = f"s3://{revision.bucket}/{revision.key}" + (f" version {revision.version}" if revision.version else "")
-        request: dict[str, str] = {"Bucket": revision.bucket, "Key": revision.key}
-        if revision.version:
-            request["VersionId"] = revision.version
-        client = self._artifact_s3 if with_artifact_credentials and self._artifact_s3 else self._s3
+        client = (self._artifact_s3 if with_artifact_credentials and self._artifact_s3 else self._s3)()
 
         def unreadable(code: str) -> BlueGreenError:
             return RevisionUnavailableError(f"{field}: revision {where} cannot be read with {who} (HTTP {code}); {fix}")
@@ -691,8 +743,11 @@ class AwsGateway:
         readable = ["404", "NoSuchKey", "NotFound", "NoSuchBucket", "NoSuchVersion", "403", "AccessDenied"]
         if revision.version:
             readable += ["400", "InvalidArgument"]
-        with _calling("s3:HeadObject", codes=dict.fromkeys(readable, unreadable)):
-            reply = client().head_object(**request)  # type: ignore[arg-type]
+        head = _call("s3:HeadObject", client.head_object, codes=dict.fromkeys(readable, unreadable))
+        if revision.version:
+            reply = head(Bucket=revision.bucket, Key=revision.key, VersionId=revision.version)
+        else:
+            reply = head(Bucket=revision.bucket, Key=revision.key)
         etag = str(reply.get("ETag", "")).strip('"')
         if revision.etag and etag != revision.etag:
             raise RevisionUnavailableError(
@@ -711,27 +766,24 @@ class AwsGateway:
         Raises:
             BlueGreenError: the call failed (access denied, unknown job, ...) or the reply has no pipeline context.
         """
-        with _calling("codepipeline:GetJobDetails"):
-            reply = self._codepipeline().get_job_details(jobId=job_id)
-            context = reply["jobDetails"]["data"]["pipelineContext"]
-            run = ActionRun(
-                pipeline_name=context["pipelineName"],
-                pipeline_execution_id=context["pipelineExecutionId"],
-                action_execution_id=context["action"]["actionExecutionId"],
+        operation = "codepipeline:GetJobDetails"
+        reply = _call(operation, self._codepipeline().get_job_details)(jobId=job_id)
+        with _reading(operation):
+            data = _present(_present(reply.get("jobDetails"), "jobDetails").get("data"), "jobDetails.data")
+            context = _present(data.get("pipelineContext"), "pipelineContext")
+            action = context.get("action", {})
+            return ActionRun(
+                pipeline_name=_checked(PIPELINE_NAME_RE, context.get("pipelineName"), "pipelineName"),
+                pipeline_execution_id=_checked(
+                    PIPELINE_EXECUTION_ID_RE, context.get("pipelineExecutionId"), "pipelineExecutionId"
+                ),
+                action_execution_id=_checked(
+                    ACTION_EXECUTION_ID_RE, action.get("actionExecutionId"), "action.actionExecutionId"
+                ),
                 stage_name=context.get("stage", {}).get("name"),
-                action_name=context.get("action", {}).get("name"),
-                job=_job_record(reply["jobDetails"]["data"]),
+                action_name=action.get("name"),
+                job=_job_record(data),
             )
-            checks = (
-                (run.pipeline_name, PIPELINE_NAME_RE),
-                (run.pipeline_execution_id, PIPELINE_EXECUTION_ID_RE),
-                (run.action_execution_id, ACTION_EXECUTION_ID_RE),
-            )
-            if not all(isinstance(value, str) and pattern.fullmatch(value) for value, pattern in checks):
-                raise ValueError(
-                    "pipelineContext without a well-formed pipelineName, pipelineExecutionId or actionExecutionId"
-                )
-            return run
 
     def pipeline_execution_status(self, pipeline_name: str, pipeline_execution_id: str) -> str:
         """The pipeline execution's status: Cancelled | InProgress | Stopped | Stopping | Succeeded | Superseded |
@@ -740,11 +792,13 @@ class AwsGateway:
         Raises:
             BlueGreenError: the call failed.
         """
-        with _calling("codepipeline:GetPipelineExecution"):
-            reply = self._codepipeline().get_pipeline_execution(
-                pipelineName=pipeline_name, pipelineExecutionId=pipeline_execution_id
-            )
-            return str(reply["pipelineExecution"]["status"])
+        operation = "codepipeline:GetPipelineExecution"
+        reply = _call(operation, self._codepipeline().get_pipeline_execution)(
+            pipelineName=pipeline_name, pipelineExecutionId=pipeline_execution_id
+        )
+        with _reading(operation):
+            execution = _present(reply.get("pipelineExecution"), "pipelineExecution")
+            return str(_present(execution.get("status"), "pipelineExecution.status"))
 
     def action_executions(self, pipeline_name: str, pipeline_execution_id: str) -> list[ActionExecutionInfo]:
         """Every action execution of one pipeline execution (all pages).
@@ -752,20 +806,23 @@ class AwsGateway:
         Raises:
             BlueGreenError: the call failed.
         """
+        operation = "codepipeline:ListActionExecutions"
+        paginator = self._codepipeline().get_paginator("list_action_executions")
+        pages = _call(
+            operation,
+            lambda: list(
+                paginator.paginate(pipelineName=pipeline_name, filter={"pipelineExecutionId": pipeline_execution_id})
+            ),
+        )()
         found: list[ActionExecutionInfo] = []
-        with _calling("codepipeline:ListActionExecutions"):
-            pages = (
-                self._codepipeline()
-                .get_paginator("list_action_executions")
-                .paginate(pipelineName=pipeline_name, filter={"pipelineExecutionId": pipeline_execution_id})
-            )
+        with _reading(operation):
             for page in pages:
                 for detail in page.get("actionExecutionDetails", []):
                     given = detail.get("input", {})
                     kind = given.get("actionTypeId", {})
                     found.append(
                         ActionExecutionInfo(
-                            action_execution_id=detail["actionExecutionId"],
+                            action_execution_id=_present(detail.get("actionExecutionId"), "actionExecutionId"),
                             status=str(detail.get("status", "")),
                             stage_name=detail.get("stageName", ""),
                             action_name=detail.get("actionName", ""),
@@ -789,12 +846,11 @@ class AwsGateway:
             JobAlreadyReportedError: the job is no longer in progress.
             BlueGreenError: CodePipeline did not accept the result.
         """
-        with _calling("codepipeline:PutJobSuccessResult"):
-            self._codepipeline().put_job_success_result(
-                jobId=job_id,
-                continuationToken=continuation_token,
-                executionDetails=_execution_details(summary, percent, external_id),
-            )
+        _call("codepipeline:PutJobSuccessResult", self._codepipeline().put_job_success_result)(
+            jobId=job_id,
+            continuationToken=continuation_token,
+            executionDetails=_execution_details(summary, percent, external_id),
+        )
 
     def report_success(self, job_id: str, summary: str, external_id: str | None, outputs: dict[str, str]) -> None:
         """Tell CodePipeline the job succeeded, with output variables for later actions.
@@ -803,12 +859,11 @@ class AwsGateway:
             JobAlreadyReportedError: the job is no longer in progress.
             BlueGreenError: CodePipeline did not accept the result.
         """
-        with _calling("codepipeline:PutJobSuccessResult"):
-            self._codepipeline().put_job_success_result(
-                jobId=job_id,
-                executionDetails=_execution_details(summary, 100, external_id),
-                outputVariables=outputs,
-            )
+        _call("codepipeline:PutJobSuccessResult", self._codepipeline().put_job_success_result)(
+            jobId=job_id,
+            executionDetails=_execution_details(summary, 100, external_id),
+            outputVariables=outputs,
+        )
 
     def report_failure(self, job_id: str, failure_type: FailureType, message: str, external_id: str | None) -> None:
         """Tell CodePipeline the job failed.
@@ -820,8 +875,9 @@ class AwsGateway:
         details: FailureDetailsTypeDef = {"type": failure_type, "message": message}
         if external_id:
             details["externalExecutionId"] = external_id
-        with _calling("codepipeline:PutJobFailureResult"):
-            self._codepipeline().put_job_failure_result(jobId=job_id, failureDetails=details)
+        _call("codepipeline:PutJobFailureResult", self._codepipeline().put_job_failure_result)(
+            jobId=job_id, failureDetails=details
+        )
 
 
 def _execution_details(summary: str, percent: int, external_id: str | None) -> ExecutionDetailsTypeDef:
@@ -831,7 +887,7 @@ def _execution_details(summary: str, percent: int, external_id: str | None) -> E
     return details
 
 
-def _first_failures(targets: list[Any], limit: int) -> list[TargetFailure]:
+def _first_failures(targets: Sequence[DeploymentTargetTypeDef], limit: int) -> list[TargetFailure]:
     failures: list[TargetFailure] = []
     for target in targets:
         instance = target.get("instanceTarget", {})
