@@ -382,6 +382,7 @@ def _wrap_local_error(operation: str, exc: Exception) -> BlueGreenError:
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 _T = TypeVar("_T")
+_C = TypeVar("_C")
 
 
 def _call(
@@ -404,6 +405,16 @@ def _call(
             raise _unexpected_shape(operation, f"{type(exc).__name__}: {str(exc)[:200]}") from exc
 
     return call
+
+
+def _client(operation: str, factory: Callable[[], _C]) -> _C:
+    """The client `operation` is called on. Building it fails, as the call would, without a region or credentials
+    (botocore's NoRegionError, ProfileNotFound): an AWS set-up problem, wrapped as the call's. Anything else a
+    factory raises is a bug of ours, raised as itself."""
+    try:
+        return factory()
+    except BotoCoreError as exc:
+        raise wrap_aws_error(operation, exc) from exc
 
 
 class _UnexpectedReplyError(Exception):
@@ -479,7 +490,7 @@ class AwsGateway:
             BlueGreenError: the EC2 call failed.
         """
         operation = "ec2:DescribeInstances"
-        paginator = self._ec2().get_paginator("describe_instances")
+        paginator = _client(operation, self._ec2).get_paginator("describe_instances")
         filters: list[FilterTypeDef] = [
             {"Name": f"tag:{GREEN_TAG_KEY}", "Values": [green]},
             {"Name": "instance-state-name", "Values": ["pending", "running"]},
@@ -518,7 +529,7 @@ class AwsGateway:
 
     def _instance_health(self, instance_ids: list[str]) -> list[InstanceHealth]:
         operation = "ec2:DescribeInstanceStatus"
-        paginator = self._ec2().get_paginator("describe_instance_status")
+        paginator = _client(operation, self._ec2).get_paginator("describe_instance_status")
         pages = _call(operation, lambda: list(paginator.paginate(InstanceIds=instance_ids, IncludeAllInstances=True)))()
         health: dict[str, InstanceHealth] = {}
         with _reading(operation):
@@ -543,7 +554,7 @@ class AwsGateway:
             ConfigurationError: the application or the group does not exist.
         """
         operation = "codedeploy:GetDeploymentGroup"
-        reply = _call(operation, self._codedeploy().get_deployment_group)(
+        reply = _call(operation, _client(operation, self._codedeploy).get_deployment_group)(
             applicationName=application, deploymentGroupName=deployment_group
         )
         with _reading(operation):
@@ -563,7 +574,7 @@ class AwsGateway:
         Raises:
             BlueGreenError: a CodeDeploy call failed.
         """
-        client = self._codedeploy()
+        client = _client("codedeploy:ListDeployments", self._codedeploy)
         listed = _call("codedeploy:ListDeployments", client.list_deployments)(
             applicationName=application, deploymentGroupName=deployment_group
         )
@@ -594,7 +605,7 @@ class AwsGateway:
             BlueGreenError: CodeDeploy refused (missing revision, group busy, no tagged instance, ...).
         """
         operation = "codedeploy:CreateDeployment"
-        reply = _call(operation, self._codedeploy().create_deployment)(
+        reply = _call(operation, _client(operation, self._codedeploy).create_deployment)(
             applicationName=application,
             deploymentGroupName=deployment_group,
             revision=_revision_location(revision),
@@ -611,7 +622,7 @@ class AwsGateway:
             BlueGreenError: the CodeDeploy call failed.
         """
         operation = "codedeploy:GetDeployment"
-        reply = _call(operation, self._codedeploy().get_deployment)(deploymentId=deployment_id)
+        reply = _call(operation, _client(operation, self._codedeploy).get_deployment)(deploymentId=deployment_id)
         with _reading(operation):
             info = _present(reply.get("deploymentInfo"), "deploymentInfo")
             overview = {k: _count(v, f"deploymentOverview.{k}") for k, v in info.get("deploymentOverview", {}).items()}
@@ -637,7 +648,7 @@ class AwsGateway:
             BlueGreenError: the CodeDeploy call failed otherwise.
         """
         try:
-            _call("codedeploy:StopDeployment", self._codedeploy().stop_deployment)(
+            _call("codedeploy:StopDeployment", _client("codedeploy:StopDeployment", self._codedeploy).stop_deployment)(
                 deploymentId=deployment_id, autoRollbackEnabled=True
             )
         except AwsApiError as exc:
@@ -652,7 +663,7 @@ class AwsGateway:
         Raises:
             BlueGreenError: a CodeDeploy call failed.
         """
-        client = self._codedeploy()
+        client = _client("codedeploy:ListDeploymentTargets", self._codedeploy)
         listed = _call("codedeploy:ListDeploymentTargets", client.list_deployment_targets)(
             deploymentId=deployment_id, targetFilters={"TargetStatus": ["Failed"]}
         )
@@ -682,7 +693,7 @@ class AwsGateway:
         if self._cloudwatch is None:  # pragma: no cover - the handler always injects it
             raise ConfigurationError("ALARMS: no CloudWatch client configured")
         operation = "cloudwatch:DescribeAlarms"
-        reply = _call(operation, self._cloudwatch().describe_alarms)(
+        reply = _call(operation, _client(operation, self._cloudwatch).describe_alarms)(
             AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"], MaxRecords=100
         )
         found: dict[str, AlarmState] = {}
@@ -734,7 +745,9 @@ class AwsGateway:
             fix += ", and that the function may s3:GetObject" + ("Version" if revision.version else "")
             fix += " and s3:ListBucket on it"
         where = f"s3://{revision.bucket}/{revision.key}" + (f" version {revision.version}" if revision.version else "")
-        client = (self._artifact_s3 if with_artifact_credentials and self._artifact_s3 else self._s3)()
+        client = _client(
+            "s3:HeadObject", self._artifact_s3 if with_artifact_credentials and self._artifact_s3 else self._s3
+        )
 
         def unreadable(code: str) -> BlueGreenError:
             return RevisionUnavailableError(f"{field}: revision {where} cannot be read with {who} (HTTP {code}); {fix}")
@@ -846,7 +859,10 @@ class AwsGateway:
             JobAlreadyReportedError: the job is no longer in progress.
             BlueGreenError: CodePipeline did not accept the result.
         """
-        _call("codepipeline:PutJobSuccessResult", self._codepipeline().put_job_success_result)(
+        _call(
+            "codepipeline:PutJobSuccessResult",
+            _client("codepipeline:PutJobSuccessResult", self._codepipeline).put_job_success_result,
+        )(
             jobId=job_id,
             continuationToken=continuation_token,
             executionDetails=_execution_details(summary, percent, external_id),
@@ -859,7 +875,10 @@ class AwsGateway:
             JobAlreadyReportedError: the job is no longer in progress.
             BlueGreenError: CodePipeline did not accept the result.
         """
-        _call("codepipeline:PutJobSuccessResult", self._codepipeline().put_job_success_result)(
+        _call(
+            "codepipeline:PutJobSuccessResult",
+            _client("codepipeline:PutJobSuccessResult", self._codepipeline).put_job_success_result,
+        )(
             jobId=job_id,
             executionDetails=_execution_details(summary, 100, external_id),
             outputVariables=outputs,
@@ -875,9 +894,10 @@ class AwsGateway:
         details: FailureDetailsTypeDef = {"type": failure_type, "message": message}
         if external_id:
             details["externalExecutionId"] = external_id
-        _call("codepipeline:PutJobFailureResult", self._codepipeline().put_job_failure_result)(
-            jobId=job_id, failureDetails=details
-        )
+        _call(
+            "codepipeline:PutJobFailureResult",
+            _client("codepipeline:PutJobFailureResult", self._codepipeline).put_job_failure_result,
+        )(jobId=job_id, failureDetails=details)
 
 
 def _execution_details(summary: str, percent: int, external_id: str | None) -> ExecutionDetailsTypeDef:
