@@ -36,6 +36,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from botocore.parsers import ResponseParserError
 
+from bluegreen.domain import GREEN_TAG_KEY, GitHubRevision, Revision, S3Revision
 from bluegreen.errors import (
     AccessDeniedError,
     AwsApiError,
@@ -47,7 +48,6 @@ from bluegreen.errors import (
     RevisionUnavailableError,
     ServiceUnavailableError,
 )
-from bluegreen.params import GitHubRevision, Revision, S3Revision
 from bluegreen.state import ACTION_EXECUTION_ID_RE, PIPELINE_EXECUTION_ID_RE, PIPELINE_NAME_RE
 
 if TYPE_CHECKING:
@@ -63,8 +63,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-GREEN_TAG_KEY: Final = "GreenIdentifier"
-DELIVERY_TAG_KEY: Final = "BlueGreenDelivery"  # marks what one delivery of a job started (a Spot tag, a description)
 
 # Ids as AWS prints them (CodeDeploy `d-` + 9 upper-case letters and digits; EC2 `i-` + 8 or 17 hex digits),
 # with room to grow: an id of another shape never reaches a message, a token or an output variable.

@@ -27,8 +27,6 @@ from typing import Final
 from bluegreen import logs
 from bluegreen.authority import Authority
 from bluegreen.aws import (
-    DELIVERY_TAG_KEY,
-    GREEN_TAG_KEY,
     ActionRun,
     AlarmState,
     DeploymentProgress,
@@ -37,6 +35,7 @@ from bluegreen.aws import (
     TargetFailure,
 )
 from bluegreen.clock import Clock
+from bluegreen.domain import DELIVERY_TAG_KEY, GREEN_TAG_KEY, Revision, S3Revision
 from bluegreen.errors import (
     AlarmFiredError,
     AuthorityLostError,
@@ -51,7 +50,7 @@ from bluegreen.errors import (
     SpotStartUnknownError,
     failure_type_of,
 )
-from bluegreen.params import DeploymentParams, Revision, S3Revision
+from bluegreen.params import DeploymentParams
 from bluegreen.ports import AwsPort, SpotPort
 from bluegreen.preflight import Preflight, checked_items, run_preflight
 from bluegreen.spot import SpotDeployment

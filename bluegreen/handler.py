@@ -27,6 +27,7 @@ from bluegreen import logs, reclaim
 from bluegreen.authority import Authority
 from bluegreen.aws import CREDENTIALS_HINT, REGION_HINT, ActionExecutionInfo, ActionRun, AwsGateway, JobRecord
 from bluegreen.clock import Clock, SystemClock
+from bluegreen.domain import S3Revision
 from bluegreen.errors import (
     BlueGreenError,
     ConfigurationError,
@@ -40,7 +41,6 @@ from bluegreen.params import (
     MAX_INPUT_ARTIFACTS,
     DeploymentParams,
     InputArtifact,
-    S3Revision,
     parse_user_parameters,
     validate_parameters,
 )
@@ -52,7 +52,14 @@ if TYPE_CHECKING:
     import boto3
     import requests
     from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+    from botocore.config import Config
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_codedeploy import CodeDeployClient
+    from mypy_boto3_codepipeline import CodePipelineClient
+    from mypy_boto3_ec2 import EC2Client
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_ssm import SSMClient
 
 __all__ = ["create_handler", "lambda_handler"]
 
@@ -175,10 +182,41 @@ class _Clients:
             problems.append(f"AWS credentials: {type(exc).__name__}: {exc}; {CREDENTIALS_HINT}")
         return problems
 
+    # One typed client per service (mypy_boto3 stubs, type-checking only): built on first use, kept while warm.
     @cache  # noqa: B019
-    def client(self, service: str) -> Any:
+    def ec2(self) -> EC2Client:
         with self._lock:  # boto3 sessions are not thread-safe while creating clients
-            return self.session().client(service, config=_client_config())  # type: ignore[call-overload]
+            return self.session().client("ec2", config=_client_config())
+
+    @cache  # noqa: B019
+    def codedeploy(self) -> CodeDeployClient:
+        with self._lock:
+            return self.session().client("codedeploy", config=_client_config())
+
+    @cache  # noqa: B019
+    def codepipeline(self) -> CodePipelineClient:
+        with self._lock:
+            return self.session().client("codepipeline", config=_client_config())
+
+    @cache  # noqa: B019
+    def s3(self) -> S3Client:
+        with self._lock:
+            return self.session().client("s3", config=_client_config())
+
+    @cache  # noqa: B019
+    def cloudwatch(self) -> CloudWatchClient:
+        with self._lock:
+            return self.session().client("cloudwatch", config=_client_config())
+
+    @cache  # noqa: B019
+    def secretsmanager(self) -> SecretsManagerClient:
+        with self._lock:
+            return self.session().client("secretsmanager", config=_client_config())
+
+    @cache  # noqa: B019
+    def ssm(self) -> SSMClient:
+        with self._lock:
+            return self.session().client("ssm", config=_client_config())
 
     def artifact_s3(self, credentials: ArtifactCredentials) -> S3Client:
         """An S3 client signed with the pipeline's artifact credentials: never cached, they belong to one job."""
@@ -201,11 +239,11 @@ class _Clients:
     def gateway(self, artifact_credentials: ArtifactCredentials | None = None) -> AwsGateway:
         credentials = artifact_credentials
         return AwsGateway(
-            ec2=lambda: self.client("ec2"),
-            codedeploy=lambda: self.client("codedeploy"),
-            codepipeline=lambda: self.client("codepipeline"),
-            s3=lambda: self.client("s3"),
-            cloudwatch=lambda: self.client("cloudwatch"),
+            ec2=self.ec2,
+            codedeploy=self.codedeploy,
+            codepipeline=self.codepipeline,
+            s3=self.s3,
+            cloudwatch=self.cloudwatch,
             artifact_s3=None if credentials is None else cache(lambda: self.artifact_s3(credentials)),
         )
 
@@ -217,17 +255,17 @@ class _Clients:
     def _secrets_provider(self) -> SecretsProvider:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
 
-        return SecretsProvider(boto3_client=self.client("secretsmanager"))
+        return SecretsProvider(boto3_client=self.secretsmanager())
 
     @cache  # noqa: B019
     def _ssm_provider(self) -> SSMProvider:
         from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415
 
-        return SSMProvider(boto3_client=self.client("ssm"))
+        return SSMProvider(boto3_client=self.ssm())
 
 
-def _client_config() -> Any:
-    from botocore.config import Config  # noqa: PLC0415
+def _client_config() -> Config:
+    from botocore.config import Config  # noqa: PLC0415 - deferred: only paths that call AWS pay for it
 
     return Config(
         connect_timeout=5,

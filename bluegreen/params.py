@@ -12,11 +12,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
+from bluegreen.domain import BundleType, GitHubRevision, Revision, S3Revision
 from bluegreen.errors import ConfigurationError
-
-BundleType = Literal["tar", "tgz", "zip", "YAML", "JSON"]
 
 _BUNDLE_TYPES: Final[dict[str, BundleType]] = {
     "tar": "tar",
@@ -123,45 +122,6 @@ TokenSource = PlainToken | SecretToken | ParameterToken
 
 
 @dataclass(frozen=True)
-class S3Revision:
-    """A bundle in S3: named in UserParameters, or the action's input artifact (then `artifact` is its name)."""
-
-    bucket: str
-    key: str
-    bundle_type: BundleType
-    version: str | None = None  # S3_VERSION: CodeDeploy deploys exactly this object version
-    etag: str | None = None  # S3_ETAG, without quotes: CodeDeploy checks the object against it
-    artifact: str | None = None  # the input artifact's name, when the revision is one
-    source_revision: str | None = None  # that artifact's revision (e.g. the commit the build came from)
-
-    def location(self) -> str:
-        """`s3://bucket/key`, with `?versionId=` when pinned: what was deployed, for the output variables."""
-        where = f"s3://{self.bucket}/{self.key}"
-        return f"{where}?versionId={self.version}" if self.version else where
-
-    def describe(self) -> str:
-        text = f"{self.location()} ({self.bundle_type})"
-        if self.artifact:
-            text = f"input artifact {self.artifact} {text}"
-            if self.source_revision:
-                text += f", source revision {self.source_revision}"
-        return text
-
-
-@dataclass(frozen=True)
-class GitHubRevision:
-    repository: str
-    commit_id: str
-
-    def location(self) -> str:
-        """`owner/repo@commit`: what was deployed, for the output variables."""
-        return f"{self.repository}@{self.commit_id}"
-
-    def describe(self) -> str:
-        return f"github.com/{self.repository}@{self.commit_id[:12]}"
-
-
-@dataclass(frozen=True)
 class InputArtifact:
     """One of the CodePipeline action's input artifacts, as the event describes it (never its credentials)."""
 
@@ -169,9 +129,6 @@ class InputArtifact:
     bucket: str
     key: str
     revision: str | None = None
-
-
-Revision = S3Revision | GitHubRevision
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from bluegreen.aws import (
     InstanceHealth,
     TargetFailure,
 )
-from bluegreen.params import Revision, S3Revision
+from bluegreen.domain import Revision, S3Revision
 from bluegreen.spot import SpotDeployment, SpotGroup
 
 if TYPE_CHECKING:

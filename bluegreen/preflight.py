@@ -17,9 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from bluegreen.aws import GREEN_TAG_KEY, AlarmState, DeploymentGroupInfo
+from bluegreen.aws import AlarmState, DeploymentGroupInfo
+from bluegreen.domain import GREEN_TAG_KEY, S3Revision
 from bluegreen.errors import BlueGreenError, ConfigurationError, PreflightError
-from bluegreen.params import DeploymentParams, ParameterToken, S3Revision, SecretToken
+from bluegreen.params import DeploymentParams, ParameterToken, SecretToken
 from bluegreen.ports import AwsChecks, SpotReads
 from bluegreen.spot import SpotDeployment, SpotGroup
 

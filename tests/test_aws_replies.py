@@ -20,8 +20,8 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from bluegreen.aws import AwsGateway
+from bluegreen.domain import S3Revision
 from bluegreen.errors import ServiceUnavailableError
-from bluegreen.params import S3Revision
 from tests.conftest import Cloud
 
 DEPLOYMENT_ID = "d-ABCDEF123"

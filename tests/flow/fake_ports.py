@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bluegreen.aws import (
-    GREEN_TAG_KEY,
     AlarmState,
     DeploymentGroupInfo,
     DeploymentProgress,
@@ -33,8 +32,8 @@ from bluegreen.aws import (
     InstanceHealth,
     TargetFailure,
 )
+from bluegreen.domain import GREEN_TAG_KEY, Revision, S3Revision
 from bluegreen.errors import DeploymentLimitExceededError
-from bluegreen.params import Revision, S3Revision
 from bluegreen.spot import SpotDeployment, SpotGroup
 from tests.fakes.clock import FakeClock
 

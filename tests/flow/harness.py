@@ -7,8 +7,9 @@ from dataclasses import replace
 from typing import Any
 
 from bluegreen.authority import Authority
+from bluegreen.domain import S3Revision
 from bluegreen.flow import Deployment, InProgress, Outcome, Timing
-from bluegreen.params import DeploymentParams, PlainToken, S3Revision, SpotToken
+from bluegreen.params import DeploymentParams, PlainToken, SpotToken
 from tests.flow.fake_ports import APPLICATION, DEPLOYMENT_GROUP, GROUP_ID, FakeCloud
 
 POLL = 15.0

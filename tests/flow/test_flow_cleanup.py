@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from bluegreen.aws import GREEN_TAG_KEY
+from bluegreen.domain import GREEN_TAG_KEY
 from bluegreen.errors import (
     AccessDeniedError,
     ConfigurationError,

@@ -6,10 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from bluegreen.aws import DELIVERY_TAG_KEY, GREEN_TAG_KEY
+from bluegreen.domain import DELIVERY_TAG_KEY, GREEN_TAG_KEY, GitHubRevision
 from bluegreen.errors import ServiceUnavailableError, SpotApiError
 from bluegreen.flow import Failed, InProgress, Succeeded
-from bluegreen.params import GitHubRevision
 from tests.flow.fake_ports import FakeCloud
 from tests.flow.harness import Runner, make_params
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bluegreen.aws import DELIVERY_TAG_KEY, GREEN_TAG_KEY
+from bluegreen.domain import DELIVERY_TAG_KEY, GREEN_TAG_KEY
 from bluegreen.flow import Failed, InProgress, Succeeded, green_identifier
 from bluegreen.state import RunState
 from tests.flow.fake_ports import FakeCloud
