@@ -778,7 +778,7 @@ class AwsGateway:
             BlueGreenError: the call failed (access denied, unknown job, ...) or the reply has no pipeline context.
         """
         operation = "codepipeline:GetJobDetails"
-        reply = _call(operation, self._codepipeline().get_job_details)(jobId=job_id)
+        reply = _call(operation, _client(operation, self._codepipeline).get_job_details)(jobId=job_id)
         with _reading(operation):
             data = _present(_present(reply.get("jobDetails"), "jobDetails").get("data"), "jobDetails.data")
             context = _present(data.get("pipelineContext"), "pipelineContext")
@@ -804,7 +804,7 @@ class AwsGateway:
             BlueGreenError: the call failed.
         """
         operation = "codepipeline:GetPipelineExecution"
-        reply = _call(operation, self._codepipeline().get_pipeline_execution)(
+        reply = _call(operation, _client(operation, self._codepipeline).get_pipeline_execution)(
             pipelineName=pipeline_name, pipelineExecutionId=pipeline_execution_id
         )
         with _reading(operation):
@@ -818,7 +818,7 @@ class AwsGateway:
             BlueGreenError: the call failed.
         """
         operation = "codepipeline:ListActionExecutions"
-        paginator = self._codepipeline().get_paginator("list_action_executions")
+        paginator = _client(operation, self._codepipeline).get_paginator("list_action_executions")
         pages = _call(
             operation,
             lambda: list(

@@ -139,8 +139,6 @@ class ReclaimFailedError(BlueGreenError):
     """A run CodePipeline no longer waits for could not be read or stopped; the handler re-raises so Lambda
     retries the EventBridge event (reclaim is idempotent)."""
 
-    failure_type: FailureType = "SystemUnavailable"
-
 
 class JobAlreadyReportedError(BlueGreenError):
     """CodePipeline says the job is no longer in progress: another delivery of this event has reported it."""
@@ -171,6 +169,7 @@ FAILURE_TYPES: Final[Mapping[type[BlueGreenError], FailureType]] = MappingProxyT
         DeploymentTimedOutError: "JobFailed",
         ReportFailedError: "SystemUnavailable",
         OutOfInvocationTimeError: "SystemUnavailable",
+        ReclaimFailedError: "SystemUnavailable",
     }
 )
 
