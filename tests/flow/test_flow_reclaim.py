@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bluegreen.aws import DELIVERY_TAG_KEY, GREEN_TAG_KEY, ActionRun
+from bluegreen.aws import ActionRun
+from bluegreen.domain import DELIVERY_TAG_KEY, GREEN_TAG_KEY
 from bluegreen.errors import ServiceUnavailableError
 from bluegreen.flow import Failed, InProgress, Succeeded, green_identifier
 from tests.flow.fake_ports import FakeCloud
