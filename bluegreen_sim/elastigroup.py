@@ -5,23 +5,52 @@ deployments: launching greens after a delay, replacing reclaimed spot instances,
 deployment that targets the greens (success: retire the blues, state FINISHED; failure or stop: terminate
 the greens), and Spot's own timeout. It knows nothing about HTTP: `spot.py` translates requests into these
 calls and `SpotError`s into Spot's error envelope.
+
+This is the one Spot model: the simulator drives it on a `SimClock` with a `GroupBehaviour` of minutes, the unit
+tests (tests/fakes/spot.py) on their `FakeClock` with every delay at zero. The clock only needs `now()`,
+`call_later()` and `elapsed`. Launches are due at `BlueGreen.launch_at` and made by `launch_due`, which the
+simulator schedules and the tests also call on every tick (a test may move `launch_at` to model a replacement).
+
+Sources of the modelled behaviour: shared/reference/spot-api.md (endpoints, envelope, the group's CodeDeploy
+integration, "Spot itself refuses a concurrent start", launches mirror the running group), Spot's OpenAPI
+elastigroupCreate.yaml (capacity.unit "weight"). Written assumptions where Spot publishes nothing: the refusal's
+status and code (400 DEPLOYMENT_ALREADY_IN_PROGRESS, the reference's example code; the product treats any 4xx
+refusal alike); a stop of a deployment that is not running is refused with 400 DEPLOYMENT_NOT_IN_PROGRESS (the
+product confirms a refused stop from the list, so it is safe under either reading); the list may lag just behind
+a create (`hidden_for_lists`, undocumented per spot-api.md); the created item echoes the request's deployment
+object in `config` (spot-api.md's example item).
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from bluegreen_sim.behaviour import GroupBehaviour
-from bluegreen_sim.clock import SimClock
 from bluegreen_sim.codedeploy_sim import DeploymentRun
 from bluegreen_sim.ec2fleet import Fleet
 
 GROUP_TAG = "spotinst:aws:ec2:group:id"
 GREEN_TAG = "GreenIdentifier"
+RUNNING_WORDS = ("STARTING", "INITIALIZING", "IN_PROGRESS")  # words of a deployment Spot is still working on
+
+
+class WorldClock(Protocol):
+    """What the Spot model needs from time: the simulator's SimClock or the tests' FakeClock."""
+
+    def now(self) -> float: ...
+
+    def call_later(self, delay: float, action: Callable[[], None]) -> None: ...
+
+    @property
+    def elapsed(self) -> float: ...
+
+    @property
+    def running(self) -> str | None: ...  # the simulator's participant that is calling, for the Spot ledger
 
 
 class SpotError(Exception):
@@ -63,6 +92,21 @@ class BlueGreen:
     codedeploy_id: str | None = None
     stopped_by_user: bool = False
     ended: bool = False  # a past deployment whose words say nothing we know
+    launch_at: float = 0.0  # when Elastigroup launches the greens
+    launched: bool = False
+    hidden_for_lists: int = 0  # how many more list calls do not show it yet (a list lagging behind the create)
+
+    @property
+    def deployment_id(self) -> str:
+        return self.id
+
+    @property
+    def green(self) -> str | None:
+        return self.green_value
+
+    @property
+    def stopped(self) -> bool:
+        return self.stopped_by_user
 
     @property
     def green_value(self) -> str | None:
@@ -100,10 +144,25 @@ class Group:
     blue_ids: list[str] = field(default_factory=list)
     deployments: list[BlueGreen] = field(default_factory=list)
     all_instances: list[str] = field(default_factory=list)
+    capacity_target: int | None = None  # the wire's capacity.target when set apart from the instances' weights
+    extra_deployment_groups: list[tuple[str, str]] | None = None  # the integration's list, when not the one group
+
+    @property
+    def deployment_groups(self) -> list[tuple[str, str]]:
+        """(application, deployment group) pairs of the group's CodeDeploy integration."""
+        if self.extra_deployment_groups is not None:
+            return self.extra_deployment_groups
+        return [(self.app_name, self.deployment_group)]
+
+    @property
+    def wire_target(self) -> int:
+        if self.capacity_target is not None:
+            return self.capacity_target
+        weight = self.behaviour.instance_weight if self.behaviour.capacity_unit == "weight" else 1
+        return self.target * weight
 
     def _capacity(self) -> dict[str, Any]:
-        weight = self.behaviour.instance_weight if self.behaviour.capacity_unit == "weight" else 1
-        target = self.target * weight
+        target = self.wire_target
         return {"minimum": 0, "maximum": max(target * 2, 1), "target": target, "unit": self.behaviour.capacity_unit}
 
     def wire(self, iso: str) -> dict[str, Any]:
@@ -123,7 +182,7 @@ class Group:
                     "cleanUpOnFailure": True,
                     "terminateInstanceOnFailure": True,
                     "deploymentGroups": [
-                        {"applicationName": self.app_name, "deploymentGroupName": self.deployment_group}
+                        {"applicationName": a, "deploymentGroupName": g} for a, g in self.deployment_groups
                     ],
                 }
             },
@@ -135,7 +194,7 @@ class Group:
 class Elastigroups:
     """All groups of the simulated Spot organisation, and what Elastigroup does over time."""
 
-    def __init__(self, clock: SimClock, fleet: Fleet, rng: random.Random) -> None:
+    def __init__(self, clock: WorldClock, fleet: Fleet, rng: random.Random) -> None:
         self.clock = clock
         self.fleet = fleet
         self.rng = rng
@@ -145,6 +204,12 @@ class Elastigroups:
         self.stops: int = 0
         self.interruptions: int = 0
         self.interruption_log: list[Interruption] = []
+        self.sequential_ids = False  # cdbg-00000001, -00000002 per group (tests that name ids) instead of random
+
+    def _new_id(self, group: Group) -> str:
+        if self.sequential_ids:
+            return f"cdbg-{len(group.deployments) + 1:08x}"
+        return f"cdbg-{self.rng.getrandbits(32):08x}"
 
     # -- setup ----------------------------------------------------------------------------------------
     def add_group(
@@ -155,10 +220,12 @@ class Elastigroups:
         app_name: str,
         deployment_group: str,
         behaviour: GroupBehaviour,
+        *,
+        group_id: str | None = None,
     ) -> Group:
         """Create a group with `instances` running blue instances."""
         with self.lock:
-            gid = f"sig-{self.rng.getrandbits(32):08x}"
+            gid = group_id or f"sig-{self.rng.getrandbits(32):08x}"
             group = Group(gid, account_id, name, instances, app_name, deployment_group, behaviour, self.clock.now())
             group.blue_ids = self.fleet.launch(instances, {GROUP_TAG: gid, "Name": name}, running=True)
             group.all_instances.extend(group.blue_ids)
@@ -178,6 +245,76 @@ class Elastigroups:
                 group.deployments.append(past)
             self.groups[gid] = group
             return group
+
+    def set_blues(self, group: Group, count: int) -> None:
+        """Run exactly `count` blue instances in the group (a test's or scenario's setting)."""
+        with self.lock:
+            alive = self.fleet.alive(group.blue_ids)
+            if len(alive) > count:
+                self.fleet.terminate(alive[count:])
+                alive = alive[:count]
+            else:
+                extra = self.fleet.launch(count - len(alive), {GROUP_TAG: group.id, "Name": group.name}, running=True)
+                group.all_instances.extend(extra)
+                alive += extra
+            group.blue_ids = alive
+
+    def set_behaviour(self, group: Group, **changes: Any) -> None:
+        """Change how the group behaves from now on (its delays, its capacity unit)."""
+        with self.lock:
+            group.behaviour = replace(group.behaviour, **changes)
+
+    def record(
+        self,
+        group: Group,
+        deployment_id: str,
+        green: str,
+        launch_at: float,
+        *,
+        state: str = "STARTING",
+        status: str = "INITIALIZING",
+        launched: bool = False,
+        hidden_for_lists: int = 0,
+    ) -> BlueGreen:
+        """A deployment as Spot lists it, made without a POST (one started by someone else, or whose reply was
+        lost). A word Spot is not working on marks it ended: it neither blocks a start nor accepts a stop."""
+        tags = [{"tagKey": GREEN_TAG, "tagValue": green}]
+        dgs = [{"applicationName": a, "deploymentGroupName": g} for a, g in group.deployment_groups]
+        return BlueGreen(
+            deployment_id,
+            group.id,
+            tags,
+            3600,
+            dgs,
+            {"tags": tags},
+            self.clock.now(),
+            state=state,
+            status=status,
+            ended=state not in RUNNING_WORDS,
+            launch_at=launch_at,
+            launched=launched,
+            hidden_for_lists=hidden_for_lists,
+        )
+
+    def begin(self, group: Group, green: str, *, hidden_for_lists: int = 0) -> BlueGreen:
+        """Start a deployment as Spot does on a POST, without the request (a POST whose reply was lost)."""
+        with self.lock:
+            bg = self.record(
+                group,
+                self._new_id(group),
+                green,
+                self.clock.now() + group.behaviour.launch_delay,
+                hidden_for_lists=hidden_for_lists,
+            )
+            self._open(group, bg)
+            return bg
+
+    def list_items(self, group: Group) -> list[dict[str, Any]]:
+        """GET blueGreenDeployment: every deployment the list shows now (a lagging list hides new ones)."""
+        listed = [d.wire() for d in group.deployments if d.hidden_for_lists == 0]
+        for d in group.deployments:
+            d.hidden_for_lists = max(0, d.hidden_for_lists - 1)
+        return listed
 
     # -- Spot API operations ----------------------------------------------------------------------------
     def group(self, account_id: str, group_id: str) -> Group:
@@ -229,8 +366,8 @@ class Elastigroups:
             raise SpotError(
                 400, "VALIDATION_ERROR", "deployment.timeout must be a positive integer", "deployment.timeout"
             )
-        wanted = {"applicationName": group.app_name, "deploymentGroupName": group.deployment_group}
-        if not isinstance(dgs, list) or not dgs or any(d != wanted for d in dgs):
+        configured = [{"applicationName": a, "deploymentGroupName": g} for a, g in group.deployment_groups]
+        if not isinstance(dgs, list) or not dgs or any(d not in configured for d in dgs):
             raise SpotError(
                 400,
                 "CODE_DEPLOY_DEPLOYMENT_GROUP_NOT_CONFIGURED",
@@ -244,21 +381,41 @@ class Elastigroups:
                 f"A blue/green deployment is already in progress for group {group.id}",
             )
         bg = BlueGreen(
-            f"cdbg-{self.rng.getrandbits(32):08x}",
+            self._new_id(group),
             group.id,
             [dict(t) for t in tags],
             timeout,
             [dict(d) for d in dgs],
             dict(dep),  # Spot echoes the deployment object: config.tags, config.timeout
             self.clock.now(),
+            launch_at=self.clock.now() + group.behaviour.launch_delay,
         )
-        group.deployments.append(bg)
-        self.started += 1
-        count = group.target or len(group.blue_ids)
-        self.clock.call_later(group.behaviour.launch_delay, lambda: self._launch(group, bg, count))
+        self._open(group, bg)
         limit = timeout * group.behaviour.timeout_unit_seconds
         self.clock.call_later(limit, lambda: self._spot_timeout(group, bg))
         return bg
+
+    def _open(self, group: Group, bg: BlueGreen) -> None:
+        group.deployments.append(bg)
+        self.started += 1
+        self.clock.call_later(bg.launch_at - self.clock.now(), lambda: self.launch_due(group))
+
+    def green_count(self, group: Group) -> int:
+        """How many greens Elastigroup launches: as many as the group runs now (spot-api.md). With a weighted
+        capacity (OpenAPI elastigroupCreate.yaml) the target is a weight sum, not a count, so it mirrors the
+        instances the group runs; so it does when the target is 0."""
+        if group.behaviour.capacity_unit == "weight" or group.wire_target == 0:
+            return len(self.fleet.alive(group.blue_ids))
+        return group.wire_target
+
+    def launch_due(self, group: Group | None = None) -> None:
+        """Launch the greens of every open deployment whose launch time has come."""
+        with self.lock:
+            for grp in [group] if group is not None else list(self.groups.values()):
+                for bg in grp.deployments:
+                    if not bg.launched and bg.open and self.clock.now() >= bg.launch_at:
+                        bg.launched = True
+                        self._launch(grp, bg, self.green_count(grp))
 
     def stop(self, group: Group, bg_id: str) -> BlueGreen:
         """PUT .../stop. Raises SpotError."""
@@ -270,6 +427,7 @@ class Elastigroups:
         self.stops += 1
         bg.stopped_by_user = True
         bg.state, bg.status = "STOPPED", "STOPPED"
+        # The greens go after `cleanup_delay` (the group's cleanUpOnFailure / terminateInstanceOnFailure).
         self.clock.call_later(group.behaviour.cleanup_delay, lambda: self._terminate_greens(bg))
         return bg
 

@@ -4,6 +4,10 @@ Owns the wire: routing, Spot's response envelope and error shape, the Bearer-tok
 checks, the per organisation x route x method rate limit over a sliding 60 s window of SIMULATED time
 (with `X-RateLimit-*` headers on every reply and a 429 `"Rate limit exceeded"` without `errors[]` when the
 budget is spent), and a ledger of the calls made. Behaviour lives in `elastigroup.py`.
+
+The one Spot emulator: the simulator serves `handle` on loopback (`start()`), the unit tests through `responses`
+(tests/fakes/spot.py, which adds only fault injection). The clock is the simulator's SimClock or the tests'
+FakeClock (`now()`, `running`, and what `elastigroup.WorldClock` asks).
 """
 
 from __future__ import annotations
@@ -21,8 +25,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bluegreen_sim.clock import SimClock
-from bluegreen_sim.elastigroup import Elastigroups, SpotError
+from bluegreen_sim.elastigroup import Elastigroups, SpotError, WorldClock
 from bluegreen_sim.loopback import LoopbackServer
 
 WINDOW = 60.0
@@ -76,7 +79,7 @@ class RateLimiter:
     """
 
     def __init__(
-        self, clock: SimClock, budget: int = 60, *, forced: Mapping[str, int] | None = None, forced_reset: int = 5
+        self, clock: WorldClock, budget: int = 60, *, forced: Mapping[str, int] | None = None, forced_reset: int = 5
     ) -> None:
         self._clock = clock
         self.budget = budget
@@ -177,7 +180,7 @@ class SpotEmulator:
     """The Spot API on loopback. `tokens` maps each accepted token to the accounts it may use."""
 
     def __init__(
-        self, clock: SimClock, groups: Elastigroups, tokens: Mapping[str, set[str]], limiter: RateLimiter
+        self, clock: WorldClock, groups: Elastigroups, tokens: Mapping[str, set[str]], limiter: RateLimiter
     ) -> None:
         self.clock = clock
         self.groups = groups
@@ -277,7 +280,7 @@ class SpotEmulator:
                 return "spotinst:aws:ec2:group:instance", self.groups.status_items(group)
             kind = "spotinst:aws:ec2:group:codeDeploy:blueGreenDeployment"
             if method == "GET":
-                return kind, [d.wire() for d in group.deployments]
+                return kind, self.groups.list_items(group)
             if method == "POST":
                 try:
                     payload = json.loads(body or b"null")

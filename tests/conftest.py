@@ -1,6 +1,7 @@
 """Shared fixtures: a fake cloud at every boundary the function talks to.
 
-- Spot: `responses` (tests/fakes/spot.py), with an Elastigroup that launches greens into moto's EC2.
+- Spot: bluegreen_sim's Spot emulator through `responses` (tests/fakes/spot.py), its Elastigroup launching greens
+  into moto's EC2.
 - EC2, S3, CloudWatch, Secrets Manager, SSM: moto, in-process.
 - CodeDeploy and CodePipeline: small JSON-protocol servers on 127.0.0.1 (moto lacks the calls we need),
   reached through the standard AWS_ENDPOINT_URL_* variables.
@@ -247,20 +248,6 @@ def cloud(
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
         s3.put_object(Bucket=ARTIFACT_BUCKET, Key=BUILD_ARTIFACT_KEY, Body=b"PK-fake-build-artifact")
         create_token_key(boto3.client("secretsmanager", region_name="us-east-1"))
-        image_id = "ami-12c6146b"  # one of moto's stock AMIs; describing them all costs a second per test
-
-        def launch(green: str, count: int) -> list[str]:
-            reply = ec2.run_instances(
-                ImageId=image_id,
-                MinCount=count,
-                MaxCount=count,
-                TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "GreenIdentifier", "Value": green}]}],
-            )
-            return [i["InstanceId"] for i in reply["Instances"]]
-
-        def terminate(ids: list[str]) -> None:
-            if ids:
-                ec2.terminate_instances(InstanceIds=ids)
 
         def tagged(green: str) -> list[str]:
             reply = ec2.describe_instances(
@@ -271,15 +258,7 @@ def cloud(
             )
             return [i["InstanceId"] for r in reply["Reservations"] for i in r["Instances"]]
 
-        spot = FakeSpot(
-            rsps,
-            token=CANARY_TOKEN,
-            account_id=ACCOUNT_ID,
-            group_id=GROUP_ID,
-            now=clock.now,
-            launch_greens=launch,
-            terminate=terminate,
-        )
+        spot = FakeSpot(rsps, token=CANARY_TOKEN, account_id=ACCOUNT_ID, group_id=GROUP_ID, clock=clock, ec2=ec2)
         clock.on_advance.append(spot.tick)
         codedeploy = FakeCodeDeploy(now=clock.now, tagged_instances=tagged)
         codepipeline = FakeCodePipeline()

@@ -353,19 +353,6 @@ class World:
             self.handlers[row] = create_handler(clock=self.clock, environ=self.environ, log_stream=self.log_stream)
         return self.handlers[row]
 
-    def launch(self, green: str, count: int) -> list[str]:
-        reply = self.ec2.run_instances(
-            ImageId="ami-12c6146b",
-            MinCount=count,
-            MaxCount=count,
-            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "GreenIdentifier", "Value": green}]}],
-        )
-        return [i["InstanceId"] for i in reply["Instances"]]
-
-    def terminate(self, ids: list[str]) -> None:
-        if ids:
-            self.ec2.terminate_instances(InstanceIds=ids)
-
     def tagged(self, green: str) -> list[str]:
         reply = self.ec2.describe_instances(
             Filters=[
@@ -451,12 +438,11 @@ def _new_cell(world: World, call: Call, kind: str, number: int) -> Cell:
         token=CANARY_TOKEN,
         account_id=ACCOUNT_ID,
         group_id=GROUP_ID,
-        now=world.clock.now,
-        launch_greens=world.launch,
-        terminate=world.terminate,
+        clock=world.clock,
+        ec2=world.ec2,
+        capacity=1,
     )
     spot.launch_delay = 1
-    spot.capacity = spot.status_instances = 1
     world.clock.on_advance[:] = [spot.tick]
     codedeploy = FakeCodeDeploy(now=world.clock.now, tagged_instances=world.tagged)
     codedeploy.script = Script(duration=0)
@@ -591,9 +577,7 @@ def _inject_unknown_state(cell: Cell) -> None:
     elif cell.call.key == "spot:POST start":
         record = SpotDeploymentRecord("cdbg-00000001", cell.green, launch_at=cell.world.clock.now() + 1)
         spot.deployments.append(record)  # Spot started it, and answers with a state word nobody knows
-        spot.fail_next(
-            "POST", "deployments", Fault(200, _spot_items([{**spot._item(record), "state": cell.unknown_state}]))
-        )
+        spot.fail_next("POST", "deployments", Fault(200, _spot_items([{**record.wire(), "state": cell.unknown_state}])))
     else:  # the stall check finds our own deployment in an unknown state
 
         def mark() -> None:

@@ -1,19 +1,53 @@
-"""A clock the test controls: `sleep` advances time at once and lets the fake world move."""
+"""A clock the test controls: `sleep` advances time at once and lets the fake world move.
+
+It also schedules the world's events (`call_later`, as bluegreen_sim's SimClock does), so the one Spot model of
+bluegreen_sim/elastigroup.py runs on it: an event without delay runs at once, and `run_due_events` runs every
+event due by now, so a world with zero delays settles within the call or the advance that moved it.
+"""
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import threading
 import time
 from collections.abc import Callable
 
 
 class FakeClock:
+    running: str | None = None  # the simulator's participant name; the tests have none
+
     def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.start = start
         self.current = start
         self.sleeps: list[float] = []
         self.on_advance: list[Callable[[float], None]] = []
+        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._events_lock = threading.RLock()
 
     def now(self) -> float:
         return self.current
+
+    @property
+    def elapsed(self) -> float:
+        return self.current - self.start
+
+    def call_later(self, delay: float, action: Callable[[], None]) -> None:
+        """Run `action` once time reaches now + `delay`; at once when there is no delay (the tests' fast world)."""
+        if delay <= 0:
+            action()
+            return
+        with self._events_lock:
+            heapq.heappush(self._events, (self.current + max(0.0, delay), next(self._seq), action))
+
+    def run_due_events(self) -> None:
+        while True:
+            with self._events_lock:  # the event runs outside the lock: it takes the world's own locks
+                if not self._events or self._events[0][0] > self.current:
+                    return
+                action = heapq.heappop(self._events)[2]
+            action()
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)

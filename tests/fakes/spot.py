@@ -1,30 +1,42 @@
-"""A fake Spot Elastigroup API on `responses`, with an Elastigroup that launches tagged green instances in
-moto's EC2 after a launch delay. Faults are queued per route: `fail_next("POST", "deployments", 429, ...)`.
+"""The Spot API for unit tests: bluegreen_sim's one Spot emulator (spot.py + elastigroup.py), served through
+`responses`, with the test's fast settings (every delay zero but the launch, on the FakeClock) and fault injection.
 
-Modelled behaviour beyond the happy path, with its source:
-- Spot refuses to start a blue/green deployment while another one runs on the group (shared/reference/spot-api.md:
-  "Spot itself refuses a concurrent start"). The status and code are not published: we assume HTTP 400 with
-  `DEPLOYMENT_ALREADY_IN_PROGRESS` (the example code of the reference's error envelope); the product treats any
-  4xx refusal the same way.
-- Whether the list can lag just behind a create is undocumented (spot-api.md): `hidden_for_lists` models a lag.
+This file models nothing about Spot itself: the wire (envelope, errors, rate-limit headers, token and account
+checks), the deployments (state words, the concurrent-start refusal, the lagging list, stop semantics, capacity
+units, the echoed `config`) live in bluegreen_sim and are cited there. What is here is a test's control of the
+boundary: faults queued per route (`fail_next("POST", "deployments", Fault(429, ...))`, which answer before the
+emulator and may make Spot act anyway, `Fault.before`), a hook after a reply (`after_next`), dripping bodies,
+and settings of the group (`capacity`, `status_instances`, `launch_delay`, `codedeploy_groups`).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import random
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import urlparse
 
 import requests
 import responses
 
+from bluegreen_sim.behaviour import GroupBehaviour
+from bluegreen_sim.ec2fleet import Fleet
+from bluegreen_sim.elastigroup import BlueGreen, Elastigroups
+from bluegreen_sim.spot import RateLimiter, SpotEmulator
+from tests.fakes.clock import FakeClock
+
 BASE = "https://api.spotinst.io"
 GROUP_RE = re.compile(r"/aws/ec2/group/(?P<group>sig-[0-9a-z]+)(?P<rest>/.*)?$")
+# The tests' settings: greens launch after a minute of fake time, boot and pass their checks at once, and a
+# stopped or failed deployment's greens go at once.
+FAST = GroupBehaviour(
+    launch_delay=60.0, boot_delay=0.0, checks_delay=0.0, replace_delay=0.0, finalize_delay=0.0, cleanup_delay=0.0
+)
 
 
 @dataclass
@@ -61,24 +73,28 @@ def dripping(advance: Callable[[float], None], data: bytes) -> Callable[[], io.B
     return lambda: io.BufferedReader(DripBody(advance, data), buffer_size=1)
 
 
-@dataclass
-class SpotDeploymentRecord:
-    deployment_id: str
-    green: str
-    launch_at: float
-    state: str = "STARTING"
-    status: str = "INITIALIZING"
-    launched: bool = False
-    stopped: bool = False
-    hidden_for_lists: int = 0  # how many more list calls do not show it yet (a list lagging behind the create)
-    tags: list[dict[str, str]] = field(default_factory=list)  # as the POST sent them; Spot echoes them in config
+_current: list[FakeSpot] = []  # the FakeSpot of the running test (one at a time per process)
 
-    @property
-    def running(self) -> bool:
-        return not self.stopped and self.state in ("STARTING", "INITIALIZING", "IN_PROGRESS")
+
+def SpotDeploymentRecord(
+    deployment_id: str,
+    green: str,
+    launch_at: float,
+    *,
+    state: str = "STARTING",
+    status: str = "INITIALIZING",
+    launched: bool = False,
+) -> BlueGreen:
+    """A deployment Spot lists without this run's POST (someone else's, or an old one), for `spot.deployments`."""
+    spot = _current[-1]
+    return spot.groups.record(
+        spot.group, deployment_id, green, launch_at, state=state, status=status, launched=launched
+    )
 
 
 class FakeSpot:
+    """The Spot emulator on `responses`, with one group (`group_id`) of `capacity` blues in moto's EC2."""
+
     def __init__(
         self,
         rsps: responses.RequestsMock,
@@ -86,31 +102,76 @@ class FakeSpot:
         token: str,
         account_id: str,
         group_id: str,
-        now: Callable[[], float],
-        launch_greens: Callable[[str, int], list[str]],
-        terminate: Callable[[list[str]], None],
+        clock: FakeClock,
+        ec2: Any,
         capacity: int = 2,
     ) -> None:
-        self.token = token
-        self.account_id = account_id
-        self.group_id = group_id
-        self.capacity = capacity
-        self.capacity_unit = "instance"  # or "weight": capacity is then a weight sum (OpenAPI elastigroupCreate)
-        self.status_instances = capacity
+        self.clock = clock
+        self.groups = Elastigroups(clock, Fleet(ec2), random.Random(0))  # noqa: S311 - ids of a fake world
+        self.groups.sequential_ids = True
+        self.group = self.groups.add_group(account_id, "web", capacity, "App", "DG", FAST, group_id=group_id)
+        # Rate limiting is Spot's (60 a minute per route); tests that need a 429 queue one as a fault.
+        self.emulator = SpotEmulator(clock, self.groups, {token: {account_id}}, RateLimiter(clock))
+        _current[:] = [self]
         self.threads: list[str] = []  # the thread of each call, to check how the client is shared
         self.after: dict[tuple[str, str], list[Callable[[], None]]] = {}
-        self.launch_delay = 60.0
-        self.codedeploy_groups = [("App", "DG")]
-        self.deployments: list[SpotDeploymentRecord] = []
-        self.green_instances: dict[str, list[str]] = {}
         self.calls: list[tuple[str, str]] = []
         self.faults: dict[tuple[str, str], list[Fault]] = {}
-        self._now = now
-        self._launch = launch_greens
-        self._terminate = terminate
+        self.last_start_body: Any = None
         pattern = re.compile(re.escape(BASE) + r"/aws/ec2/group/.*")
         for method in ("GET", "POST", "PUT"):
             rsps.add_callback(method, pattern, callback=self._dispatch)
+
+    # ---- the group's settings ----
+    @property
+    def deployments(self) -> list[BlueGreen]:
+        return self.group.deployments
+
+    @property
+    def ledger(self) -> Any:
+        return self.emulator.ledger
+
+    @property
+    def launch_delay(self) -> float:
+        return self.group.behaviour.launch_delay
+
+    @launch_delay.setter
+    def launch_delay(self, seconds: float) -> None:
+        self.groups.set_behaviour(self.group, launch_delay=seconds)
+
+    @property
+    def capacity_unit(self) -> str:
+        return self.group.behaviour.capacity_unit
+
+    @capacity_unit.setter
+    def capacity_unit(self, unit: str) -> None:
+        self.groups.set_behaviour(self.group, capacity_unit=unit)
+
+    @property
+    def capacity(self) -> int:
+        """The group's capacity.target on the wire (a weight sum when the unit is "weight")."""
+        return self.group.wire_target
+
+    @capacity.setter
+    def capacity(self, target: int) -> None:
+        self.group.capacity_target = target
+
+    @property
+    def status_instances(self) -> int:
+        """How many blue instances the group runs (what /status lists before greens come)."""
+        return len(self.groups.fleet.alive(self.group.blue_ids))
+
+    @status_instances.setter
+    def status_instances(self, count: int) -> None:
+        self.groups.set_blues(self.group, count)
+
+    @property
+    def codedeploy_groups(self) -> list[tuple[str, str]]:
+        return self.group.deployment_groups
+
+    @codedeploy_groups.setter
+    def codedeploy_groups(self, pairs: list[tuple[str, str]]) -> None:
+        self.group.extra_deployment_groups = list(pairs)
 
     # ---- test controls ----
     def fail_next(self, method: str, route: str, *faults: Fault) -> None:
@@ -121,24 +182,14 @@ class FakeSpot:
         self.after.setdefault((method, route), []).append(hook)
 
     def tick(self, now: float) -> None:
-        for record in self.deployments:
-            if not record.launched and not record.stopped and now >= record.launch_at:
-                record.launched = True
-                # Elastigroup launches as many greens as the group runs now (spot-api.md); with a weighted
-                # capacity the target is no count, so the fake launches the instances /status lists.
-                count = self.status_instances if self.capacity_unit == "weight" else self.capacity
-                self.green_instances[record.deployment_id] = self._launch(record.green, count)
+        """The world moves to `now`: due events run, and greens whose launch time has come are launched."""
+        self.clock.run_due_events()
+        self.groups.launch_due()
+        self.clock.run_due_events()
 
-    def start(self, green: str, *, hidden_for_lists: int = 0) -> SpotDeploymentRecord:
+    def start(self, green: str, *, hidden_for_lists: int = 0) -> BlueGreen:
         """Start a deployment as Spot does on a POST (tests call it to model a POST whose reply was lost)."""
-        record = SpotDeploymentRecord(
-            deployment_id=f"cdbg-{len(self.deployments) + 1:08x}",
-            green=green,
-            launch_at=self._now() + self.launch_delay,
-            hidden_for_lists=hidden_for_lists,
-        )
-        self.deployments.append(record)
-        return record
+        return self.groups.begin(self.group, green, hidden_for_lists=hidden_for_lists)
 
     def calls_to(self, method: str, route: str) -> int:
         return sum(1 for call in self.calls if call == (method, route))
@@ -154,7 +205,6 @@ class FakeSpot:
 
     def _handle(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], Any]:
         url = urlparse(request.url or "")
-        query = dict(parse_qsl(url.query))
         match = GROUP_RE.match(url.path)
         assert match, url.path
         rest = match.group("rest") or ""
@@ -177,91 +227,23 @@ class FakeSpot:
             elif callable(fault.body):
                 body = fault.body()
             else:
-                body = json.dumps(fault.body or self._error(fault.status))
+                body = json.dumps(fault.body or _error(fault.status))
             return fault.status, {"X-RateLimit-Remaining": "0", **fault.headers}, body
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
-            return 401, {}, json.dumps(self._error(401, "UNAUTHORIZED", "Invalid token"))
-        if query.get("accountId") != self.account_id:
-            return 400, {}, json.dumps(self._error(400, "ACCOUNT_NOT_FOUND", "bad account"))
-        if match.group("group") != self.group_id:
-            return 404, {}, json.dumps(self._error(404, "GROUP_DOESNT_EXIST", "no such group"))
-        if route == "group":
-            return self._ok([self._group()])
-        if route == "status":
-            return self._ok([{"instanceId": f"i-blue{n}", "status": "fulfilled"} for n in range(self.status_instances)])
-        if route == "deployments" and method == "GET":
-            listed = [r for r in self.deployments if r.hidden_for_lists == 0]
-            for record in self.deployments:
-                record.hidden_for_lists = max(0, record.hidden_for_lists - 1)
-            return self._ok([self._item(r) for r in listed])
+        raw = request.body or b""
+        data = raw.encode() if isinstance(raw, str) else raw
         if route == "deployments" and method == "POST":
-            if any(r.running for r in self.deployments):
-                return (
-                    400,
-                    {},
-                    json.dumps(
-                        self._error(400, "DEPLOYMENT_ALREADY_IN_PROGRESS", "a blue/green deployment is in progress")
-                    ),
-                )
-            body = json.loads(request.body or b"{}")
-            record = self.start(body["deployment"]["tags"][0]["tagValue"])
-            record.tags = body["deployment"]["tags"]
-            self.last_start_body = body
-            return self._ok([self._item(record)])
-        if route == "stop":
-            deployment_id = rest.split("/")[-2]
-            for record in self.deployments:
-                if record.deployment_id == deployment_id:
-                    record.stopped = True
-                    record.state = "STOPPED"
-                    self._terminate(self.green_instances.get(deployment_id, []))
-                    return self._ok([])
-            return 404, {}, json.dumps(self._error(404, "DEPLOYMENT_NOT_FOUND", "no such deployment"))
-        return 404, {}, json.dumps(self._error(404, "NOT_FOUND", "route"))
+            self.last_start_body = json.loads(data or b"null")
+        path = url.path + (f"?{url.query}" if url.query else "")
+        status, headers, doc = self.emulator.handle(method, path, dict(request.headers), data)
+        return status, headers, json.dumps(doc)
 
-    def _group(self) -> dict[str, Any]:
-        return {
-            "id": self.group_id,
-            "name": "web",
-            "capacity": {"minimum": 0, "maximum": 10, "target": self.capacity, "unit": self.capacity_unit},
-            "thirdPartiesIntegration": {
-                "codeDeploy": {
-                    "cleanUpOnFailure": True,
-                    "terminateInstanceOnFailure": True,
-                    "deploymentGroups": [
-                        {"applicationName": a, "deploymentGroupName": g} for a, g in self.codedeploy_groups
-                    ],
-                }
-            },
-        }
 
-    def _item(self, record: SpotDeploymentRecord) -> dict[str, Any]:
-        return {
-            "id": record.deployment_id,
-            "groupId": self.group_id,
-            "state": record.state,
-            "status": record.status,
-            "config": {"tags": record.tags or [{"tagKey": "GreenIdentifier", "tagValue": record.green}]},
-        }
-
-    @staticmethod
-    def _ok(items: list[dict[str, Any]]) -> tuple[int, dict[str, str], str]:
-        envelope = {
-            "request": {"id": "spot-req-1", "method": "GET"},
-            "response": {"status": {"code": 200, "message": "OK"}, "items": items, "count": len(items)},
-        }
-        return (
-            200,
-            {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59", "X-RateLimit-Reset": "0"},
-            json.dumps(envelope),
-        )
-
-    @staticmethod
-    def _error(status: int, code: str = "ERROR", message: str = "failure") -> dict[str, Any]:
-        return {
-            "request": {"id": "spot-req-err"},
-            "response": {
-                "status": {"code": status, "message": message},
-                "errors": [{"code": code, "message": message}],
-            },
-        }
+def _error(status: int, code: str = "ERROR", message: str = "failure") -> dict[str, Any]:
+    """Spot's error envelope (shared/reference/spot-api.md), for a fault that names no body."""
+    return {
+        "request": {"id": "spot-req-err"},
+        "response": {
+            "status": {"code": status, "message": message},
+            "errors": [{"code": code, "message": message}],
+        },
+    }
