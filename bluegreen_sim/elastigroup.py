@@ -108,6 +108,10 @@ class BlueGreen:
     def stopped(self) -> bool:
         return self.stopped_by_user
 
+    @stopped.setter
+    def stopped(self, value: bool) -> None:
+        self.stopped_by_user = value
+
     @property
     def green_value(self) -> str | None:
         for tag in self.tags:

@@ -294,8 +294,7 @@ def test_a_re_delivery_after_the_spot_deployment_was_stopped_creates_no_codedepl
     (hand_over,) = cloud.codepipeline.reports
     record = cloud.spot.deployments[0]
     record.stopped, record.state = True, "STOPPED"  # stopped meanwhile; its greens come up all the same
-    record.launched = True
-    cloud.spot.green_instances[record.deployment_id] = cloud.spot._launch(record.green, cloud.spot.capacity)
+    cloud.spot.launch_anyway(record)
 
     cloud.clock.advance(10)
     cloud.invoke(cloud.job_event(cloud.params(), "job-0002", hand_over.body["continuationToken"]), handler=handler)

@@ -26,7 +26,7 @@ import responses
 
 from bluegreen_sim.behaviour import GroupBehaviour
 from bluegreen_sim.ec2fleet import Fleet
-from bluegreen_sim.elastigroup import BlueGreen, Elastigroups
+from bluegreen_sim.elastigroup import GREEN_TAG, GROUP_TAG, BlueGreen, Elastigroups
 from bluegreen_sim.spot import RateLimiter, SpotEmulator
 from tests.fakes.clock import FakeClock
 
@@ -190,6 +190,15 @@ class FakeSpot:
     def start(self, green: str, *, hidden_for_lists: int = 0) -> BlueGreen:
         """Start a deployment as Spot does on a POST (tests call it to model a POST whose reply was lost)."""
         return self.groups.begin(self.group, green, hidden_for_lists=hidden_for_lists)
+
+    def launch_anyway(self, record: BlueGreen) -> list[str]:
+        """Launch the record's greens now, whatever its state (greens that come up after a stop all the same)."""
+        tags = {GROUP_TAG: self.group.id, "Name": self.group.name, GREEN_TAG: record.green or ""}
+        ids = self.groups.fleet.launch(self.groups.green_count(self.group), tags, running=True)
+        record.launched = True
+        record.green_ids.extend(ids)
+        self.group.all_instances.extend(ids)
+        return ids
 
     def calls_to(self, method: str, route: str) -> int:
         return sum(1 for call in self.calls if call == (method, route))
