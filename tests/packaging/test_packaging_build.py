@@ -218,7 +218,9 @@ def test_default_zip_bundles_the_runtime_dependencies(default_zip):
 
 
 def test_default_zip_is_well_under_the_two_megabytes_it_used_to_be(default_zip):
-    assert default_zip.size < 1_600_000 if default_zip.bytecode_by else default_zip.size < 900_000
+    # 1.60 MB with bytecode at 65e40d9: the dependencies ~1.27 MB, our own package 263 KB compressed (sources and
+    # bytecode; it grew with reclaim, the ports and the error table). The guard keeps ~100 KB of room under 1.7 MB.
+    assert default_zip.size < 1_700_000 if default_zip.bytecode_by else default_zip.size < 900_000  # 0.82 MB now
 
 
 def test_bundle_boto3_zip_includes_the_whole_boto_set(boto_zip):
