@@ -136,6 +136,7 @@ class Job:
     chain: str
     status: str = "InProgress"
     action: ActionExecution | None = None
+    continuation: str | None = None  # the continuationToken its JobData carries (a continuation job)
 
 
 class JobStore:
@@ -151,9 +152,11 @@ class JobStore:
         self.lose_final_reports = 0  # the next N final report attempts fail with a 500 (lost on the way)
         self.dead_jobs: set[str] = set()  # jobs whose invocation was killed: nothing it sends gets through
 
-    def create(self, job_id: str, chain: str, action: ActionExecution | None = None) -> Job:
+    def create(
+        self, job_id: str, chain: str, action: ActionExecution | None = None, continuation: str | None = None
+    ) -> Job:
         with self._lock:
-            job = self.jobs[job_id] = Job(job_id, chain, action=action)
+            job = self.jobs[job_id] = Job(job_id, chain, action=action, continuation=continuation)
             return job
 
     def start_action(
@@ -251,7 +254,10 @@ class JobStore:
                             "pipelineArn": f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:{action.pipeline_name}",
                             "pipelineExecutionId": action.pipeline_execution_id,
                         },
-                        "inputArtifacts": [],
+                        # The job's JobData, the same the Lambda event carries (botocore's model:
+                        # GetJobDetailsOutput.jobDetails.data is a JobData, with inputArtifacts and continuationToken).
+                        "inputArtifacts": json.loads(json.dumps(action.input_artifacts)),
+                        **({"continuationToken": job.continuation} if job.continuation else {}),
                         "outputArtifacts": [],
                     },
                 }
@@ -569,7 +575,7 @@ class PipelineDriver:
                 return result
             self._clock.sleep(self._continuation_delay)
             job_id = self._uuid()
-            self._jobs.create(job_id, self._name, self.action)
+            self._jobs.create(job_id, self._name, self.action, continuation)
             result.job_ids.append(job_id)
         result.outcome = "TooManyInvocations"
         return result
