@@ -20,7 +20,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import botocore.session
 from botocore.model import StringShape
@@ -93,34 +93,64 @@ class ActionExecution:
 
     def wire(self) -> dict[str, Any]:
         """An ActionExecutionDetail of ListActionExecutions."""
-        configuration = {"FunctionName": "bluegreen", "UserParameters": self.user_parameters}
-        return {
-            "pipelineExecutionId": self.pipeline_execution_id,
-            "actionExecutionId": self.action_execution_id,
-            "pipelineVersion": 1,
-            "stageName": self.stage_name,
-            "actionName": self.action_name,
-            "startTime": self.started,
-            "lastUpdateTime": self.updated or self.started,
-            "status": self.status,
-            "input": {
-                "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
-                "configuration": dict(configuration),
-                "resolvedConfiguration": dict(configuration),
-                "region": "us-east-1",
-                "inputArtifacts": [
-                    {
-                        "name": a["name"],
-                        "s3location": {
-                            "bucket": a["location"]["s3Location"]["bucketName"],
-                            "key": a["location"]["s3Location"]["objectKey"],
-                        },
-                    }
-                    for a in self.input_artifacts
-                ],
-            },
-            "output": {"outputArtifacts": [], "executionResult": {}, "outputVariables": {}},
-        }
+        return action_execution_detail(
+            self,
+            function_name="bluegreen",
+            started=self.started,
+            updated=self.updated or self.started,
+            input_artifacts=self.input_artifacts,
+        )
+
+
+class _ActionRecord(Protocol):
+    pipeline_execution_id: str
+    action_execution_id: str
+    stage_name: str
+    action_name: str
+    status: str
+    user_parameters: str
+
+
+def action_execution_detail(
+    action: _ActionRecord,
+    *,
+    function_name: str,
+    started: float,
+    updated: float,
+    input_artifacts: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """ListActionExecutions' ActionExecutionDetail of a Lambda invoke action (botocore's codepipeline model), for
+    the simulator and the tests' fake alike. `input_artifacts` are the job event's entries; they are recorded as
+    ActionExecutionInput.inputArtifacts (ArtifactDetail {name, s3location {bucket, key}}).
+    """
+    configuration = {"FunctionName": function_name, "UserParameters": action.user_parameters}
+    return {
+        "pipelineExecutionId": action.pipeline_execution_id,
+        "actionExecutionId": action.action_execution_id,
+        "pipelineVersion": 1,
+        "stageName": action.stage_name,
+        "actionName": action.action_name,
+        "startTime": started,
+        "lastUpdateTime": updated,
+        "status": action.status,
+        "input": {
+            "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
+            "configuration": dict(configuration),
+            "resolvedConfiguration": dict(configuration),
+            "region": "us-east-1",
+            "inputArtifacts": [
+                {
+                    "name": a["name"],
+                    "s3location": {
+                        "bucket": a["location"]["s3Location"]["bucketName"],
+                        "key": a["location"]["s3Location"]["objectKey"],
+                    },
+                }
+                for a in input_artifacts
+            ],
+        },
+        "output": {"outputArtifacts": [], "executionResult": {}, "outputVariables": {}},
+    }
 
 
 @dataclass

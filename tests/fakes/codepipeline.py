@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bluegreen_sim.codepipeline import action_execution_detail
 from tests.fakes.awsjson import AwsFault
 
 REPORTS = ("PutJobSuccessResult", "PutJobFailureResult")
@@ -49,35 +50,14 @@ class ActionExecution:
     input_artifacts: list[dict[str, Any]] = field(default_factory=list)
 
     def wire(self) -> dict[str, Any]:
-        """An ActionExecutionDetail as ListActionExecutions returns it."""
-        configuration = {"FunctionName": self.function_name, "UserParameters": self.user_parameters}
-        return {
-            "pipelineExecutionId": self.pipeline_execution_id,
-            "actionExecutionId": self.action_execution_id,
-            "pipelineVersion": 1,
-            "stageName": self.stage_name,
-            "actionName": self.action_name,
-            "startTime": 1_767_225_600.0,
-            "lastUpdateTime": 1_767_225_600.0,
-            "status": self.status,
-            "input": {
-                "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
-                "configuration": dict(configuration),
-                "resolvedConfiguration": dict(configuration),
-                "region": "us-east-1",
-                "inputArtifacts": [
-                    {
-                        "name": a["name"],
-                        "s3location": {
-                            "bucket": a["location"]["s3Location"]["bucketName"],
-                            "key": a["location"]["s3Location"]["objectKey"],
-                        },
-                    }
-                    for a in self.input_artifacts
-                ],
-            },
-            "output": {"outputArtifacts": [], "executionResult": {}, "outputVariables": {}},
-        }
+        """An ActionExecutionDetail as ListActionExecutions returns it (the simulator's shape, one definition)."""
+        return action_execution_detail(
+            self,
+            function_name=self.function_name,
+            started=1_767_225_600.0,
+            updated=1_767_225_600.0,
+            input_artifacts=self.input_artifacts,
+        )
 
 
 def _uuid(n: int) -> str:
