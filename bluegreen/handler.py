@@ -20,8 +20,8 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from typing import IO, TYPE_CHECKING, Any, Final
+from functools import cache, wraps
+from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
 
 from bluegreen import logs, reclaim
 from bluegreen.authority import Authority
@@ -145,15 +145,37 @@ def _seconds(
     return value
 
 
+_Built = TypeVar("_Built")
+
+
+def _kept(build: Callable[[_Clients], _Built]) -> Callable[[_Clients], _Built]:
+    """Build on first use and keep it as long as its `_Clients` lives (one per handler, so per container).
+
+    Not `functools.cache` on the method: that cache belongs to the class, so it would keep every `_Clients` ever made
+    (their sessions, clients and open connections) alive for the whole process (ruff B019).
+    """
+    name = build.__name__
+
+    @wraps(build)
+    def kept(self: _Clients) -> _Built:
+        if name not in self._built:
+            self._built.setdefault(name, build(self))  # two racing first calls: both get the one kept
+        built: _Built = self._built[name]
+        return built
+
+    return kept
+
+
 class _Clients:
     """boto3 clients and the HTTP session, built on first use and kept for warm invocations."""
 
     def __init__(self, boto3_session: boto3.session.Session | None = None, region: str | None = None) -> None:
         self._lock = threading.Lock()
+        self._built: dict[str, Any] = {}
         self._boto3_session = boto3_session
         self._region = region
 
-    @cache  # noqa: B019 - one instance per handler, lives as long as the container
+    @_kept
     def session(self) -> boto3.session.Session:
         if self._boto3_session is not None:
             return self._boto3_session
@@ -183,37 +205,37 @@ class _Clients:
         return problems
 
     # One typed client per service (mypy_boto3 stubs, type-checking only): built on first use, kept while warm.
-    @cache  # noqa: B019
+    @_kept
     def ec2(self) -> EC2Client:
         with self._lock:  # boto3 sessions are not thread-safe while creating clients
             return self.session().client("ec2", config=_client_config())
 
-    @cache  # noqa: B019
+    @_kept
     def codedeploy(self) -> CodeDeployClient:
         with self._lock:
             return self.session().client("codedeploy", config=_client_config())
 
-    @cache  # noqa: B019
+    @_kept
     def codepipeline(self) -> CodePipelineClient:
         with self._lock:
             return self.session().client("codepipeline", config=_client_config())
 
-    @cache  # noqa: B019
+    @_kept
     def s3(self) -> S3Client:
         with self._lock:
             return self.session().client("s3", config=_client_config())
 
-    @cache  # noqa: B019
+    @_kept
     def cloudwatch(self) -> CloudWatchClient:
         with self._lock:
             return self.session().client("cloudwatch", config=_client_config())
 
-    @cache  # noqa: B019
+    @_kept
     def secretsmanager(self) -> SecretsManagerClient:
         with self._lock:
             return self.session().client("secretsmanager", config=_client_config())
 
-    @cache  # noqa: B019
+    @_kept
     def ssm(self) -> SSMClient:
         with self._lock:
             return self.session().client("ssm", config=_client_config())
@@ -247,17 +269,17 @@ class _Clients:
             artifact_s3=None if credentials is None else cache(lambda: self.artifact_s3(credentials)),
         )
 
-    @cache  # noqa: B019
+    @_kept
     def tokens(self) -> TokenResolver:
         return TokenResolver(secrets=self._secrets_provider, ssm=self._ssm_provider)
 
-    @cache  # noqa: B019
+    @_kept
     def _secrets_provider(self) -> SecretsProvider:
         from aws_lambda_powertools.utilities.parameters import SecretsProvider  # noqa: PLC0415
 
         return SecretsProvider(boto3_client=self.secretsmanager())
 
-    @cache  # noqa: B019
+    @_kept
     def _ssm_provider(self) -> SSMProvider:
         from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: PLC0415
 
