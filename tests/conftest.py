@@ -22,6 +22,8 @@ import boto3
 import pytest
 import responses
 from moto import mock_aws
+from moto.core.base_backend import AccountSpecificBackend
+from moto.ec2.models.subnets import Subnet
 
 from bluegreen.handler import create_handler
 from tests.fakes.awsjson import AwsJsonServer
@@ -88,6 +90,18 @@ def user_parameters(**overrides: Any) -> dict[str, Any]:
     }
     params.update(overrides)
     return {k: v for k, v in params.items() if v is not None}
+
+
+@pytest.fixture(autouse=True)
+def _release_moto_backends() -> Iterator[None]:
+    """After each test, drop what keeps its moto backends alive: two caches on moto's classes, keyed by instance
+    (`functools.cache` on `Subnet._base_avail_ip_iterator`, `lru_cache(128)` on
+    `AccountSpecificBackend._generate_regions`; moto 5.2.5). Without this every test's EC2 world (moto's 1300
+    default AMIs, the VPC, the instances) stays in memory: a worker grew by tens of MB per test, and the garbage
+    collector's full passes slowed every later test."""
+    yield
+    Subnet._base_avail_ip_iterator.cache_clear()
+    AccountSpecificBackend._generate_regions.cache_clear()
 
 
 @pytest.fixture(scope="session")
