@@ -18,7 +18,9 @@ from __future__ import annotations
 import json
 import resource
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,11 @@ class _VirtualClock:
 
     def sleep(self, seconds: float) -> None:
         self._now += max(0.0, seconds)
+
+    def start_thread(self, target: Callable[[], object], name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        return thread
 
 
 def _peak_mb() -> float:

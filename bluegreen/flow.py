@@ -22,6 +22,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Final
 
 from bluegreen import logs
@@ -296,10 +297,7 @@ class Deployment:
             cleanup.append(self._clean_up(state))
 
         self._final_cleanup = True
-        helper = threading.Thread(
-            target=contextvars.copy_context().run, args=(clean_up,), name="bluegreen-cleanup", daemon=True
-        )
-        helper.start()
+        helper = self._clock.start_thread(partial(contextvars.copy_context().run, clean_up), name="bluegreen-cleanup")
         helper.join(timeout=max(0.0, self._remaining_seconds() - self._timing.safety_margin / 4))
         if cleanup:
             return Failed("JobFailed", f"{message}\n{cleanup[0]}".rstrip(), state)
@@ -395,7 +393,7 @@ class Deployment:
 
     def _start(self, state: RunState) -> tuple[RunState, Outcome | None]:
         p = self._params
-        checked = run_preflight(p, state.green, spot=self._spot, aws=self._aws)
+        checked = run_preflight(p, state.green, spot=self._spot, aws=self._aws, clock=self._clock)
         if p.dry_run:
             return state, Succeeded(state, _dry_run_summary(p, state, checked), tuple(checked_items(p, checked)))
         if checked.existing is not None and checked.existing.own_outcome() != "running":

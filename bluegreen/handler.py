@@ -20,7 +20,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache, wraps
+from functools import cache, partial, wraps
 from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
 
 from bluegreen import logs, reclaim
@@ -462,7 +462,7 @@ class _BlueGreenHandler:
                 spot_deployment_id=state.spot_deployment_id,
                 codedeploy_deployment_id=state.codedeploy_deployment_id,
             )
-            outcome = _reportable(_run_before_deadline(deployment, state, context, settings.timing), key)
+            outcome = _reportable(_run_before_deadline(deployment, state, context, settings.timing, self._clock), key)
             self._emit_metrics(params, outcome, deployment, settings.metrics_namespace)
             if not deployment.abandoned:
                 session.close()
@@ -901,20 +901,20 @@ def _register_plain_token(user_parameters: str | Mapping[str, Any] | None) -> No
         logs.register_secret(token)
 
 
-def _run_before_deadline(deployment: Deployment, state: RunState, context: Any, timing: Timing) -> Outcome:
+def _run_before_deadline(
+    deployment: Deployment, state: RunState, context: Any, timing: Timing, clock: Clock
+) -> Outcome:
     """Run the flow in a worker thread; if a call hangs until the invocation is nearly out of time, give the run
     up so the job is still answered before Lambda kills the invocation (the flow hands over on its own otherwise).
     """
     remaining = _remaining_seconds(context)
     reserve = timing.safety_margin / 2  # time kept for the report itself
     outcomes: list[Outcome] = []
-    worker = threading.Thread(
-        target=contextvars.copy_context().run,
-        args=(lambda: outcomes.append(deployment.run(state)),),
-        name="bluegreen-run",
-        daemon=True,
-    )
-    worker.start()
+
+    def run() -> None:
+        outcomes.append(deployment.run(state))
+
+    worker = clock.start_thread(partial(contextvars.copy_context().run, run), name="bluegreen-run")
     while True:
         worker.join(timeout=max(0.0, min(_WATCHDOG_TICK, remaining() - reserve)))
         if outcomes:

@@ -4,20 +4,23 @@ Owns what "ready to deploy" means: the Spot token, account and group work; the E
 names our application and deployment group; that deployment group exists and is a blue/green group that takes
 tagged instances; the revision exists; every CloudWatch alarm of the health gate exists; no other blue/green
 deployment runs on the group. The Spot calls run one after the other in one thread (the Spot client's
-`requests.Session` is never used by two threads at once), beside the AWS calls; every helper thread carries the
-run's context, so its log records keep the run's keys. Changes nothing.
+`requests.Session` is never used by two threads at once), beside the AWS calls, each check in a thread the clock
+starts (so a simulated clock schedules its waits with the run's); every helper thread carries the run's context,
+so its log records keep the run's keys. Changes nothing.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import TypeVar
 
 from bluegreen.aws import AlarmState, DeploymentGroupInfo
+from bluegreen.clock import Clock
 from bluegreen.domain import GREEN_TAG_KEY, S3Revision
 from bluegreen.errors import BlueGreenError, ConfigurationError, PreflightError
 from bluegreen.params import DeploymentParams, ParameterToken, SecretToken
@@ -26,7 +29,6 @@ from bluegreen.spot import SpotDeployment, SpotGroup
 
 logger = logging.getLogger(__name__)
 
-_WORKERS: Final = 4
 _T = TypeVar("_T")
 
 
@@ -49,23 +51,34 @@ class Preflight:
     alarms: tuple[AlarmState, ...] = ()
 
 
-def run_preflight(params: DeploymentParams, green: str, *, spot: SpotReads, aws: AwsChecks) -> Preflight:
-    """Check everything a deployment needs, in parallel where the checks are independent.
+def run_preflight(params: DeploymentParams, green: str, *, spot: SpotReads, aws: AwsChecks, clock: Clock) -> Preflight:
+    """Check everything a deployment needs, in parallel where the checks are independent (at most 4 threads,
+    started with `clock`).
 
     Raises:
         BlueGreenError: the single failed check, or PreflightError listing all of them.
     """
-    with ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="preflight") as pool:
+    threads: list[threading.Thread] = []
 
-        def submit(call: Callable[..., _T], *args: object) -> Future[_T]:
-            return pool.submit(contextvars.copy_context().run, call, *args)
+    def submit(call: Callable[..., _T], *args: object) -> Future[_T]:
+        future: Future[_T] = Future()
+        context = contextvars.copy_context()
 
-        spot_f = submit(_read_spot, spot, params.group_id, green)
-        codedeploy_f = submit(aws.describe_deployment_group, params.application, params.deployment_group)
-        revision_f = (
-            submit(aws.check_revision_exists, params.revision) if isinstance(params.revision, S3Revision) else None
-        )
-        alarms_f = submit(aws.alarm_states, params.alarms) if params.alarms else None
+        def run() -> None:
+            try:
+                future.set_result(context.run(call, *args))
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader of the future, as an executor does
+                future.set_exception(exc)
+
+        threads.append(clock.start_thread(run, name=f"preflight_{len(threads)}"))
+        return future
+
+    spot_f = submit(_read_spot, spot, params.group_id, green)
+    codedeploy_f = submit(aws.describe_deployment_group, params.application, params.deployment_group)
+    revision_f = submit(aws.check_revision_exists, params.revision) if isinstance(params.revision, S3Revision) else None
+    alarms_f = submit(aws.alarm_states, params.alarms) if params.alarms else None
+    for thread in threads:
+        thread.join()
     view = spot_f.result()
     group, errors = view.group, list(view.errors)
     deployment_group = _result(codedeploy_f, errors)

@@ -15,10 +15,10 @@ finishing its task), no call tells the clock; sleeping helpers re-check after a 
 so time moves on. Only in that case can the interleaving depend on real-time speed.
 
 A helper belongs to the participant whose thread (or helper) started it, not to whoever happens to run when
-it first sleeps: a handler's thread pool can have one thread asleep (a 429 back-off) while its siblings
-still run, and meanwhile another pipeline may run too. While any participant is open, `Thread.start` is
-wrapped so a new thread inherits its starter's participant (the lineage); it is restored when the last
-participant of every clock has left.
+it first sleeps: a handler's preflight threads can have one asleep (a 429 back-off) while its siblings
+still run, and meanwhile another pipeline may run too. The handler starts its threads with the clock it is
+given (`start_thread`, of `bluegreen.clock.Clock`), so a new thread joins its starter's family; nothing is
+patched, and threads started otherwise (servers, their request threads) belong to nobody.
 
 It must not perform I/O itself, apart from the optional real-time pacing (`speed`).
 """
@@ -60,72 +60,6 @@ class _Participant:
         return self.owner is None and self.sleeping_helpers > 0
 
 
-class _Lineage:
-    """Which participant each thread works for: participants themselves and the threads they start.
-
-    Owns the wrapping of `threading.Thread.start` (installed while any participant is open, in any
-    clock): a thread started by a participant, or by a thread working for one, works for that participant
-    too. Threads started elsewhere (servers, their request threads) belong to nobody.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._families: dict[int, tuple[SimClock, _Participant]] = {}
-        self._participants = 0
-        self._original_start: Callable[[threading.Thread], None] | None = None
-
-    def family(self, ident: int) -> tuple[SimClock, _Participant] | None:
-        with self._lock:
-            return self._families.get(ident)
-
-    def join(self, ident: int, clock: SimClock, participant: _Participant) -> None:
-        """Register a participant's own thread (and install the wrapping if it is the first)."""
-        with self._lock:
-            self._families[ident] = (clock, participant)
-            self._participants += 1
-            if self._original_start is None:
-                self._original_start = threading.Thread.start
-                threading.Thread.start = _lineage_start  # type: ignore[method-assign]
-
-    def leave(self, ident: int) -> None:
-        """Forget a participant's thread (and restore `Thread.start` once no participant is left)."""
-        with self._lock:
-            self._families.pop(ident, None)
-            self._participants -= 1
-            if self._participants == 0 and self._original_start is not None:
-                threading.Thread.start = self._original_start  # type: ignore[method-assign,assignment]
-                self._original_start = None
-
-    def start(self, thread: threading.Thread) -> None:
-        """`Thread.start` while wrapped: the new thread inherits the starter's family, if it has one."""
-        with self._lock:
-            original = self._original_start or _THREAD_START
-            inherited = self._families.get(threading.get_ident())
-        if inherited is not None:
-            run = thread.run
-
-            def run_in_family() -> None:
-                ident = threading.get_ident()
-                with self._lock:
-                    self._families[ident] = inherited
-                try:
-                    run()
-                finally:
-                    with self._lock:
-                        self._families.pop(ident, None)
-
-            thread.run = run_in_family  # type: ignore[method-assign]
-        original(thread)
-
-
-_THREAD_START = threading.Thread.start
-_LINEAGE = _Lineage()
-
-
-def _lineage_start(self: threading.Thread) -> None:
-    _LINEAGE.start(self)
-
-
 class SimClock:
     """Implements `bluegreen.clock.Clock` on simulated time.
 
@@ -146,6 +80,10 @@ class SimClock:
         self._participants: dict[int, _Participant] = {}
         self._listeners: list[AdvanceListener] = []
         self._running: str | None = None
+        # Which participant each thread works for: participants themselves and the threads they (or their
+        # helpers) start with `start_thread`.
+        self._families: dict[int, _Participant] = {}
+        self._families_lock = threading.Lock()
 
     # -- the Clock protocol ---------------------------------------------------------------------------
     def now(self) -> float:
@@ -170,6 +108,28 @@ class SimClock:
             self._schedule()
             while me.waiting:
                 self._cond.wait()
+
+    def start_thread(self, target: Callable[[], object], name: str) -> threading.Thread:
+        """Start a daemon thread running `target` that works for the caller's participant, if it has one (its
+        sleeps are then scheduled on that participant's behalf)."""
+        with self._families_lock:
+            inherited = self._families.get(threading.get_ident())
+
+        def run_in_family() -> None:
+            ident = threading.get_ident()
+            if inherited is not None:
+                with self._families_lock:
+                    self._families[ident] = inherited
+            try:
+                target()
+            finally:
+                if inherited is not None:
+                    with self._families_lock:
+                        self._families.pop(ident, None)
+
+        thread = threading.Thread(target=run_in_family, name=name, daemon=True)
+        thread.start()
+        return thread
 
     # -- everything else ------------------------------------------------------------------------------
     @property
@@ -216,7 +176,8 @@ class SimClock:
                 raise RuntimeError(f"thread is already participant {self._participants[ident].name}")
             me = _Participant(name, next(self._seq), self._now, True)
             self._participants[ident] = me
-            _LINEAGE.join(ident, self, me)
+            with self._families_lock:
+                self._families[ident] = me
             if registered is not None:
                 registered.set()
             self._schedule()
@@ -225,11 +186,19 @@ class SimClock:
         try:
             yield
         finally:
-            _LINEAGE.leave(ident)
+            with self._families_lock:
+                self._families.pop(ident, None)
             with self._cond:
                 del self._participants[ident]
                 self._running = None
                 self._schedule()
+
+    def family(self) -> str | None:
+        """Name of the participant the calling thread works for: its own, or that of the participant whose thread
+        (or helper) started it with `start_thread`; None for any other thread."""
+        with self._families_lock:
+            participant = self._families.get(threading.get_ident())
+        return participant.name if participant is not None else None
 
     def is_participant(self) -> bool:
         """Whether the calling thread is a participant."""
@@ -247,10 +216,11 @@ class SimClock:
         It becomes a participant for the length of its sleep, on behalf of its owner; while any of an
         owner's helpers sleeps, the owner (blocked joining them, in real time) does not hold time back.
         """
-        family = _LINEAGE.family(ident)
-        if family is not None and family[0] is self and any(p is family[1] for p in self._participants.values()):
-            owner: _Participant | None = family[1]
-        else:  # a thread of unknown lineage: assume it works for whoever runs now
+        with self._families_lock:
+            family = self._families.get(ident)
+        if family is not None and any(p is family for p in self._participants.values()):
+            owner: _Participant | None = family
+        else:  # a thread not started with `start_thread`: assume it works for whoever runs now
             owner = next((p for p in self._participants.values() if p.name == self._running and p.owner is None), None)
         name = owner.name if owner is not None else self._running or "helper"
         me = _Participant(name, next(self._seq), self._now + seconds, True, owner)

@@ -112,3 +112,13 @@ def test_a_call_hanging_during_cleanup_reports_the_failure_and_the_unfinished_cl
     assert failure["type"] == "JobFailed"
     assert "Timed out" in failure["message"]
     assert "Cleanup did not finish before the invocation's deadline" in failure["message"]
+
+
+def test_the_handler_runs_the_flow_in_a_thread_the_clock_starts(cloud: Cloud) -> None:
+    result = cloud.invoke(cloud.job_event(cloud.params(DRY_RUN=True), "job-1"))
+
+    assert result is not None
+    assert cloud.codepipeline.reports[0].kind == "success"
+    # the watchdog's worker first, then the preflight's threads it starts: all through the clock the handler got
+    assert cloud.clock.threads_started[0] == "bluegreen-run"
+    assert cloud.clock.threads_started[1:] == ["preflight_0", "preflight_1", "preflight_2"]

@@ -21,6 +21,7 @@ class FakeClock:
         self.start = start
         self.current = start
         self.sleeps: list[float] = []
+        self.threads_started: list[str] = []
         self.on_advance: list[Callable[[float], None]] = []
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -52,6 +53,14 @@ class FakeClock:
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
         self.advance(seconds)
+
+    def start_thread(self, target: Callable[[], object], name: str) -> threading.Thread:
+        """A daemon thread, as the real clock starts it: the tests' clock has no participants to schedule, so
+        every thread's sleep just advances time."""
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        self.threads_started.append(name)
+        thread.start()
+        return thread
 
     def advance(self, seconds: float) -> None:
         self.current += max(0.0, seconds)

@@ -9,6 +9,7 @@ import pytest
 from bluegreen.domain import DELIVERY_TAG_KEY, GREEN_TAG_KEY, GitHubRevision
 from bluegreen.errors import ServiceUnavailableError, SpotApiError
 from bluegreen.flow import Failed, InProgress, Succeeded
+from tests.fakes.clock import FakeClock
 from tests.flow.fake_ports import FakeCloud
 from tests.flow.harness import Runner, make_params
 
@@ -44,6 +45,16 @@ def test_preflight_reads_everything_before_the_spot_deployment_is_started(runner
     start = names.index("spot.start_deployment")
     assert {"spot.get_group", "spot.list_deployments", "codedeploy.describe_deployment_group"} <= set(names[:start])
     assert "s3.check_revision_exists" in names[:start]
+
+
+def test_preflight_runs_its_checks_beside_each_other_in_threads_the_clock_starts(
+    runner: Runner, clock: FakeClock
+) -> None:
+    runner.first()
+
+    # Spot's two reads in one thread, the CodeDeploy group and the S3 revision each in another; a simulated clock
+    # schedules their sleeps (a 429 back-off) as the run's only because it started them.
+    assert clock.threads_started == ["preflight_0", "preflight_1", "preflight_2"]
 
 
 def test_the_spot_start_carries_the_green_tag_the_delivery_marker_and_timeout_unchanged(

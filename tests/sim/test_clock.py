@@ -4,6 +4,7 @@ deterministically."""
 from __future__ import annotations
 
 import threading
+from functools import partial
 
 import pytest
 
@@ -102,8 +103,7 @@ def test_owner_blocked_on_a_sleeping_helper_does_not_hold_time_back():
             seen.append(clock.elapsed)
 
     with clock.participant("invocation"):
-        thread = threading.Thread(target=worker)
-        thread.start()
+        thread = clock.start_thread(worker, name="worker")
         thread.join(timeout=10)  # a real-time join, as the handler's watchdog does
         assert not thread.is_alive()
     assert seen == [15.0, 30.0, 45.0]
@@ -121,9 +121,10 @@ def test_a_helper_that_finishes_while_a_sibling_sleeps_does_not_stall_other_part
 
     def invocation(name: str, sleeps: list[float], registered: threading.Event) -> None:
         with clock.participant(name, registered):
-            threads = [threading.Thread(target=pool_thread, args=(f"{name}{n}", s)) for n, s in enumerate(sleeps)]
-            for thread in threads:
-                thread.start()
+            threads = [
+                clock.start_thread(partial(pool_thread, f"{name}{n}", s), name=f"{name}{n}")
+                for n, s in enumerate(sleeps)
+            ]
             for thread in threads:
                 thread.join(timeout=10)
 
@@ -139,3 +140,51 @@ def test_a_helper_that_finishes_while_a_sibling_sleeps_does_not_stall_other_part
         runner.join(timeout=10)
     assert not any(r.is_alive() for r in runners)
     assert slept == {"a0": 5.0, "a1": 60.0, "b0": 30.0}
+
+
+def test_threads_started_with_the_clock_work_for_their_starters_participant():
+    # The handler's worker starts the preflight threads: both generations work for the invocation's participant.
+    clock = SimClock(0.0)
+    families: dict[str, str | None] = {}
+
+    def preflight() -> None:
+        families["preflight"] = clock.family()
+
+    def worker() -> None:
+        families["worker"] = clock.family()
+        clock.start_thread(preflight, name="preflight_0").join(timeout=10)
+
+    with clock.participant("pipeline-1#1"):
+        families["invocation"] = clock.family()
+        clock.start_thread(worker, name="bluegreen-run").join(timeout=10)
+
+    assert families == {"invocation": "pipeline-1#1", "worker": "pipeline-1#1", "preflight": "pipeline-1#1"}
+
+
+def test_threads_started_otherwise_work_for_nobody():
+    clock = SimClock(0.0)
+    families: dict[str, str | None] = {}
+
+    def record(name: str) -> None:
+        families[name] = clock.family()
+
+    outside = clock.start_thread(partial(record, "started outside any participant"), name="outside")
+    outside.join(timeout=10)
+    with clock.participant("pipeline-1#1"):
+        plain = threading.Thread(target=record, args=("started without the clock",))  # a server's request thread
+        plain.start()
+        plain.join(timeout=10)
+
+    assert families == {"started outside any participant": None, "started without the clock": None}
+    assert clock.family() is None  # the participant has left
+
+
+def test_a_thread_started_with_the_clock_is_a_daemon_with_the_given_name():
+    clock = SimClock(0.0)
+    names: list[str] = []
+
+    thread = clock.start_thread(lambda: names.append(threading.current_thread().name), name="bluegreen-run")
+    thread.join(timeout=10)
+
+    assert names == ["bluegreen-run"]
+    assert thread.daemon
