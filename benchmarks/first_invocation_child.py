@@ -4,7 +4,9 @@ Owns measuring one fresh Lambda container's invocations: it imports everything f
 measured separately), then times console-test invocations of `bluegreen.lambda_handler` against the
 loopback fakes the parent serves, or, in `floor` mode, only builds the boto3 clients and the HTTP session
 those invocations need. The fakes run in the parent process, so this process's CPU time is the function's
-own CPU (our code plus the libraries it drives), never the fakes'.
+own CPU (our code plus the libraries it drives), never the fakes'. The handler is built on the first invocation,
+as `bluegreen.lambda_handler` builds it, but on a boto3 session whose calls are recorded (bluegreen_sim/awscalls.py):
+they are written out with the figures.
 
 Usage: python first_invocation_child.py SPEC_JSON OUT_JSON
 """
@@ -36,7 +38,8 @@ def main() -> int:
     import requests  # noqa: PLC0415
     from botocore.config import Config  # noqa: PLC0415
 
-    import bluegreen  # noqa: PLC0415
+    from bluegreen import handler as handler_module  # noqa: PLC0415
+    from bluegreen_sim.awscalls import AwsCallRecorder  # noqa: PLC0415
 
     out: dict[str, Any] = {}
     if spec["mode"] == "floor":
@@ -50,14 +53,29 @@ def main() -> int:
 
         _, out["floor"] = _measure(clients)
     else:
+        recorder = AwsCallRecorder()
+        built: list[Any] = []
+
+        def lambda_handler(event: Any, context: Any) -> Any:
+            if not built:  # as bluegreen.lambda_handler does on a container's first invocation, with a new session
+                spec_cached = handler_module.__spec__.cached if handler_module.__spec__ else None
+                built.append(
+                    handler_module.create_handler(
+                        boto3_session=recorder.session(),
+                        cold_start_warning=handler_module.bytecode_mismatch(spec_cached),
+                    )
+                )
+            return built[0](event, context)
+
         runs = []
         for event in spec["events"]:
             context = HandingOverContext(spec["remaining_ms"])
-            result, figures = _measure(lambda event=event, context=context: bluegreen.lambda_handler(event, context))
+            result, figures = _measure(lambda event=event, context=context: lambda_handler(event, context))
             figures["status"] = result.get("status") if isinstance(result, dict) else None
             figures["phase"] = result.get("phase") if isinstance(result, dict) else None
             runs.append(figures)
         out["runs"] = runs
+        out["aws_calls"] = dict(recorder.calls)
     Path(sys.argv[2]).write_text(json.dumps(out))
     return 0
 

@@ -360,12 +360,12 @@ def first_invocation(report: Report, containers: int) -> None:
         env = {**os.environ, **cloud.handler_environ(), "PYTHONPATH": str(ROOT)}
         for n in range(containers):
             events = [dict(cloud.add_pipeline(instances=4, revision="s3").params) for _ in range(2)]  # console tests
-            before = Counter(cloud.gateway.ledger.calls)
-            runs = _child(tmp, env, {"mode": "invoke", "events": events, "remaining_ms": 44_000}, n)["runs"]
-            if n == 0:
-                services = {call.split(":")[0] for call in Counter(cloud.gateway.ledger.calls) - before}
+            child = _child(tmp, env, {"mode": "invoke", "events": events, "remaining_ms": 44_000}, n)
+            runs = child["runs"]
+            if n == 0:  # the child records its handler's calls on the boto3 session it gives it
+                services = {call.split(":")[0] for call in child["aws_calls"]}
                 report.details.setdefault("first_invocation", {})["aws_calls_per_two_invocations"] = dict(
-                    Counter(cloud.gateway.ledger.calls) - before
+                    child["aws_calls"]
                 )
             if any(r["status"] != "InProgress" for r in runs):
                 raise RuntimeError(f"console test did not hand over as expected: {runs}")
@@ -647,7 +647,7 @@ class _Watcher:
     def snapshot(self, at: float | None = None) -> None:
         when = self._last
         calls = Counter({f"spot:{k}": v for k, v in self.cloud.spot.ledger.calls.items()})
-        calls.update(self.cloud.gateway.ledger.calls)
+        calls.update(self.cloud.recorder.calls)
         for key, count in (calls - self._seen).items():
             self.calls.extend([(when, key)] * count)
         self._seen = calls

@@ -28,6 +28,7 @@ from typing import IO, Any, Literal, cast
 import boto3
 from moto.server import ThreadedMotoServer
 
+from bluegreen_sim.awscalls import AwsCallRecorder
 from bluegreen_sim.clock import SimClock
 from bluegreen_sim.codedeploy_sim import CodeDeploySim, DeployBehaviour
 from bluegreen_sim.codepipeline import LAMBDA_SECONDS, JobStore, PipelineDriver
@@ -131,6 +132,8 @@ class Cloud:
         self._saved_env: dict[str, str | None] = {}
         self._moto: ThreadedMotoServer | None = None
         self.jobs = JobStore(self.clock)
+        # The handlers' AWS calls, recorded on the boto3 session each one is given (setup clients are not counted).
+        self.recorder = AwsCallRecorder()
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def __enter__(self) -> Cloud:
@@ -392,7 +395,12 @@ class Cloud:
         from bluegreen.handler import create_handler  # noqa: PLC0415 - the simulator works without it
 
         pipeline.log = log
-        handler = create_handler(clock=self.clock, environ=self.handler_environ(), log_stream=cast("IO[str]", log))
+        handler = create_handler(
+            clock=self.clock,
+            environ=self.handler_environ(),
+            log_stream=cast("IO[str]", log),
+            boto3_session=self.recorder.session(),
+        )
         return PipelineDriver(
             self.clock,
             self.jobs,

@@ -143,7 +143,7 @@ def run_concurrent_pipelines(
             busiest_window=ledger.busiest_window(),
             busiest_demand=ledger.busiest_window(counted_only=False),
             spot_deployments_started=cloud.groups.started,
-            aws_calls=Counter(cloud.gateway.ledger.calls),
+            aws_calls=Counter(cloud.recorder.calls),
             invocations=sum(len(d.invocations) for d in driven),
             wall_seconds=time.perf_counter() - wall,
             simulated_seconds=simulated,

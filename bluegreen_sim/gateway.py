@@ -1,13 +1,13 @@
-"""The loopback AWS endpoint the handler talks to: counts every call, fills moto's gaps, forwards the rest.
+"""The loopback AWS endpoint the handler talks to: fills moto's gaps, forwards the rest.
 
 Owns the AWS wire in front of moto: it reads the service from the SigV4 credential scope and the operation
-from `X-Amz-Target` (JSON protocol), `Action` (query protocol) or the method and path (S3); records
-"service:Operation" per call; answers itself what moto does not implement (CodeDeploy StopDeployment,
+from `X-Amz-Target` (JSON protocol), `Action` (query protocol) or the method and path (S3); answers itself what
+moto does not implement (CodeDeploy StopDeployment,
 ListDeploymentTargets, BatchGetDeploymentTargets, GetDeploymentConfig; CodePipeline job results, job details,
 pipeline and action executions), checks
 CreateDeployment the way CodeDeploy does (targets must exist, one active deployment per group), gives
 deployments real-looking `d-` ids, and patches moto's empty `errorInformation`. Everything else goes to
-moto unchanged. Setup code talks to moto directly, so the ledger holds only the handler's calls.
+moto unchanged. The handler's calls are counted on its boto3 session, not here (bluegreen_sim/awscalls.py).
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ import re
 import socket
 import threading
 import uuid
-from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -35,9 +33,6 @@ from bluegreen_sim.loopback import LoopbackServer
 
 _SCOPE = re.compile(r"Credential=(?P<key>[^/]+)/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"})
-# SigV4 signing names that differ from the IAM service prefix (botocore's models: CloudWatch signs as "monitoring").
-_IAM_PREFIX = {"monitoring": "cloudwatch"}
-_IAM_ACTION = {"s3:HeadObject": "s3:GetObject", "s3:ListObjectsV2": "s3:ListBucket", "s3:ListObjects": "s3:ListBucket"}
 _CONFIGS = {
     "CodeDeployDefault.OneAtATime": ("HOST_COUNT", 1),
     "CodeDeployDefault.HalfAtATime": ("FLEET_PERCENT", 50),
@@ -55,31 +50,6 @@ class AwsError(Exception):
         self.code = code
         self.message = message
         self.status = status
-
-
-def iam_action(call: str) -> str:
-    """The IAM action a "service:Operation" call needs (S3 HeadObject needs s3:GetObject)."""
-    return _IAM_ACTION.get(call, call)
-
-
-@dataclass
-class AwsLedger:
-    """Every AWS call that reached the gateway."""
-
-    calls: Counter[str] = field(default_factory=Counter)
-    artifact_calls: Counter[str] = field(default_factory=Counter)  # signed with the pipeline's artifact credentials
-    by_caller: Counter[str] = field(default_factory=Counter)
-    statuses: Counter[int] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record(self, call: str, caller: str | None, *, artifact_credentials: bool = False) -> None:
-        with self.lock:
-            (self.artifact_calls if artifact_credentials else self.calls)[call] += 1
-            self.by_caller[caller or "-"] += 1
-
-    def status(self, status: int) -> None:
-        with self.lock:
-            self.statuses[status] += 1
 
 
 class CodePipelineSide(Protocol):
@@ -119,7 +89,6 @@ class AwsGateway:
         # (bucket, access key id of the pipeline's artifact credentials)
         self.artifact_store = artifact_store
         self.deployed_revisions: list[tuple[str, dict[str, Any]]] = []  # (deployment id, revision) in order
-        self.ledger = AwsLedger()
         self.lock = threading.RLock()
         self._raced: set[str] = set()  # green fleets whose twin's CreateDeployment was played first
         self._loopback = LoopbackServer("aws-gateway")
@@ -144,16 +113,14 @@ class AwsGateway:
         """Answer one AWS request."""
         lower = {k.lower(): v for k, v in headers.items()}
         scope = _SCOPE.search(lower.get("authorization", ""))
-        service = _IAM_PREFIX.get(scope["service"], scope["service"]) if scope else "unknown"
+        service = scope["service"] if scope else "unknown"
         operation = _operation(service, method, path, lower, body)
         with_artifact_credentials = (
             self.artifact_store is not None and scope is not None and (scope["key"] == self.artifact_store[1])
         )
-        self.ledger.record(f"{service}:{operation}", self.clock.running, artifact_credentials=with_artifact_credentials)
         local = self._local.get((service, operation))
         denied = self._artifact_store_denies(service, path, with_artifact_credentials)
         if denied is not None:
-            self.ledger.status(denied[0])
             return denied if method != "HEAD" else (denied[0], denied[1], b"")
         try:
             if local is not None:
@@ -168,7 +135,6 @@ class AwsGateway:
                 reply = self._forward(method, path, headers, body)
         except AwsError as fault:
             reply = _json_reply(fault.status, {"__type": fault.code, "message": fault.message}, error_type=fault.code)
-        self.ledger.status(reply[0])
         return reply
 
     def _artifact_store_denies(self, service: str, path: str, with_artifact_credentials: bool) -> Reply | None:

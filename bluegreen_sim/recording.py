@@ -4,8 +4,9 @@ Owns `recorded_operations()`, which the IAM policy coverage test reads: every sc
 GitHub revision and the two secret token sources, each on a fresh simulated cloud, as fast as possible.
 The names are "service:Operation" as botocore names the operations, under IAM service prefixes
 ("codedeploy:CreateDeployment", "s3:HeadObject", "secretsmanager:GetSecretValue"), and only the handler's
-own calls with its role (the gateway never sees the simulator's setup, and keeps the calls signed with the
-pipeline's artifact credentials apart: the role needs no permission for them).
+own calls with its role: they are recorded on the boto3 session each handler is given (bluegreen_sim/awscalls.py),
+so the simulator's setup is never seen, and the calls signed with the pipeline's artifact credentials are kept
+apart (the role needs no permission for them).
 """
 
 from __future__ import annotations

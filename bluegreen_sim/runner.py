@@ -43,7 +43,9 @@ class SimulationResult:
     """Everything a simulated run produced. Counters are keyed "METHOD /route" (Spot) or "service:Op".
 
     `aws_operations` holds the handler's AWS operations as "service:Operation" (botocore operation names
-    under IAM service prefixes, e.g. "s3:HeadObject"), never the simulator's own setup calls.
+    under IAM service prefixes, e.g. "s3:HeadObject"), recorded on the boto3 session each handler is given
+    (bluegreen_sim/awscalls.py), never the simulator's own setup calls; `artifact_calls` those signed with the
+    pipeline's artifact credentials instead of the function's role.
     `greens_left_running` counts green instances still alive after a run that did not succeed (after a
     success, or a failure after CodeDeploy succeeded, the greens are the group's serving instances, so it
     is 0); `blues_left_running` counts the original instances still alive."""
@@ -353,7 +355,7 @@ def _judge(
         # the gate is watched (a resumed invocation polls at once).
         timeline = _timeline(log.phases, simulated)
         watched = sum(timeline.get(phase, 0.0) for phase in ("DEPLOY", "WAIT_DEPLOY", "BAKE"))
-        reads = cloud.gateway.ledger.calls["cloudwatch:DescribeAlarms"]
+        reads = cloud.recorder.calls["cloudwatch:DescribeAlarms"]
         checks["alarms read at most once per poll"] = 2 <= reads <= 2 + len(driven.invocations) + watched // 15.0
     if scenario.forced_429 or scenario.spot_budget < 60:
         checks["Spot answered 429 and the run still ended as expected"] = cloud.spot.ledger.throttled > 0
@@ -384,9 +386,9 @@ def _judge(
             if d.build is not None
         )
     if with_build and scenario.lambda_seconds >= 60:  # a function refused at its start reads nothing
-        checks["the artifact was read with the artifact credentials only"] = cloud.gateway.ledger.artifact_calls[
+        checks["the artifact was read with the artifact credentials only"] = cloud.recorder.other_credentials[
             "s3:HeadObject"
-        ] >= len(with_build) and not any(call.startswith("s3:") for call in cloud.gateway.ledger.calls)
+        ] >= len(with_build) and not any(call.startswith("s3:") for call in cloud.recorder.calls)
     if len(executions) > 1:
         checks["each execution ended as expected"] = all(d.driven.outcome == d.execution.expected for d in executions)
     final = finals[-1] if finals else None
@@ -408,8 +410,8 @@ def _judge(
         spot_429s=cloud.spot.ledger.throttled,
         spot_deployments_started=cloud.groups.started,
         spot_stops=cloud.groups.stops,
-        aws_calls=Counter(cloud.gateway.ledger.calls),
-        aws_operations=frozenset(cloud.gateway.ledger.calls),
+        aws_calls=Counter(cloud.recorder.calls),
+        aws_operations=cloud.recorder.operations,
         greens_left_running=counts["greens"] if not (succeeded or scenario.fails_after_deploy) else 0,
         blues_left_running=counts["blues"],
         log_lines=lines,
@@ -422,7 +424,7 @@ def _judge(
         interruptions=[asdict(i) for i in interruptions],
         deployed_revisions=deployed,
         executions=executed,
-        artifact_calls=Counter(cloud.gateway.ledger.artifact_calls),
+        artifact_calls=Counter(cloud.recorder.other_credentials),
         invocation_details=[
             {
                 "name": i.name,

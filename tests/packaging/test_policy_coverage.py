@@ -1,9 +1,11 @@
 """The policy grants every AWS operation the function performs, and nothing it never performs.
 
 The operations come as `service:Operation` strings as botocore names them (`codedeploy:CreateDeployment`,
-`secrets-manager:GetSecretValue`): the simulator records them over all end-to-end scenarios with botocore's
-event hooks (`bluegreen_sim.recording.recorded_operations()`). Until it exists, the mapping from operations to
-IAM actions is tested on a hand-written list of the calls the function makes.
+`secrets-manager:GetSecretValue`): the simulator records them over all end-to-end scenarios with a botocore event
+hook on the boto3 session each handler is given (`bluegreen_sim.awscalls`, read by
+`bluegreen_sim.recording.recorded_operations()`), keeping apart the calls signed with the pipeline's artifact
+credentials. The mapping from operations to IAM actions is also tested on a hand-written list of the calls the
+function makes.
 """
 
 from __future__ import annotations

@@ -168,11 +168,3 @@ def test_ec2_status_checks_follow_the_simulation(cloud):
     assert status[0]["InstanceStatus"]["Status"] == "ok"
     found = ec2.describe_instances(Filters=[{"Name": "tag:GreenIdentifier", "Values": ["booting"]}])
     assert [i["InstanceId"] for r in found["Reservations"] for i in r["Instances"]] == [instance_id]
-
-
-def test_ledger_records_service_and_operation(cloud):
-    before = cloud.gateway.ledger.calls["s3:HeadObject"]
-    client(cloud, "s3").head_object(Bucket=BUCKET, Key=KEY)
-    assert cloud.gateway.ledger.calls["s3:HeadObject"] == before + 1
-    assert cloud.gateway.ledger.calls["codedeploy:StopDeployment"] >= 1
-    assert cloud.gateway.ledger.calls["codepipeline:PutJobSuccessResult"] >= 1
