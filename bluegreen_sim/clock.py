@@ -7,18 +7,19 @@ Time only moves when every participant is blocked in `sleep`: then the clock jum
 wake-up, running the world events that fall due on the way, and wakes exactly that participant. So at
 most one participant runs at any moment and a run with many concurrent pipelines is as deterministic as
 a run with one. A thread that is not a participant and calls `sleep` (the handler's worker thread, its
-preflight pool) is a "helper" of the participant running at that moment: it is scheduled like a participant
+preflight threads) is a "helper" of the participant it works for (below): it is scheduled like a participant
 while it sleeps, and its owner, blocked joining it in real time, stops holding time back meanwhile. With no
 participant at all, `sleep` simply advances time (the single-threaded convenience of unit tests).
 When one of several sleeping helpers of an owner wakes and then stops without sleeping again (a pool thread
-finishing its task), no call tells the clock; sleeping helpers re-check after a short real-time quiet spell
+finishing its check), no call tells the clock; sleeping helpers re-check after a short real-time quiet spell
 so time moves on. Only in that case can the interleaving depend on real-time speed.
 
 A helper belongs to the participant whose thread (or helper) started it, not to whoever happens to run when
 it first sleeps: a handler's preflight threads can have one asleep (a 429 back-off) while its siblings
 still run, and meanwhile another pipeline may run too. The handler starts its threads with the clock it is
 given (`start_thread`, of `bluegreen.clock.Clock`), so a new thread joins its starter's family; nothing is
-patched, and threads started otherwise (servers, their request threads) belong to nobody.
+patched. A thread started otherwise (servers, their request threads) belongs to nobody; should one sleep, it is
+taken for a helper of whoever runs at that moment.
 
 It must not perform I/O itself, apart from the optional real-time pacing (`speed`).
 """
