@@ -1,6 +1,6 @@
 """Structured logging for the function: Powertools' JSON lines, per-run keys, and secret redaction.
 
-Owns the one log handler per handler instance, the keys appended to every record of a run (job id, green
+Owns the one log sink per handler instance, the keys appended to every record of a run (job id, green
 value, deployment ids) and the last line of defence that removes any registered secret from every record and
 every message sent out. Library modules only call `logging.getLogger(__name__)` and, when a run learns an
 id, `bind(...)`.
@@ -16,12 +16,14 @@ secret fields by pattern.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
 import sys
 import threading
 import traceback
+import weakref
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import IO, Final
@@ -158,21 +160,25 @@ def _redact_record(record: logging.LogRecord, *, traceback_key: str | None) -> N
 
 
 class LogSink:
-    """One JSON log handler on the `bluegreen` logger; records reach it only inside `serving()`."""
+    """One JSON log stream of a handler instance; records of the `bluegreen` loggers reach it only inside
+    `serving()`, through the logger's one `_SinkRouter`."""
 
     def __init__(self, stream: IO[str] | None = None, level: str = "INFO") -> None:
+        self._id = next(_sink_ids)
         self._handler = logging.StreamHandler(stream or sys.stdout)
         self._handler.setFormatter(LambdaPowertoolsFormatter(utc=True))
-        self._handler.addFilter(_RunFilter(id(self)))
+        self._handler.addFilter(_RunFilter(self._id))
+        _sinks[self._id] = self
         root = logging.getLogger(ROOT_LOGGER)
-        root.addHandler(self._handler)
+        if _ROUTER not in root.handlers:
+            root.addHandler(_ROUTER)
         root.setLevel(_level(level))
         root.propagate = False
         guard_process_logging()
 
     def serving(self) -> _Serving:
         """A context in which the current thread's records go to this sink, with fresh run keys."""
-        return _Serving(id(self))
+        return _Serving(self._id)
 
     def write_line(self, text: str) -> None:
         """One raw line (an EMF metrics document) on the log stream, redacted, between whole log records."""
@@ -184,7 +190,29 @@ class LogSink:
             self._handler.release()
 
     def close(self) -> None:
-        logging.getLogger(ROOT_LOGGER).removeHandler(self._handler)
+        _sinks.pop(self._id, None)
+
+
+class _SinkRouter(logging.Handler):
+    """The one handler on the `bluegreen` logger: gives each record to the sink of the run that logged it.
+
+    Sinks are held weakly: a sink (its stream, its log) lives as long as the handler instance that owns it. A
+    logging handler per sink on the logger would keep every handler's stream for the life of the process, and
+    make every record pass every sink's filter: one handler per container in Lambda, but the tests and the
+    simulator make hundreds in one process.
+    """
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        sink = _sinks.get(_active_sink.get())
+        return sink is not None and bool(sink._handler.handle(record))
+
+    def emit(self, record: logging.LogRecord) -> None:  # handle() does the work, through the sink's handler
+        raise NotImplementedError
+
+
+_sink_ids = itertools.count(1)  # not id(): a collected sink's id is reused by the next one
+_sinks: weakref.WeakValueDictionary[int, LogSink] = weakref.WeakValueDictionary()
+_ROUTER: Final = _SinkRouter()
 
 
 class _Serving:
