@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
-from bluegreen import logs
+from bluegreen import logs, messages
 from bluegreen.authority import Authority
 from bluegreen.aws import (
     ActionRun,
@@ -33,7 +33,6 @@ from bluegreen.aws import (
     DeploymentProgress,
     GreenDeployment,
     InstanceHealth,
-    TargetFailure,
 )
 from bluegreen.clock import Clock
 from bluegreen.domain import DELIVERY_TAG_KEY, GREEN_TAG_KEY, Revision, S3Revision
@@ -53,14 +52,13 @@ from bluegreen.errors import (
 )
 from bluegreen.params import DeploymentParams
 from bluegreen.ports import AwsPort, SpotPort
-from bluegreen.preflight import Preflight, checked_items, run_preflight
+from bluegreen.preflight import checked_items, run_preflight
 from bluegreen.spot import SpotDeployment
 from bluegreen.state import MAX_RECORDED_ARTIFACT, Phase, RunState
 
 logger = logging.getLogger(__name__)
 
 MAX_FAILED_TARGETS_SHOWN: Final = 3
-LOG_TAIL_LINES: Final = 5
 MAX_POLL_FAILURES: Final = 3  # consecutive failed polls before the run gives up
 SPOT_CHECK_AFTER_STALL: Final = 300.0  # seconds without a new green before Spot is asked whether it gave up
 TWIN_LOOKS: Final = 3  # looks for a twin's CodeDeploy deployment after DeploymentLimitExceeded
@@ -268,11 +266,9 @@ class Deployment:
         self._abandoned.set()
         state = self._reached
         if self._failing is not None:
-            by_hand = self._by_hand(self._failing.state) if self._failing.state else ""
             return Failed(
                 self._failing.failure_type,
-                self._failing.message + "\nCleanup did not finish before the invocation's deadline: check that the "
-                f"Spot and CodeDeploy deployments named above are stopped.{by_hand}",
+                messages.cleanup_unfinished(self._failing.message, self._params.group_id, self._failing.state),
                 self._failing.state,
             )
         if state is None:
@@ -280,15 +276,13 @@ class Deployment:
         if self._clock.now() >= state.deadline:
             return self._fail_past_deadline(state)
         summary, percent = self.progress_summary(state)
-        summary = f"{summary} (a call to Spot or AWS did not answer in time; resuming in the next invocation)"
+        summary = messages.resuming_after_hang(summary)
         logger.warning("A call did not answer before the invocation's deadline in phase %s: handing over", state.phase)
         return InProgress(state.advance(invocation=state.invocation + 1), summary, percent)
 
     def _fail_past_deadline(self, state: RunState) -> Failed:
         """The run's TIMEOUT has passed while a call hung: fail now, cleaning up in the time this invocation has."""
-        message = (
-            f"{state.phase}: {self._timeout_message(state)} (a call to Spot or AWS was still waiting for an answer)"
-        )
+        message = messages.timeout_during_call(self._timeout_message(state), state.phase)
         logger.error("Run failed in phase %s: %s", state.phase, message, extra={"phase": "FAILED"})
         cleanup: list[str] = []
 
@@ -301,22 +295,7 @@ class Deployment:
         helper.join(timeout=max(0.0, self._remaining_seconds() - self._timing.safety_margin / 4))
         if cleanup:
             return Failed("JobFailed", f"{message}\n{cleanup[0]}".rstrip(), state)
-        return Failed(
-            "JobFailed",
-            f"{message}\nCleanup did not finish before the invocation's deadline.{self._by_hand(state)}",
-            state,
-        )
-
-    def _by_hand(self, state: RunState) -> str:
-        steps = []
-        if state.codedeploy_deployment_id and not state.codedeploy_adopted:
-            steps.append(f"stop CodeDeploy deployment {state.codedeploy_deployment_id}")
-        if state.spot_deployment_id and not state.spot_adopted:
-            steps.append(
-                f"stop Spot deployment {state.spot_deployment_id} of {self._params.group_id} and terminate "
-                f"instances tagged {GREEN_TAG_KEY}={state.green}"
-            )
-        return (" Cleanup FAILED, do this by hand: " + "; ".join(steps) + ".") if steps else ""
+        return Failed("JobFailed", messages.cleanup_timed_out(message, self._params.group_id, state), state)
 
     # ---- the loop ---------------------------------------------------------------------------------
 
@@ -395,7 +374,8 @@ class Deployment:
         p = self._params
         checked = run_preflight(p, state.green, spot=self._spot, aws=self._aws, clock=self._clock)
         if p.dry_run:
-            return state, Succeeded(state, _dry_run_summary(p, state, checked), tuple(checked_items(p, checked)))
+            summary = messages.dry_run_summary(p, state, checked)
+            return state, Succeeded(state, summary, tuple(checked_items(p, checked)))
         if checked.existing is not None and checked.existing.own_outcome() != "running":
             # A re-delivery of an event whose run already ended: its outcome is in the world, not to be redone.
             return self._reproduce(state, checked.existing, checked.expected_greens), None
@@ -456,12 +436,7 @@ class Deployment:
             f" from CodeDeploy deployment {found.deployment_id}" if found else "",
         )
         if found is None:
-            raise DeploymentFailedError(
-                f"Spot deployment {spot.deployment_id} of this run (GreenIdentifier={state.green}) had already "
-                f"ended ({spot.state}/{spot.status}) before any CodeDeploy deployment was made: an earlier delivery "
-                "of this event failed, or someone stopped it; nothing was started again. The first failure's cause "
-                "is in the function's log for this GreenIdentifier"
-            )
+            raise DeploymentFailedError(messages.ended_before_codedeploy(spot, state.green))
         deployment_id = found.deployment_id
         self._owned.add(deployment_id)  # listed on our group with our green marker
         deploying = ended.advance(phase="WAIT_DEPLOY", codedeploy_deployment_id=deployment_id)
@@ -473,11 +448,7 @@ class Deployment:
         self._last_progress = progress
         if progress.status in ("Failed", "Stopped"):
             raise DeploymentFailedError(self._failure_message(progress))
-        raise DeploymentFailedError(
-            f"Spot deployment {spot.deployment_id} of this run had already ended ({spot.state}/{spot.status}) while "
-            f"CodeDeploy deployment {deployment_id} was {progress.status}: its green instances are gone, so the "
-            "release is not live"
-        )
+        raise DeploymentFailedError(messages.ended_while_deploying(spot, deployment_id, progress.status))
 
     def _wait_green(self, state: RunState) -> RunState:
         expected = state.expected_greens or 1
@@ -506,10 +477,7 @@ class Deployment:
             None,
         )
         if deployment is not None and deployment.own_outcome() == "failed":
-            raise DeploymentFailedError(
-                f"Spot deployment {deployment.deployment_id} ended ({deployment.state}/{deployment.status}) before "
-                f"{before}; see the Elastigroup's log in the Spot console"
-            )
+            raise DeploymentFailedError(messages.spot_ended(deployment, before))
 
     def _observe_greens(self, state: RunState, expected: int) -> RunState:
         # Steady state costs one EC2 call per poll: once enough greens are known, only their status is read;
@@ -545,15 +513,13 @@ class Deployment:
             self._check_spot_still_running(state, "the CodeDeploy deployment was made")
         self._check_alarms_before_deploying()
         self._authority.check("codedeploy:CreateDeployment")
-        marker = f"[{DELIVERY_TAG_KEY}={state.delivery}] " if state.delivery else ""
         try:
             deployment_id = self._aws.create_deployment(
                 p.application,
                 p.deployment_group,
                 p.revision,
                 state.green,
-                description=f"{marker}bluegreen: {p.revision.describe()} onto Elastigroup {p.group_id} "
-                f"(Spot deployment {state.spot_deployment_id}{_pipeline_run(state)})",
+                description=messages.deployment_description(p, state),
             )
         except DeploymentLimitExceededError:
             # The deployment that holds the group may be our own twin's (a duplicate delivery that reached DEPLOY
@@ -648,39 +614,15 @@ class Deployment:
         if missing:
             # Preflight saw them: a deleted alarm or a reply botocore read as empty. Like a failed poll, never a
             # success; it fails the run only if it persists.
-            raise ServiceUnavailableError(
-                "health gate: CloudWatch cloudwatch:DescribeAlarms did not return alarm(s) "
-                + ", ".join(repr(n) for n in missing)
-                + " (deleted since the run started, or an unreadable reply); the gate cannot be checked"
-            )
+            raise ServiceUnavailableError(messages.alarms_unread(missing))
         firing = [states[name] for name in names if states[name].firing]
         if firing:
-            raise AlarmFiredError("health gate: " + "; ".join(a.describe() for a in firing))
+            raise AlarmFiredError(messages.alarms_firing(firing))
 
     def _succeeded(self, state: RunState) -> Succeeded:
-        p = self._params
-        summary = (
-            f"Deployed {p.revision.describe()} to {state.expected_greens} green instance(s) of "
-            f"{p.group_id} (CodeDeploy {state.codedeploy_deployment_id}, Spot "
-            f"{state.spot_deployment_id}, GreenIdentifier={state.green})"
-        )
-        if p.alarms or p.bake_seconds:
-            summary += f"; {self._alarm_summary() if p.alarms else 'no alarms'} after a {p.bake_seconds} s bake"
-        summary += "; Elastigroup now retires the blue instances"
+        summary = messages.success_summary(self._params, state, self._alarms)
         logger.info("Deployment succeeded", extra={"phase": "SUCCEEDED"})
-        return Succeeded(state, summary, revision=p.revision)
-
-    def _alarm_summary(self) -> str:
-        names = self._params.alarms
-        if not names:
-            return "no alarms"
-        if not self._alarms:
-            return f"{len(names)} alarm(s) not read yet"
-        counts: dict[str, int] = {}
-        for name in names:
-            alarm = self._alarms.get(name)
-            counts[alarm.state if alarm else "missing"] = counts.get(alarm.state if alarm else "missing", 0) + 1
-        return ", ".join(f"{n} alarm{'s' if n != 1 else ''} {state}" for state, n in sorted(counts.items()))
+        return Succeeded(state, summary, revision=self._params.revision)
 
     # ---- ownership before power --------------------------------------------------------------------
 
@@ -690,10 +632,7 @@ class Deployment:
         problem = progress.not_owned_by(p.application, p.deployment_group, green)
         if problem is not None:
             self._not_owned[progress.deployment_id] = problem
-            raise NotOwnedError(
-                f"CodeDeploy deployment {progress.deployment_id} is not this run's: {problem}; it is neither "
-                "followed nor stopped (a continuation token naming it is not this run's)"
-            )
+            raise NotOwnedError(messages.codedeploy_not_ours(progress.deployment_id, problem))
         self._owned.add(progress.deployment_id)
 
     def _codedeploy_not_owned(self, deployment_id: str, green: str) -> str | None:
@@ -723,40 +662,13 @@ class Deployment:
 
     def progress_summary(self, state: RunState) -> tuple[str, int]:
         """A line a person can read, and a percentage, for the in-progress report."""
-        expected = state.expected_greens or 0
-        if state.phase == "START":
-            return "Starting the Spot blue/green deployment", 2
-        if state.phase == "WAIT_GREEN":
-            view = self._green_view
-            running = sum(1 for i in view.live if i.state == "running")
-            ready = len(view.ready)
-            percent = 5 + (45 * min(ready, expected) // expected if expected else 0)
-            return (
-                f"Waiting for green instances: {running}/{expected} running, {ready}/{expected} passed "
-                f"status checks (Spot {state.spot_deployment_id})",
-                percent,
-            )
-        if state.phase == "DEPLOY":
-            return "Creating the CodeDeploy deployment on the green instances", 50
-        gate = f", {self._alarm_summary()}" if self._params.alarms else ""
-        if state.phase == "BAKE":
-            bake = self._params.bake_seconds
-            baked = max(0, min(bake, int(self._clock.now()) - (state.bake_started_at or 0)))
-            return (
-                f"Baking: {baked}/{bake} s, {self._alarm_summary()} (CodeDeploy {state.codedeploy_deployment_id} "
-                "succeeded)",
-                90 + 9 * baked // max(bake, 1),
-            )
-        share = 40 if self._params.bake_seconds else 50  # a bake takes the last tenth of the bar
-        progress = self._last_progress
-        if progress is None or not progress.total:
-            status = progress.status if progress else "started"
-            return f"CodeDeploy {state.codedeploy_deployment_id}: {status}{gate}", 50
-        done = progress.succeeded
-        return (
-            f"CodeDeploy {state.codedeploy_deployment_id} {progress.status}: {done}/{progress.total} instance(s) "
-            f"deployed{gate}",
-            50 + share * done // progress.total - (1 if done == progress.total else 0),
+        return messages.progress_summary(
+            self._params,
+            state,
+            greens=self._green_view.live,
+            progress=self._last_progress,
+            alarms=self._alarms,
+            now=self._clock.now(),
         )
 
     def _hand_over(self, state: RunState) -> InProgress:
@@ -766,54 +678,24 @@ class Deployment:
         return InProgress(state.advance(invocation=state.invocation + 1, polled_at=polled_at), summary, percent)
 
     def _timeout_message(self, state: RunState) -> str:
-        elapsed = int(self._clock.now()) - state.started_at
-        head = f"Timed out after {elapsed} s (TIMEOUT {self._params.timeout_seconds} s) in phase {state.phase}"
-        if state.phase == "WAIT_GREEN":
-            expected = state.expected_greens or 0
-            view = self._green_view
-            running = [i for i in view.live if i.state == "running"]
-            not_ready = [f"{i.instance_id} ({i.detail or i.state})" for i in view.live if not i.status_checks_ok]
-            text = (
-                f"{head}: expected {expected} green instance(s) tagged {GREEN_TAG_KEY}={state.green}, "
-                f"{len(running)} running, {len(view.ready)} passed status checks"
-            )
-            if not_ready:
-                text += "; not ready: " + ", ".join(not_ready[:10])
-            return text
-        if state.phase == "BAKE":
-            baked = int(self._clock.now()) - (state.bake_started_at or 0)
-            return (
-                f"{head}: CodeDeploy {state.codedeploy_deployment_id} succeeded, but only {baked} of BAKE_TIME "
-                f"{self._params.bake_seconds} s had been baked"
-            )
-        if state.phase == "WAIT_DEPLOY" and self._last_progress is not None:
-            pr = self._last_progress
-            return (
-                f"{head}: CodeDeploy {pr.deployment_id} was still {pr.status} "
-                f"({pr.succeeded}/{pr.total} instance(s) deployed)"
-            )
-        return head
+        return messages.timeout(
+            self._params, state, greens=self._green_view.live, progress=self._last_progress, now=self._clock.now()
+        )
 
     def _failure_message(self, progress: DeploymentProgress) -> str:
-        text = f"CodeDeploy deployment {progress.deployment_id} {progress.status}"
-        if progress.error_code or progress.error_message:
-            text += f": {progress.error_code or 'error'}: {progress.error_message or ''}".rstrip()
         try:
             failures = self._aws.failed_targets(progress.deployment_id, limit=MAX_FAILED_TARGETS_SHOWN)
         except BlueGreenError as exc:
             logger.warning("Could not read the failed instances' lifecycle events: %s", exc)
-            return f"{text}\n(the failed instances' lifecycle events could not be read: {exc})"
-        for failure in failures:
-            text += "\n" + _describe_target_failure(failure)
-        return text
+            return messages.codedeploy_failure(progress, exc)
+        return messages.codedeploy_failure(progress, failures)
 
     def _fail(self, state: RunState, exc: Exception) -> Failed:
         failure_type = failure_type_of(exc)
+        message = messages.failure(state.phase, exc)
         if isinstance(exc, BlueGreenError):
-            message = f"{state.phase}: {exc}"
             logger.error("Run failed in phase %s: %s", state.phase, exc, extra={"phase": "FAILED"})
         else:
-            message = f"{state.phase}: internal error {type(exc).__name__}: {exc}"
             logger.exception("Run failed in phase %s with an unexpected error", state.phase)
         self._failing = Failed(failure_type, message, state)
         self._failing_cause = exc
@@ -861,7 +743,7 @@ class Deployment:
                     self._owned.add(spot.deployment_id)  # found on our group carrying our tag
                     state = state.advance(spot_deployment_id=spot.deployment_id)
             except BlueGreenError as exc:
-                lookups.append(f"look for the Spot deployment tagged {GREEN_TAG_KEY}={state.green} ({exc})")
+                lookups.append(messages.spot_lookup(state.green, exc))
         if state.codedeploy_deployment_id is None and state.phase != "WAIT_GREEN":
             try:
                 found = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
@@ -869,7 +751,7 @@ class Deployment:
                     self._owned.add(found.deployment_id)  # listed on our group with our green marker
                     state = state.advance(codedeploy_deployment_id=found.deployment_id)
             except BlueGreenError as exc:
-                lookups.append(f"look for the CodeDeploy deployment onto {GREEN_TAG_KEY}={state.green} ({exc})")
+                lookups.append(messages.codedeploy_lookup(state.green, exc))
         if state.codedeploy_deployment_id and self._last_progress is None:
             try:
                 progress = self._aws.deployment_progress(state.codedeploy_deployment_id)
@@ -881,13 +763,10 @@ class Deployment:
                 logger.warning("Could not read CodeDeploy deployment %s: %s", state.codedeploy_deployment_id, exc)
         if self._last_progress is not None and self._last_progress.status == "Succeeded":
             # The release went live: Elastigroup is retiring the blues; stopping it now would only break that.
-            return (
-                f"CodeDeploy deployment {state.codedeploy_deployment_id} had already succeeded, so the release is "
-                "live and nothing was stopped; roll it back by hand if it must not be"
-            )
+            return messages.already_live(state.codedeploy_deployment_id)
         text = self._clean_up(state)
         if lookups:
-            text += " Reclaim could not " + "; ".join(lookups) + ": check by hand."
+            text += messages.reclaim_lookups_failed(lookups)
         return text or "nothing of this run was still running"
 
     def _clean_up(self, state: RunState) -> str:
@@ -910,15 +789,7 @@ class Deployment:
             self._stop_spot(state, done, by_hand, left, not_ours)
         except AuthorityLostError:
             by_hand.append("the rest of the cleanup: this invocation gave the run up while cleaning up")
-        parts = []
-        if not_ours:
-            parts.append("Not stopped, because not this run's: " + "; ".join(not_ours) + ".")
-        if done:
-            parts.append("Cleanup: " + "; ".join(done) + ".")
-        if left:
-            parts.append("Left to the twin delivery of this job that started it: " + "; ".join(left) + ".")
-        if by_hand:
-            parts.append("Cleanup FAILED, do this by hand: " + "; ".join(by_hand) + ".")
+        parts = messages.cleanup(done=done, by_hand=by_hand, left=left, not_ours=not_ours)
         for part in parts:
             logger.warning(part)
         return " ".join(parts)
@@ -927,12 +798,7 @@ class Deployment:
         """CodeDeploy has succeeded, so Elastigroup may already be retiring the blue instances: stopping the Spot
         deployment now could take down the only fleet left serving. It is left, and the text says how to roll back.
         """
-        text = (
-            f"CodeDeploy deployment {state.codedeploy_deployment_id} had already succeeded, so the Spot "
-            f"deployment {state.spot_deployment_id} and the green instances were left running (Elastigroup may "
-            "already be retiring the blue instances; stopping it could leave nothing serving). To roll back, "
-            "redeploy the previous revision: a CodePipeline V2 stage with onFailure: ROLLBACK does it."
-        )
+        text = messages.left_running(state)
         logger.warning(text)
         return text
 
@@ -943,10 +809,7 @@ class Deployment:
         if not state.codedeploy_deployment_id or already_over:
             return
         if state.codedeploy_adopted:
-            left.append(
-                f"CodeDeploy deployment {state.codedeploy_deployment_id} (stop it in the CodeDeploy console if no "
-                "other delivery is running)"
-            )
+            left.append(messages.codedeploy_left_to_twin(state.codedeploy_deployment_id))
             return
         self._authority.check("codedeploy:StopDeployment")
         try:
@@ -974,16 +837,10 @@ class Deployment:
     ) -> None:
         if not state.spot_deployment_id:
             if state.phase == "START" and isinstance(self._failing_cause, SpotStartUnknownError):
-                by_hand.append(
-                    f"look for a blue/green deployment tagged {GREEN_TAG_KEY}={state.green} on Elastigroup "
-                    f"{self._params.group_id} (Spot may have started one) and stop it"
-                )
+                by_hand.append(messages.look_for_spot_start(self._params.group_id, state.green))
             return
         if state.spot_adopted:
-            left.append(
-                f"Spot deployment {state.spot_deployment_id} (stop it in the Spot console if no other delivery "
-                "is running)"
-            )
+            left.append(messages.spot_left_to_twin(state.spot_deployment_id))
             return
         if state.spot_deployment_id:
             self._authority.check("Spot PUT stop blue/green deployment")
@@ -993,46 +850,8 @@ class Deployment:
                     not_ours.append(f"Spot deployment {state.spot_deployment_id} ({problem})")
                     raise _NotOurs
                 stopped = self._spot.stop_deployment(self._params.group_id, state.spot_deployment_id)
-                done.append(
-                    f"stopped Spot deployment {state.spot_deployment_id}; Elastigroup terminates the green "
-                    f"instances tagged {GREEN_TAG_KEY}={state.green}"
-                    if stopped
-                    else f"Spot deployment {state.spot_deployment_id} had already ended"
-                )
+                done.append(messages.spot_stopped(state, stopped=stopped))
             except _NotOurs:
                 pass
             except BlueGreenError as exc:
-                by_hand.append(
-                    f"stop Spot deployment {state.spot_deployment_id} of {self._params.group_id} and terminate "
-                    f"instances tagged {GREEN_TAG_KEY}={state.green} ({exc})"
-                )
-
-
-def _pipeline_run(state: RunState) -> str:
-    """Which pipeline execution a deployment was made for, so a release in CodeDeploy's history traces back to it."""
-    if state.pipeline_name is None or state.pipeline_execution_id is None:
-        return ""
-    return f"; pipeline {state.pipeline_name} execution {state.pipeline_execution_id}"
-
-
-def _dry_run_summary(params: DeploymentParams, state: RunState, checked: Preflight) -> str:
-    group = checked.group
-    return (
-        f"Dry run: all checks passed; nothing was created or changed. A real run would start a Spot blue/green "
-        f"deployment on Elastigroup {group.group_id} ({group.name or 'unnamed'}), wait for "
-        f"{checked.expected_greens} green instance(s) tagged {GREEN_TAG_KEY}={state.green}, then deploy "
-        f"{params.revision.describe()} with CodeDeploy {params.application}/{params.deployment_group} (deployment "
-        f"config {checked.deployment_group.deployment_config or 'the group default'})"
-        + (f", gated on {len(params.alarms)} CloudWatch alarm(s)" if params.alarms else "")
-        + (f", then bake for {params.bake_seconds} s" if params.bake_seconds else "")
-        + f", within TIMEOUT {params.timeout_seconds} s."
-    )
-
-
-def _describe_target_failure(failure: TargetFailure) -> str:
-    lines = [line for line in failure.log_tail.splitlines() if line.strip()]
-    tail = "\n    ".join(lines[-LOG_TAIL_LINES:])
-    text = f"- {failure.instance_id}: {failure.lifecycle_event} {failure.error_code}: {failure.message}".rstrip(": ")
-    if tail:
-        text += f"\n    {tail}"
-    return text
+                by_hand.append(f"{messages.stop_spot_by_hand(self._params.group_id, state)} ({exc})")
