@@ -19,14 +19,13 @@ import contextvars
 import hashlib
 import logging
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Final
 
 from bluegreen import logs, messages
-from bluegreen.authority import Authority
+from bluegreen.authority import Authority, Invocation
 from bluegreen.aws import (
     ActionRun,
     AlarmState,
@@ -153,7 +152,7 @@ class Deployment:
         self._aws = aws
         self._clock = clock
         self._timing = timing
-        self._remaining_seconds = remaining_seconds
+        self._invocation = Invocation(remaining_seconds, safety_margin=timing.safety_margin, authority=authority)
         self._green_view = _GreenView()
         self._last_progress: DeploymentProgress | None = None
         self._stalled_since: float | None = None
@@ -166,25 +165,16 @@ class Deployment:
         self._owned: set[str] = set()
         self._not_owned: dict[str, str] = {}
         self._failing_cause: Exception | None = None
-        self._abandoned = threading.Event()
         self._spot_seen_running = False  # this invocation started or attached to a running Spot deployment
-        self._authority = authority or Authority()
-        self._final_cleanup = False
-        self._abandon_lock = threading.Lock()
-        self._abandon_outcome: Outcome | None = None
 
     def call_time_left(self) -> float:
-        """Seconds a call may still take in this invocation: all but the reserve kept for the report (the Spot
-        client bounds every attempt by it). The last cleanup, after the run was given up, may use most of that
-        reserve too.
-        """
-        reserve = self._timing.safety_margin / (8 if self._final_cleanup else 2)
-        return self._remaining_seconds() - reserve
+        """Seconds a call may still take in this invocation (the Spot client bounds every attempt by it)."""
+        return self._invocation.call_time_left()
 
     @property
     def abandoned(self) -> bool:
         """Whether this invocation gave the run up (its worker may still be running, changing nothing)."""
-        return self._abandoned.is_set()
+        return self._invocation.given_up
 
     @property
     def greens_seen(self) -> int:
@@ -231,7 +221,7 @@ class Deployment:
             extra={"phase": state.phase, "green_identifier": state.green},
         )
         self._reached = state
-        if not self._authority.grant():
+        if not self._invocation.authority.grant():
             return self.abandon()
         try:
             self._wait_out_last_poll(state)
@@ -242,7 +232,7 @@ class Deployment:
             logger.warning("%s: handing the run over", exc)
             return self.abandon()
         except Exception as exc:  # noqa: BLE001 - every failure ends in one report, after cleanup
-            if self._abandoned.is_set():
+            if self._invocation.given_up:
                 # The next invocation owns the run now: cleaning up here would pull capacity from under it.
                 return self.abandon()
             return self._fail(self._reached or state, exc)
@@ -256,14 +246,9 @@ class Deployment:
         invocation can still do in the time it has. A run that was already failing is reported as failed, with
         the cleanup it could not finish. The watchdog and the worker may both call it: the first answer stands.
         """
-        with self._abandon_lock:
-            if self._abandon_outcome is None:
-                self._abandon_outcome = self._give_up()
-            return self._abandon_outcome
+        return self._invocation.give_up(self._what_to_report_given_up)
 
-    def _give_up(self) -> Outcome:
-        self._authority.revoke_all()
-        self._abandoned.set()
+    def _what_to_report_given_up(self) -> Outcome:
         state = self._reached
         if self._failing is not None:
             return Failed(
@@ -287,12 +272,12 @@ class Deployment:
         cleanup: list[str] = []
 
         def clean_up() -> None:
-            self._authority.entrust()
+            self._invocation.authority.entrust()
             cleanup.append(self._clean_up(state))
 
-        self._final_cleanup = True
+        self._invocation.begin_last_cleanup()
         helper = self._clock.start_thread(partial(contextvars.copy_context().run, clean_up), name="bluegreen-cleanup")
-        helper.join(timeout=max(0.0, self._remaining_seconds() - self._timing.safety_margin / 4))
+        helper.join(timeout=self._invocation.last_cleanup_time())
         if cleanup:
             return Failed("JobFailed", f"{message}\n{cleanup[0]}".rstrip(), state)
         return Failed("JobFailed", messages.cleanup_timed_out(message, self._params.group_id, state), state)
@@ -311,7 +296,7 @@ class Deployment:
         """Step the run on from the last state reached, until it ends or hands over."""
         while (before := self._reached) is not None:
             state, done = self._step(before)
-            if self._abandoned.is_set():
+            if self._invocation.given_up:
                 raise _Abandoned
             self._reached = state
             if done is not None:
@@ -322,11 +307,11 @@ class Deployment:
             now = self._clock.now()
             if now >= state.deadline:
                 raise DeploymentTimedOutError(self._timeout_message(state))
-            if self._remaining_seconds() < self._timing.safety_margin + self._timing.poll_interval:
+            if self._invocation.remaining() < self._timing.safety_margin + self._timing.poll_interval:
                 return self._hand_over(state)
             wake = min(state.deadline, self._bake_end(state) or state.deadline)
             self._clock.sleep(max(0.0, min(self._timing.poll_interval, wake - now)))
-            if self._abandoned.is_set():
+            if self._invocation.given_up:
                 raise _Abandoned
         return self.abandon()  # no state reached, nothing to step: run() records one before the loop
 
@@ -393,7 +378,7 @@ class Deployment:
             )
             deployment = checked.existing
         else:
-            self._authority.check("Spot POST start blue/green deployment")
+            self._invocation.authority.check("Spot POST start blue/green deployment")
             deployment = self._spot.start_deployment(
                 p.group_id,
                 tag_key=GREEN_TAG_KEY,
@@ -512,7 +497,7 @@ class Deployment:
             # Resumed into DEPLOY: never deploy onto the greens of a Spot deployment that was stopped meanwhile.
             self._check_spot_still_running(state, "the CodeDeploy deployment was made")
         self._check_alarms_before_deploying()
-        self._authority.check("codedeploy:CreateDeployment")
+        self._invocation.authority.check("codedeploy:CreateDeployment")
         try:
             deployment_id = self._aws.create_deployment(
                 p.application,
@@ -732,8 +717,8 @@ class Deployment:
         p = self._params
         # The thread that learnt CodePipeline gave the run up may stop what is left of it, with most of the reserve
         # kept for the report (already sent, or refused); a worker given up earlier still changes nothing.
-        self._authority.entrust()
-        self._final_cleanup = True
+        self._invocation.authority.entrust()
+        self._invocation.begin_last_cleanup()
         state = state.advance(spot_adopted=False, codedeploy_adopted=False)
         lookups: list[str] = []
         if state.spot_deployment_id is None:
@@ -811,7 +796,7 @@ class Deployment:
         if state.codedeploy_adopted:
             left.append(messages.codedeploy_left_to_twin(state.codedeploy_deployment_id))
             return
-        self._authority.check("codedeploy:StopDeployment")
+        self._invocation.authority.check("codedeploy:StopDeployment")
         try:
             problem = self._codedeploy_not_owned(state.codedeploy_deployment_id, state.green)
             if problem is not None:
@@ -843,7 +828,7 @@ class Deployment:
             left.append(messages.spot_left_to_twin(state.spot_deployment_id))
             return
         if state.spot_deployment_id:
-            self._authority.check("Spot PUT stop blue/green deployment")
+            self._invocation.authority.check("Spot PUT stop blue/green deployment")
             try:
                 problem = self._spot_not_owned(state.spot_deployment_id, state.green)
                 if problem is not None:

@@ -237,3 +237,27 @@ def test_a_run_given_up_by_the_watchdog_before_it_began_changes_nothing(runner: 
     assert isinstance(outcome, Failed)
     assert outcome.failure_type == "SystemUnavailable"
     assert cloud.calls == []
+
+
+def test_the_cleanup_after_a_hang_past_the_deadline_may_use_most_of_the_reserve(
+    runner: Runner, cloud: FakeCloud
+) -> None:
+    cloud.deploy_seconds = 10_000.0
+    ends = cloud.clock.now() + 10_000.0
+    budgets: list[tuple[float, float]] = []
+
+    def hang_past_the_deadline() -> None:
+        deployment = runner.deployments[-1]
+        cloud.clock.advance(4000.0)
+        cloud.fail(
+            "codedeploy.stop_deployment", lambda: budgets.append((deployment.call_time_left(), cloud.clock.now()))
+        )
+        deployment.abandon()
+
+    cloud.at(cloud.clock.now() + 100, lambda: cloud.fail("codedeploy.deployment_progress", hang_past_the_deadline))
+
+    outcome = runner.first(budget=10_000.0)
+
+    assert isinstance(outcome, Failed)
+    [(budget, at)] = budgets
+    assert budget == pytest.approx(ends - at - MARGIN / 8)  # not half the margin, as a call of the run itself

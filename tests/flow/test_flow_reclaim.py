@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from bluegreen.aws import ActionRun
 from bluegreen.domain import DELIVERY_TAG_KEY, GREEN_TAG_KEY
 from bluegreen.errors import ServiceUnavailableError
 from bluegreen.flow import Failed, InProgress, Succeeded, green_identifier
 from tests.flow.fake_ports import FakeCloud
-from tests.flow.harness import Runner
+from tests.flow.harness import BUDGET, MARGIN, Runner
 
 GREEN = green_identifier("job-1")
 CHANGES = ("spot.start_deployment", "codedeploy.create_deployment")
@@ -47,6 +49,18 @@ def test_reclaim_stops_the_codedeploy_deployment_with_rollback_and_the_spot_depl
     assert "stopped CodeDeploy deployment" in done
     assert "(with rollback)" in done
     assert f"stopped Spot deployment {handed.state.spot_deployment_id}" in done
+
+
+def test_reclaim_may_use_most_of_the_reserve_kept_for_the_report(runner: Runner, cloud: FakeCloud) -> None:
+    handed = deploying(runner, cloud)
+    deployment = runner.deployment()
+    assert deployment.call_time_left() == pytest.approx(BUDGET - MARGIN / 2)  # a call of the run itself
+    budgets: list[float] = []
+    cloud.fail("spot.stop_deployment", lambda: budgets.append(deployment.call_time_left()))
+
+    deployment.reclaim(handed.state)
+
+    assert budgets == [pytest.approx(BUDGET - MARGIN / 8)]
 
 
 def test_reclaim_finds_by_its_tag_a_spot_deployment_the_state_does_not_name_yet(
