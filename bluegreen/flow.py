@@ -20,7 +20,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Final
 
@@ -28,10 +28,8 @@ from bluegreen import logs, messages
 from bluegreen.authority import Authority, Invocation
 from bluegreen.aws import (
     ActionRun,
-    AlarmState,
     DeploymentProgress,
     GreenDeployment,
-    InstanceHealth,
 )
 from bluegreen.clock import Clock
 from bluegreen.domain import DELIVERY_TAG_KEY, GREEN_TAG_KEY, Revision, S3Revision
@@ -49,6 +47,7 @@ from bluegreen.errors import (
     SpotStartUnknownError,
     failure_type_of,
 )
+from bluegreen.observation import Observation
 from bluegreen.params import DeploymentParams
 from bluegreen.ports import AwsPort, SpotPort
 from bluegreen.preflight import checked_items, run_preflight
@@ -117,22 +116,6 @@ class _Abandoned(Exception):  # noqa: N818 - a signal, not an error
     """Raised inside the run once the handler has given it up."""
 
 
-@dataclass(frozen=True)
-class _GreenView:
-    """What the last look at the green fleet showed (kept in memory, not in the token): the live greens."""
-
-    live: tuple[InstanceHealth, ...] = ()
-
-    @property
-    def ready(self) -> list[InstanceHealth]:
-        """The live greens that passed both status checks."""
-        return [i for i in self.live if i.status_checks_ok]
-
-    @property
-    def ids(self) -> list[str]:
-        return [i.instance_id for i in self.live]
-
-
 class Deployment:
     """Runs one invocation's share of a blue/green deployment."""
 
@@ -153,11 +136,9 @@ class Deployment:
         self._clock = clock
         self._timing = timing
         self._invocation = Invocation(remaining_seconds, safety_margin=timing.safety_margin, authority=authority)
-        self._green_view = _GreenView()
-        self._last_progress: DeploymentProgress | None = None
+        self._seen = Observation()  # what this invocation last saw of the world: replaced at each read
         self._stalled_since: float | None = None
         self._poll_failures = 0
-        self._alarms: dict[str, AlarmState] = {}  # the last states read of the health gate's alarms
         self._reached: RunState | None = None  # the last state the run reached: the loop's and the watchdog's
         self._failing: Failed | None = None
         # Ownership before power: the deployments this invocation started, created or checked as its own, and
@@ -165,7 +146,6 @@ class Deployment:
         self._owned: set[str] = set()
         self._not_owned: dict[str, str] = {}
         self._failing_cause: Exception | None = None
-        self._spot_seen_running = False  # this invocation started or attached to a running Spot deployment
 
     def call_time_left(self) -> float:
         """Seconds a call may still take in this invocation (the Spot client bounds every attempt by it)."""
@@ -179,7 +159,7 @@ class Deployment:
     @property
     def greens_seen(self) -> int:
         """Green instances alive at this invocation's last look at the fleet."""
-        return len(self._green_view.live)
+        return len(self._seen.greens)
 
     def begin(self, job_id: str | None, run: ActionRun | None = None) -> RunState:
         """The state of a new run, whose deadline is TIMEOUT seconds from now.
@@ -391,7 +371,7 @@ class Deployment:
                 extra_tags=((DELIVERY_TAG_KEY, state.delivery),) if state.delivery else (),
             )
         self._owned.add(deployment.deployment_id)  # started now, or found on our group carrying our tag
-        self._spot_seen_running = True
+        self._seen = replace(self._seen, spot_running=True)
         started = state.advance(
             phase="WAIT_GREEN",
             expected_greens=checked.expected_greens,
@@ -430,19 +410,19 @@ class Deployment:
             return deploying  # its CodeDeploy deployment's status is the run's outcome
         progress = self._aws.deployment_progress(deployment_id)
         self._check_codedeploy_owner(progress, state.green)
-        self._last_progress = progress
+        self._seen = replace(self._seen, codedeploy=progress)
         if progress.status in ("Failed", "Stopped"):
             raise DeploymentFailedError(self._failure_message(progress))
         raise DeploymentFailedError(messages.ended_while_deploying(spot, deployment_id, progress.status))
 
     def _wait_green(self, state: RunState) -> RunState:
         expected = state.expected_greens or 1
-        live_before = len(self._green_view.live)
+        live_before = len(self._seen.greens)
         state = self._observe_greens(state, expected)
-        if len(self._green_view.ready) >= expected:
+        if len(self._seen.ready) >= expected:
             return state.advance(phase="DEPLOY", greens_ready_at=int(self._clock.now()))
         now = self._clock.now()
-        if self._stalled_since is None or len(self._green_view.live) != live_before:
+        if self._stalled_since is None or len(self._seen.greens) != live_before:
             self._stalled_since = now
         elif now - self._stalled_since >= SPOT_CHECK_AFTER_STALL:
             # The fleet has not grown for a while: ask Spot once whether it gave up, rather than wait for TIMEOUT.
@@ -467,11 +447,11 @@ class Deployment:
     def _observe_greens(self, state: RunState, expected: int) -> RunState:
         # Steady state costs one EC2 call per poll: once enough greens are known, only their status is read;
         # the fleet is listed again only when one of them has gone away (e.g. a spot interruption).
-        if len(self._green_view.live) < expected:
-            self._green_view = _GreenView(tuple(self._aws.find_green_instances(state.green)))
-            if sum(1 for i in self._green_view.live if i.state == "running") < expected:
+        if len(self._seen.greens) < expected:
+            self._seen = replace(self._seen, greens=tuple(self._aws.find_green_instances(state.green)))
+            if len(self._seen.running) < expected:
                 return state
-        health = self._aws.instance_health(self._green_view.ids)
+        health = self._aws.instance_health(self._seen.green_ids)
         live = [h for h in health if h.alive]
         if len(live) < len(health):
             gone = [h for h in health if not h.alive]
@@ -481,7 +461,7 @@ class Deployment:
             # "unknown" is EC2 not describing a new instance yet, not a loss.
             lost = sum(1 for h in gone if h.state != "unknown")
             state = state.advance(greens_lost=state.greens_lost + lost)
-        self._green_view = _GreenView(tuple(live))
+        self._seen = replace(self._seen, greens=tuple(live))
         return state
 
     def _deploy(self, state: RunState) -> RunState:
@@ -493,7 +473,7 @@ class Deployment:
         if self._clock.now() >= state.deadline:
             # Reached past TIMEOUT (greens ready at the last poll, or a late continuation): deploy nothing new.
             raise DeploymentTimedOutError(self._timeout_message(state))
-        if not self._spot_seen_running:
+        if not self._seen.spot_running:
             # Resumed into DEPLOY: never deploy onto the greens of a Spot deployment that was stopped meanwhile.
             self._check_spot_still_running(state, "the CodeDeploy deployment was made")
         self._check_alarms_before_deploying()
@@ -553,7 +533,7 @@ class Deployment:
         assert state.codedeploy_deployment_id is not None  # noqa: S101 - DEPLOY always sets it
         progress = self._aws.deployment_progress(state.codedeploy_deployment_id)
         self._check_codedeploy_owner(progress, state.green)
-        self._last_progress = progress
+        self._seen = replace(self._seen, codedeploy=progress)
         if progress.status in ("Failed", "Stopped"):
             raise DeploymentFailedError(self._failure_message(progress))
         self._check_alarms()  # also when CodeDeploy just succeeded: a firing alarm is never reported as success
@@ -594,7 +574,7 @@ class Deployment:
         if not names:
             return
         states = self._aws.alarm_states(names)
-        self._alarms = states
+        self._seen = replace(self._seen, alarms=states)
         missing = [name for name in names if name not in states]
         if missing:
             # Preflight saw them: a deleted alarm or a reply botocore read as empty. Like a failed poll, never a
@@ -605,7 +585,7 @@ class Deployment:
             raise AlarmFiredError(messages.alarms_firing(firing))
 
     def _succeeded(self, state: RunState) -> Succeeded:
-        summary = messages.success_summary(self._params, state, self._alarms)
+        summary = messages.success_summary(self._params, state, self._seen.alarms)
         logger.info("Deployment succeeded", extra={"phase": "SUCCEEDED"})
         return Succeeded(state, summary, revision=self._params.revision)
 
@@ -647,14 +627,7 @@ class Deployment:
 
     def progress_summary(self, state: RunState) -> tuple[str, int]:
         """A line a person can read, and a percentage, for the in-progress report."""
-        return messages.progress_summary(
-            self._params,
-            state,
-            greens=self._green_view.live,
-            progress=self._last_progress,
-            alarms=self._alarms,
-            now=self._clock.now(),
-        )
+        return messages.progress_summary(self._params, state, self._seen, now=self._clock.now())
 
     def _hand_over(self, state: RunState) -> InProgress:
         summary, percent = self.progress_summary(state)
@@ -663,9 +636,7 @@ class Deployment:
         return InProgress(state.advance(invocation=state.invocation + 1, polled_at=polled_at), summary, percent)
 
     def _timeout_message(self, state: RunState) -> str:
-        return messages.timeout(
-            self._params, state, greens=self._green_view.live, progress=self._last_progress, now=self._clock.now()
-        )
+        return messages.timeout(self._params, state, self._seen, now=self._clock.now())
 
     def _failure_message(self, progress: DeploymentProgress) -> str:
         try:
@@ -737,16 +708,16 @@ class Deployment:
                     state = state.advance(codedeploy_deployment_id=found.deployment_id)
             except BlueGreenError as exc:
                 lookups.append(messages.codedeploy_lookup(state.green, exc))
-        if state.codedeploy_deployment_id and self._last_progress is None:
+        if state.codedeploy_deployment_id and self._seen.codedeploy is None:
             try:
                 progress = self._aws.deployment_progress(state.codedeploy_deployment_id)
                 self._check_codedeploy_owner(progress, state.green)
-                self._last_progress = progress
+                self._seen = replace(self._seen, codedeploy=progress)
             except NotOwnedError:
                 pass  # recorded: the cleanup below names it and leaves it alone
             except BlueGreenError as exc:
                 logger.warning("Could not read CodeDeploy deployment %s: %s", state.codedeploy_deployment_id, exc)
-        if self._last_progress is not None and self._last_progress.status == "Succeeded":
+        if self._seen.deployed:
             # The release went live: Elastigroup is retiring the blues; stopping it now would only break that.
             return messages.already_live(state.codedeploy_deployment_id)
         text = self._clean_up(state)
@@ -760,14 +731,11 @@ class Deployment:
         by_hand: list[str] = []
         not_ours: list[str] = []
         left: list[str] = []
-        deployed = state.phase == "BAKE" or (
-            self._last_progress is not None and self._last_progress.status == "Succeeded"
-        )
-        if deployed:
+        if state.phase == "BAKE" or self._seen.deployed:
             return self._left_running(state)
         try:
             self._stop_codedeploy(state, done, by_hand, left, not_ours)
-            if self._last_progress is not None and self._last_progress.status == "Succeeded":
+            if self._seen.deployed:
                 # CodeDeploy said it had completed, and the read that followed showed success (the poll that failed
                 # the run missed it): the blues may be retiring, so the Spot deployment is left as after a success.
                 return self._left_running(state)
@@ -790,8 +758,7 @@ class Deployment:
     def _stop_codedeploy(
         self, state: RunState, done: list[str], by_hand: list[str], left: list[str], not_ours: list[str]
     ) -> None:
-        already_over = self._last_progress is not None and self._last_progress.finished
-        if not state.codedeploy_deployment_id or already_over:
+        if not state.codedeploy_deployment_id or self._seen.codedeploy_over:
             return
         if state.codedeploy_adopted:
             left.append(messages.codedeploy_left_to_twin(state.codedeploy_deployment_id))
@@ -813,7 +780,7 @@ class Deployment:
         only on this path). Unreadable, the run's failure stands and the Spot deployment is stopped as before.
         """
         try:
-            self._last_progress = self._aws.deployment_progress(deployment_id)
+            self._seen = replace(self._seen, codedeploy=self._aws.deployment_progress(deployment_id))
         except BlueGreenError as exc:
             logger.warning("Could not read how CodeDeploy deployment %s ended: %s", deployment_id, exc)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from bluegreen.aws import AlarmState, DeploymentProgress, InstanceHealth, TargetFailure
+from bluegreen.aws import AlarmState, DeploymentProgress, TargetFailure
 from bluegreen.domain import DELIVERY_TAG_KEY, GREEN_TAG_KEY
 from bluegreen.errors import BlueGreenError
+from bluegreen.observation import Observation
 from bluegreen.params import DeploymentParams
 from bluegreen.preflight import Preflight
 from bluegreen.spot import SpotDeployment
@@ -25,22 +26,14 @@ MAX_NOT_READY_SHOWN: Final = 10  # greens named in a WAIT_GREEN timeout
 # ---- in progress and success ----------------------------------------------------------------------------------
 
 
-def progress_summary(
-    params: DeploymentParams,
-    state: RunState,
-    *,
-    greens: Sequence[InstanceHealth],
-    progress: DeploymentProgress | None,
-    alarms: Mapping[str, AlarmState],
-    now: float,
-) -> tuple[str, int]:
+def progress_summary(params: DeploymentParams, state: RunState, seen: Observation, *, now: float) -> tuple[str, int]:
     """A line a person can read, and a percentage, for the in-progress report."""
     expected = state.expected_greens or 0
     if state.phase == "START":
         return "Starting the Spot blue/green deployment", 2
     if state.phase == "WAIT_GREEN":
-        running = sum(1 for i in greens if i.state == "running")
-        ready = sum(1 for i in greens if i.status_checks_ok)
+        running = len(seen.running)
+        ready = len(seen.ready)
         percent = 5 + (45 * min(ready, expected) // expected if expected else 0)
         return (
             f"Waiting for green instances: {running}/{expected} running, {ready}/{expected} passed "
@@ -49,16 +42,17 @@ def progress_summary(
         )
     if state.phase == "DEPLOY":
         return "Creating the CodeDeploy deployment on the green instances", 50
-    gate = f", {alarm_summary(params.alarms, alarms)}" if params.alarms else ""
+    gate = f", {alarm_summary(params.alarms, seen.alarms)}" if params.alarms else ""
     if state.phase == "BAKE":
         bake = params.bake_seconds
         baked = max(0, min(bake, int(now) - (state.bake_started_at or 0)))
         return (
-            f"Baking: {baked}/{bake} s, {alarm_summary(params.alarms, alarms)} (CodeDeploy "
+            f"Baking: {baked}/{bake} s, {alarm_summary(params.alarms, seen.alarms)} (CodeDeploy "
             f"{state.codedeploy_deployment_id} succeeded)",
             90 + 9 * baked // max(bake, 1),
         )
     share = 40 if params.bake_seconds else 50  # a bake takes the last tenth of the bar
+    progress = seen.codedeploy
     if progress is None or not progress.total:
         status = progress.status if progress else "started"
         return f"CodeDeploy {state.codedeploy_deployment_id}: {status}{gate}", 50
@@ -143,25 +137,16 @@ def failure(phase: str, exc: Exception) -> str:
     return f"{phase}: internal error {type(exc).__name__}: {exc}"
 
 
-def timeout(
-    params: DeploymentParams,
-    state: RunState,
-    *,
-    greens: Sequence[InstanceHealth],
-    progress: DeploymentProgress | None,
-    now: float,
-) -> str:
+def timeout(params: DeploymentParams, state: RunState, seen: Observation, *, now: float) -> str:
     """The run's TIMEOUT passed: how long it ran, and where each phase stood at the last look."""
     elapsed = int(now) - state.started_at
     head = f"Timed out after {elapsed} s (TIMEOUT {params.timeout_seconds} s) in phase {state.phase}"
     if state.phase == "WAIT_GREEN":
         expected = state.expected_greens or 0
-        running = [i for i in greens if i.state == "running"]
-        ready = [i for i in greens if i.status_checks_ok]
-        not_ready = [f"{i.instance_id} ({i.detail or i.state})" for i in greens if not i.status_checks_ok]
+        not_ready = [f"{i.instance_id} ({i.detail or i.state})" for i in seen.not_ready]
         text = (
             f"{head}: expected {expected} green instance(s) tagged {GREEN_TAG_KEY}={state.green}, "
-            f"{len(running)} running, {len(ready)} passed status checks"
+            f"{len(seen.running)} running, {len(seen.ready)} passed status checks"
         )
         if not_ready:
             text += "; not ready: " + ", ".join(not_ready[:MAX_NOT_READY_SHOWN])
@@ -172,6 +157,7 @@ def timeout(
             f"{head}: CodeDeploy {state.codedeploy_deployment_id} succeeded, but only {baked} of BAKE_TIME "
             f"{params.bake_seconds} s had been baked"
         )
+    progress = seen.codedeploy
     if state.phase == "WAIT_DEPLOY" and progress is not None:
         return (
             f"{head}: CodeDeploy {progress.deployment_id} was still {progress.status} "

@@ -11,6 +11,7 @@ import pytest
 from bluegreen import messages
 from bluegreen.aws import AlarmState, DeploymentGroupInfo, DeploymentProgress, InstanceHealth, TargetFailure
 from bluegreen.errors import ServiceUnavailableError
+from bluegreen.observation import Observation
 from bluegreen.preflight import Preflight
 from bluegreen.spot import SpotDeployment, SpotGroup
 from bluegreen.state import RunState
@@ -38,9 +39,7 @@ def test_waiting_for_greens_counts_running_and_ready_apart_and_fills_the_first_h
     state = _state(phase="WAIT_GREEN", expected_greens=4, spot_deployment_id="dep-1")
     greens = [_health("i-1"), _health("i-2", ok=False), _health("i-3", state="pending", ok=False)]
 
-    summary, percent = messages.progress_summary(
-        make_params(), state, greens=greens, progress=None, alarms={}, now=2000
-    )
+    summary, percent = messages.progress_summary(make_params(), state, Observation(greens=tuple(greens)), now=2000)
 
     assert summary == "Waiting for green instances: 2/4 running, 1/4 passed status checks (Spot dep-1)"
     assert percent == 5 + 45 * 1 // 4
@@ -51,11 +50,9 @@ def test_codedeploy_progress_stops_one_short_of_its_share_until_the_run_reports_
     halfway = DeploymentProgress("d-1", "InProgress", succeeded=2, total=4)
     all_done = DeploymentProgress("d-1", "InProgress", succeeded=4, total=4)
 
-    _, half = messages.progress_summary(make_params(), state, greens=(), progress=halfway, alarms={}, now=0)
-    _, full = messages.progress_summary(make_params(), state, greens=(), progress=all_done, alarms={}, now=0)
-    _, baking = messages.progress_summary(
-        make_params(bake_seconds=600), state, greens=(), progress=all_done, alarms={}, now=0
-    )
+    _, half = messages.progress_summary(make_params(), state, Observation(codedeploy=halfway), now=0)
+    _, full = messages.progress_summary(make_params(), state, Observation(codedeploy=all_done), now=0)
+    _, baking = messages.progress_summary(make_params(bake_seconds=600), state, Observation(codedeploy=all_done), now=0)
 
     assert (half, full, baking) == (75, 99, 89)  # a bake takes the last tenth of the bar
 
@@ -64,7 +61,7 @@ def test_codedeploy_progress_before_the_first_read_says_started_with_the_gate() 
     state = _state(phase="WAIT_DEPLOY", codedeploy_deployment_id="d-1")
     params = make_params(alarms=("web-5xx",))
 
-    summary, percent = messages.progress_summary(params, state, greens=(), progress=None, alarms={}, now=0)
+    summary, percent = messages.progress_summary(params, state, Observation(), now=0)
 
     assert (summary, percent) == ("CodeDeploy d-1: started, 1 alarm(s) not read yet", 50)
 
@@ -74,7 +71,7 @@ def test_baking_clamps_the_baked_time_to_the_bake_and_shows_the_alarms() -> None
     state = _state(phase="BAKE", codedeploy_deployment_id="d-1", bake_started_at=1000)
     alarms = {"a": _alarm("a", "OK"), "b": _alarm("b", "OK")}
 
-    summary, percent = messages.progress_summary(params, state, greens=(), progress=None, alarms=alarms, now=5000)
+    summary, percent = messages.progress_summary(params, state, Observation(alarms=alarms), now=5000)
 
     assert summary == "Baking: 300/300 s, 2 alarms OK (CodeDeploy d-1 succeeded)"
     assert percent == 99
@@ -143,7 +140,7 @@ def test_a_wait_green_timeout_lists_at_most_ten_greens_that_are_not_ready_with_t
     state = _state(phase="WAIT_GREEN", expected_greens=12)
     greens = [_health(f"i-{n:02}", ok=False, detail="initializing") for n in range(12)]
 
-    text = messages.timeout(make_params(), state, greens=greens, progress=None, now=4600.9)
+    text = messages.timeout(make_params(), state, Observation(greens=tuple(greens)), now=4600.9)
 
     assert text.startswith(
         f"Timed out after 3600 s (TIMEOUT 3600 s) in phase WAIT_GREEN: expected 12 green instance(s) tagged "
@@ -157,7 +154,7 @@ def test_a_wait_deploy_timeout_says_how_far_codedeploy_got() -> None:
     state = _state(phase="WAIT_DEPLOY")
     progress = DeploymentProgress("d-1", "InProgress", succeeded=1, total=3)
 
-    text = messages.timeout(make_params(), state, greens=(), progress=progress, now=2000)
+    text = messages.timeout(make_params(), state, Observation(codedeploy=progress), now=2000)
 
     assert text.endswith("in phase WAIT_DEPLOY: CodeDeploy d-1 was still InProgress (1/3 instance(s) deployed)")
 
