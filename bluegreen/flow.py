@@ -9,6 +9,11 @@ Every change it makes (start or stop a Spot deployment, create or stop a CodeDep
 a thread that holds the invocation's `Authority`: once the run is given up, its worker may still read, never
 change. Cleanup stops only what this delivery of the job created; a deployment it adopted from a twin delivery
 is left to the twin, and the message says so.
+
+What it does not own, it delegates: the invocation's time and the one give-up of the run to `Invocation`
+(bluegreen/authority.py), what the last look at the world saw to one `Observation` value
+(bluegreen/observation.py) it replaces at each read, and every word of its reports to bluegreen/messages.py. What
+is left here are the rules: which phase comes next, what to read, when to wait, what to stop.
 """
 
 from __future__ import annotations
@@ -116,6 +121,42 @@ class _Abandoned(Exception):  # noqa: N818 - a signal, not an error
     """Raised inside the run once the handler has given it up."""
 
 
+class _Ownership:
+    """Ownership before power: the deployments this invocation started, created or checked as its own, and those
+    it found to be someone else's (id -> why). Only the first kind is ever stopped.
+    """
+
+    def __init__(self) -> None:
+        self._ours: set[str] = set()
+        self._theirs: dict[str, str] = {}
+
+    def claim(self, deployment_id: str) -> None:
+        """Started or created now, or found on our group carrying our marker."""
+        self._ours.add(deployment_id)
+
+    def refuse(self, deployment_id: str, why: str) -> None:
+        self._theirs[deployment_id] = why
+
+    def ours(self, deployment_id: str | None) -> bool:
+        return deployment_id in self._ours
+
+    def why_not_ours(self, deployment_id: str) -> str | None:
+        return self._theirs.get(deployment_id)
+
+    @property
+    def refused_any(self) -> bool:
+        """The run was named someone else's deployment (a token or a lookup pointed at it)."""
+        return bool(self._theirs)
+
+
+@dataclass(frozen=True)
+class _Failing:
+    """A run this invocation is failing: the report it will send, and the error that failed it."""
+
+    report: Failed
+    cause: Exception
+
+
 class Deployment:
     """Runs one invocation's share of a blue/green deployment."""
 
@@ -140,12 +181,8 @@ class Deployment:
         self._stalled_since: float | None = None
         self._poll_failures = 0
         self._reached: RunState | None = None  # the last state the run reached: the loop's and the watchdog's
-        self._failing: Failed | None = None
-        # Ownership before power: the deployments this invocation started, created or checked as its own, and
-        # those it found to be someone else's (id -> why). Only the first kind is ever stopped.
-        self._owned: set[str] = set()
-        self._not_owned: dict[str, str] = {}
-        self._failing_cause: Exception | None = None
+        self._failing: _Failing | None = None
+        self._ownership = _Ownership()
 
     def call_time_left(self) -> float:
         """Seconds a call may still take in this invocation (the Spot client bounds every attempt by it)."""
@@ -217,6 +254,8 @@ class Deployment:
                 return self.abandon()
             return self._fail(self._reached or state, exc)
 
+    # ---- giving the run up ------------------------------------------------------------------------
+
     def abandon(self) -> Outcome:
         """Give the run up in this invocation (a call hangs, or no time is left for one); says what to report.
 
@@ -231,10 +270,11 @@ class Deployment:
     def _what_to_report_given_up(self) -> Outcome:
         state = self._reached
         if self._failing is not None:
+            failing = self._failing.report
             return Failed(
-                self._failing.failure_type,
-                messages.cleanup_unfinished(self._failing.message, self._params.group_id, self._failing.state),
-                self._failing.state,
+                failing.failure_type,
+                messages.cleanup_unfinished(failing.message, self._params.group_id, failing.state),
+                failing.state,
             )
         if state is None:
             return Failed("SystemUnavailable", "no answer from Spot or AWS before the invocation's deadline")
@@ -370,7 +410,7 @@ class Deployment:
                 deployment_group=p.deployment_group,
                 extra_tags=((DELIVERY_TAG_KEY, state.delivery),) if state.delivery else (),
             )
-        self._owned.add(deployment.deployment_id)  # started now, or found on our group carrying our tag
+        self._ownership.claim(deployment.deployment_id)  # started now, or found on our group carrying our tag
         self._seen = replace(self._seen, spot_running=True)
         started = state.advance(
             phase="WAIT_GREEN",
@@ -388,7 +428,7 @@ class Deployment:
             DeploymentFailedError: the Spot deployment ended before any CodeDeploy deployment was made.
         """
         p = self._params
-        self._owned.add(spot.deployment_id)  # found on our group carrying our tag
+        self._ownership.claim(spot.deployment_id)  # found on our group carrying our tag
         ended = state.advance(expected_greens=expected_greens, spot_deployment_id=spot.deployment_id)
         self._reached = ended
         found = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
@@ -403,7 +443,7 @@ class Deployment:
         if found is None:
             raise DeploymentFailedError(messages.ended_before_codedeploy(spot, state.green))
         deployment_id = found.deployment_id
-        self._owned.add(deployment_id)  # listed on our group with our green marker
+        self._ownership.claim(deployment_id)  # listed on our group with our green marker
         deploying = ended.advance(phase="WAIT_DEPLOY", codedeploy_deployment_id=deployment_id)
         self._reached = deploying
         if spot.outcome == "succeeded":
@@ -496,7 +536,7 @@ class Deployment:
                 "CodeDeploy deployment %s of a twin delivery targets this green fleet: following it", twin.deployment_id
             )
             return self._following(state, twin)
-        self._owned.add(deployment_id)  # created now
+        self._ownership.claim(deployment_id)  # created now
         return state.advance(phase="WAIT_DEPLOY", codedeploy_deployment_id=deployment_id)
 
     def _check_alarms_before_deploying(self) -> None:
@@ -514,7 +554,7 @@ class Deployment:
     def _following(self, state: RunState, found: GreenDeployment) -> RunState:
         # Ours when this delivery's marker is on it (an earlier invocation of this run created it); else a twin's.
         ours = state.delivery is None or found.marked(DELIVERY_TAG_KEY, state.delivery)
-        self._owned.add(found.deployment_id)  # listed on our group with our green marker
+        self._ownership.claim(found.deployment_id)  # listed on our group with our green marker
         return state.advance(
             phase="WAIT_DEPLOY", codedeploy_deployment_id=found.deployment_id, codedeploy_adopted=not ours
         )
@@ -549,7 +589,7 @@ class Deployment:
         return state, self._succeeded(state)
 
     def _bake(self, state: RunState) -> tuple[RunState, Outcome | None]:
-        if state.codedeploy_deployment_id not in self._owned:  # resumed in BAKE: read whose deployment it was once
+        if not self._ownership.ours(state.codedeploy_deployment_id):  # resumed in BAKE: read whose it was, once
             assert state.codedeploy_deployment_id is not None  # noqa: S101 - the token's range check ensures it
             self._check_codedeploy_owner(self._aws.deployment_progress(state.codedeploy_deployment_id), state.green)
         self._check_alarms()
@@ -596,20 +636,20 @@ class Deployment:
         p = self._params
         problem = progress.not_owned_by(p.application, p.deployment_group, green)
         if problem is not None:
-            self._not_owned[progress.deployment_id] = problem
+            self._ownership.refuse(progress.deployment_id, problem)
             raise NotOwnedError(messages.codedeploy_not_ours(progress.deployment_id, problem))
-        self._owned.add(progress.deployment_id)
+        self._ownership.claim(progress.deployment_id)
 
     def _codedeploy_not_owned(self, deployment_id: str, green: str) -> str | None:
-        if deployment_id in self._owned:
+        if self._ownership.ours(deployment_id):
             return None
-        if deployment_id not in self._not_owned:
-            with contextlib.suppress(NotOwnedError):  # recorded in _not_owned
+        if self._ownership.why_not_ours(deployment_id) is None:
+            with contextlib.suppress(NotOwnedError):  # recorded as refused
                 self._check_codedeploy_owner(self._aws.deployment_progress(deployment_id), green)
-        return self._not_owned.get(deployment_id)
+        return self._ownership.why_not_ours(deployment_id)
 
     def _spot_not_owned(self, deployment_id: str, green: str) -> str | None:
-        if deployment_id in self._owned:
+        if self._ownership.ours(deployment_id):
             return None
         group = self._params.group_id
         listed = next((d for d in self._spot.list_deployments(group) if d.deployment_id == deployment_id), None)
@@ -618,9 +658,9 @@ class Deployment:
         elif not listed.has_tag(GREEN_TAG_KEY, green):
             problem = f"it does not carry the tag {GREEN_TAG_KEY}={green}"
         else:
-            self._owned.add(deployment_id)
+            self._ownership.claim(deployment_id)
             return None
-        self._not_owned[deployment_id] = problem
+        self._ownership.refuse(deployment_id, problem)
         return problem
 
     # ---- progress, hand-over and failure ----------------------------------------------------------
@@ -653,16 +693,19 @@ class Deployment:
             logger.error("Run failed in phase %s: %s", state.phase, exc, extra={"phase": "FAILED"})
         else:
             logger.exception("Run failed in phase %s with an unexpected error", state.phase)
-        self._failing = Failed(failure_type, message, state)
-        self._failing_cause = exc
+        self._failing = _Failing(Failed(failure_type, message, state), exc)
         if isinstance(exc, SpotStartUnknownError) and state.spot_deployment_id is None:
             state = self._recover_started(state)
         cleanup = self._clean_up(state)
         if cleanup:
             message += "\n" + cleanup
-        if self._not_owned:  # the run named someone else's deployment: that is what to fix
+        if self._ownership.refused_any:  # the run named someone else's deployment: that is what to fix
             failure_type = "ConfigurationError"
         return Failed(failure_type, message, state)
+
+    @property
+    def _failing_cause(self) -> Exception | None:
+        return self._failing.cause if self._failing is not None else None
 
     def _recover_started(self, state: RunState) -> RunState:
         """After a start whose outcome stayed unknown, one more look for our deployment, so it can be stopped."""
@@ -674,6 +717,8 @@ class Deployment:
         if found is None:
             return state
         return state.advance(spot_deployment_id=found.deployment_id)
+
+    # ---- reclaim and cleanup ----------------------------------------------------------------------
 
     def reclaim(self, state: RunState) -> str:
         """Stop whatever of this run still runs, because CodePipeline no longer waits for it; says what was done.
@@ -696,7 +741,7 @@ class Deployment:
             try:
                 spot = self._spot.find_deployment_by_tag(p.group_id, GREEN_TAG_KEY, state.green)
                 if spot is not None and spot.own_outcome() == "running":
-                    self._owned.add(spot.deployment_id)  # found on our group carrying our tag
+                    self._ownership.claim(spot.deployment_id)  # found on our group carrying our tag
                     state = state.advance(spot_deployment_id=spot.deployment_id)
             except BlueGreenError as exc:
                 lookups.append(messages.spot_lookup(state.green, exc))
@@ -704,7 +749,7 @@ class Deployment:
             try:
                 found = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
                 if found is not None:
-                    self._owned.add(found.deployment_id)  # listed on our group with our green marker
+                    self._ownership.claim(found.deployment_id)  # listed on our group with our green marker
                     state = state.advance(codedeploy_deployment_id=found.deployment_id)
             except BlueGreenError as exc:
                 lookups.append(messages.codedeploy_lookup(state.green, exc))

@@ -263,3 +263,16 @@ def test_a_codedeploy_deployment_that_failed_unseen_still_gets_the_spot_deployme
     assert outcome.failure_type == "SystemUnavailable"
     assert cloud.spot_running() == []
     assert cloud.live_greens(outcome.state.green) == []
+
+
+def test_cleanup_stops_the_codedeploy_deployment_it_created_without_reading_whose_it_is(
+    runner: Runner, cloud: FakeCloud
+) -> None:
+    runner.params = make_params(timeout_seconds=600)
+    cloud.deploy_seconds = 5000.0
+
+    outcome = failed(runner.to_the_end())
+
+    assert f"stopped CodeDeploy deployment {outcome.state.codedeploy_deployment_id} (with rollback)" in outcome.message
+    reads = [call.at for call in cloud.called("codedeploy.deployment_progress")]
+    assert len(reads) == len(set(reads))  # one read per poll, none more before the stop: it is known as its own
