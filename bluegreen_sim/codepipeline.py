@@ -1,18 +1,24 @@
-"""CodePipeline's side of a Lambda invoke action: jobs, their results, and the invocations.
+"""CodePipeline's side of a Lambda invoke action: the one model the simulator and the tests both run.
 
-Owns the job store behind the gateway's PutJobSuccessResult / PutJobFailureResult (with the checks the real
-service makes: unknown job, job no longer in progress, length limits, enums, output variables only on a
-final success) and behind GetJobDetails, GetPipelineExecution and ListActionExecutions (the pipeline
-executions, their action executions and which action execution each job belongs to; reply shapes from
-botocore's model, `codepipeline/2015-07-09/service-2.json`), the Lambda context whose remaining time follows
-the simulated clock, and the driver that
-invokes the handler with a real-shaped `CodePipeline.job` event, re-invokes with the continuation token
-under a NEW job id, retries a raised invocation as Lambda's async retry does, and can deliver the first
-event twice.
+`JobStore` owns CodePipeline's record: the pipeline executions, their action executions and the jobs of each
+(a continuation job is a new job of the same action execution), what the function reported and whether it was
+taken. It answers PutJobSuccessResult / PutJobFailureResult (with the checks the real service makes: unknown job,
+job no longer in progress, length limits, enums, output variables only on a final success), GetJobDetails,
+GetPipelineExecution and ListActionExecutions, with the reply shapes of botocore's model
+(`codepipeline/2015-07-09/service-2.json`), and a person's or CodePipeline's acts on a run: stop (and abandon),
+supersede, a Retry (a new action execution), the action timing out; and the EventBridge state-change events.
+The simulator serves it through `bluegreen_sim.gateway`; the tests through `tests/fakes/codepipeline.py`, which
+adds only fault injection. Nothing here knows about the product.
+
+The rest of the module is the simulator's driver: the Lambda context whose remaining time follows the simulated
+clock, and the driver that invokes the handler with a real-shaped `CodePipeline.job` event, re-invokes with the
+continuation token under a NEW job id, retries a raised invocation as Lambda's async retry does, and can
+deliver the first event twice.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
 import re
@@ -44,13 +50,44 @@ def _failure_types() -> frozenset[str]:
 FAILURE_TYPES = _failure_types()
 _VAR_KEY = re.compile(r"^[A-Za-z0-9@\-_]+$")
 ACCOUNT = "123456789012"
+REGION = "us-east-1"
+REPORTS = ("PutJobSuccessResult", "PutJobFailureResult")
+LAMBDA_ACTION_TYPE = {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"}
+# The artifact store's temporary credentials a job carries when nobody gave it its own (a stand-in, never real).
+STAND_IN_CREDENTIALS = {
+    "accessKeyId": "ASIASIMULATEDKEY0001",
+    "secretAccessKey": "sim-artifact-secret",
+    "sessionToken": "sim-session-token",
+}
+# EventBridge's `detail.state` for each status (CodePipeline user guide, "Monitoring CodePipeline events": the
+# action states STARTED | SUCCEEDED | FAILED | ABANDONED | CANCELED, the pipeline execution states STARTED |
+# STOPPING | STOPPED | SUCCEEDED | FAILED | SUPERSEDED | CANCELED | RESUMED).
+_ACTION_STATE = {"InProgress": "STARTED", "Abandoned": "ABANDONED", "Succeeded": "SUCCEEDED", "Failed": "FAILED"}
+_EXECUTION_STATE = {
+    "InProgress": "STARTED",
+    "Stopping": "STOPPING",
+    "Stopped": "STOPPED",
+    "Succeeded": "SUCCEEDED",
+    "Failed": "FAILED",
+    "Superseded": "SUPERSEDED",
+    "Cancelled": "CANCELED",
+}
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
+class Clock(Protocol):
+    """What the model reads of time: SimClock in the simulator, FakeClock in the tests."""
+
+    def now(self) -> float: ...
+
+    @property
+    def elapsed(self) -> float: ...
+
+
 @dataclass
 class Report:
-    """One PutJob*Result call the job store received."""
+    """One PutJob*Result call the job store received, taken or refused."""
 
     job_id: str
     operation: str
@@ -60,8 +97,20 @@ class Report:
     error: str | None = None
 
     @property
+    def body(self) -> dict[str, Any]:
+        """The request as the function sent it (the tests' name for it)."""
+        return self.request
+
+    @property
+    def kind(self) -> str:
+        """failure | in_progress (a success with a continuation token) | success."""
+        if self.operation == "PutJobFailureResult":
+            return "failure"
+        return "in_progress" if self.request.get("continuationToken") else "success"
+
+    @property
     def final(self) -> bool:
-        return self.accepted and not (self.operation == "PutJobSuccessResult" and self.request.get("continuationToken"))
+        return self.accepted and self.kind != "in_progress"
 
     def wire(self) -> dict[str, Any]:
         return {
@@ -76,7 +125,8 @@ class Report:
 
 @dataclass
 class ActionExecution:
-    """One run of the Lambda invoke action: its continuation jobs and duplicate deliveries share it."""
+    """One run of the Lambda invoke action: its continuation jobs and duplicate deliveries share it; a person's
+    Retry is a new one (CodePipeline API reference, ActionContext.actionExecutionId)."""
 
     pipeline_name: str
     pipeline_execution_id: str
@@ -85,117 +135,123 @@ class ActionExecution:
     started: float
     stage_name: str = "Deploy"
     action_name: str = "BlueGreen"
+    function_name: str = "bluegreen"
     status: str = "InProgress"  # ActionExecutionStatus: InProgress | Abandoned | Succeeded | Failed
     updated: float = 0.0
-    # The job event's inputArtifacts ({name, location.s3Location{bucketName, objectKey}}), recorded as
-    # ListActionExecutions gives them: ActionExecutionInput.inputArtifacts of ArtifactDetail {name, s3location}.
+    # The job event's inputArtifacts ({name, revision, location.s3Location{bucketName, objectKey}}): every job of
+    # the action carries them (JobData.inputArtifacts), and ListActionExecutions records them.
     input_artifacts: list[dict[str, Any]] = field(default_factory=list)
 
     def wire(self) -> dict[str, Any]:
-        """An ActionExecutionDetail of ListActionExecutions."""
-        return action_execution_detail(
-            self,
-            function_name="bluegreen",
-            started=self.started,
-            updated=self.updated or self.started,
-            input_artifacts=self.input_artifacts,
-        )
-
-
-class _ActionRecord(Protocol):
-    pipeline_execution_id: str
-    action_execution_id: str
-    stage_name: str
-    action_name: str
-    status: str
-    user_parameters: str
-
-
-def action_execution_detail(
-    action: _ActionRecord,
-    *,
-    function_name: str,
-    started: float,
-    updated: float,
-    input_artifacts: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """ListActionExecutions' ActionExecutionDetail of a Lambda invoke action (botocore's codepipeline model), for
-    the simulator and the tests' fake alike. `input_artifacts` are the job event's entries; they are recorded as
-    ActionExecutionInput.inputArtifacts (ArtifactDetail {name, s3location {bucket, key}}).
-    """
-    configuration = {"FunctionName": function_name, "UserParameters": action.user_parameters}
-    return {
-        "pipelineExecutionId": action.pipeline_execution_id,
-        "actionExecutionId": action.action_execution_id,
-        "pipelineVersion": 1,
-        "stageName": action.stage_name,
-        "actionName": action.action_name,
-        "startTime": started,
-        "lastUpdateTime": updated,
-        "status": action.status,
-        "input": {
-            "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
-            "configuration": dict(configuration),
-            "resolvedConfiguration": dict(configuration),
-            "region": "us-east-1",
-            "inputArtifacts": [
-                {
-                    "name": a["name"],
-                    "s3location": {
-                        "bucket": a["location"]["s3Location"]["bucketName"],
-                        "key": a["location"]["s3Location"]["objectKey"],
-                    },
-                }
-                for a in input_artifacts
-            ],
-        },
-        "output": {"outputArtifacts": [], "executionResult": {}, "outputVariables": {}},
-    }
+        """ListActionExecutions' ActionExecutionDetail of a Lambda invoke action (botocore's codepipeline model;
+        the input artifacts as ActionExecutionInput.inputArtifacts: ArtifactDetail {name, s3location {bucket,
+        key}})."""
+        configuration = {"FunctionName": self.function_name, "UserParameters": self.user_parameters}
+        return {
+            "pipelineExecutionId": self.pipeline_execution_id,
+            "actionExecutionId": self.action_execution_id,
+            "pipelineVersion": 1,
+            "stageName": self.stage_name,
+            "actionName": self.action_name,
+            "startTime": self.started,
+            "lastUpdateTime": self.updated or self.started,
+            "status": self.status,
+            "input": {
+                "actionTypeId": dict(LAMBDA_ACTION_TYPE),
+                "configuration": dict(configuration),
+                "resolvedConfiguration": dict(configuration),
+                "region": REGION,
+                "inputArtifacts": [
+                    {
+                        "name": a["name"],
+                        "s3location": {
+                            "bucket": a["location"]["s3Location"]["bucketName"],
+                            "key": a["location"]["s3Location"]["objectKey"],
+                        },
+                    }
+                    for a in self.input_artifacts
+                ],
+            },
+            "output": {"outputArtifacts": [], "executionResult": {}, "outputVariables": {}},
+        }
 
 
 @dataclass
 class PipelineExecution:
     pipeline_name: str
     pipeline_execution_id: str
-    status: str = "InProgress"  # PipelineExecutionStatus: Cancelled | InProgress | Stopped | Stopping | ...
+    # PipelineExecutionStatus: Cancelled | InProgress | Stopped | Stopping | Succeeded | Superseded | Failed
+    status: str = "InProgress"
 
 
 @dataclass
 class Job:
     id: str
-    chain: str
     status: str = "InProgress"
     action: ActionExecution | None = None
     continuation: str | None = None  # the continuationToken its JobData carries (a continuation job)
+    artifact_credentials: dict[str, str] | None = None  # JobData.artifactCredentials
 
 
 class JobStore:
-    """The jobs CodePipeline has handed to the function and what it was told about them."""
+    """The jobs CodePipeline has handed to the function, the runs they belong to, and what it was told.
 
-    def __init__(self, clock: SimClock) -> None:
+    Assumptions (no source says otherwise; the product is safe under either reading):
+    - The action is the pipeline's last, so a final report ends its pipeline execution with the action's status.
+    - A job id is checked against the jobs issued (JobNotFoundException), not against botocore's JobId pattern:
+      CodePipeline issues the ids and the function only echoes them, so the tests may name their jobs `job-0001`.
+    - A job created without its action execution (`create(job_id)`) has no pipeline context to give:
+      GetJobDetails answers JobNotFoundException, as for a job CodePipeline does not know; reports are taken.
+    """
+
+    def __init__(self, clock: Clock, rng: random.Random | None = None) -> None:
         self._clock = clock
+        self._rng = rng or random.Random(0)  # noqa: S311 - ids of a simulated world
         self._lock = threading.Lock()
         self.jobs: dict[str, Job] = {}
-        self.reports: list[Report] = []
+        self.reports: list[Report] = []  # every PutJob*Result received, taken or refused, in order
         self.executions: dict[str, PipelineExecution] = {}
         self.actions: dict[str, ActionExecution] = {}
+        # The simulator's scenarios (the tests inject faults in tests/fakes/codepipeline.py instead):
         self.lose_final_reports = 0  # the next N final report attempts fail with a 500 (lost on the way)
         self.dead_jobs: set[str] = set()  # jobs whose invocation was killed: nothing it sends gets through
 
+    # -- the pipeline's side: what CodePipeline and the people using it do --------------------------------------
     def create(
-        self, job_id: str, chain: str, action: ActionExecution | None = None, continuation: str | None = None
+        self,
+        job_id: str,
+        action: ActionExecution | None = None,
+        continuation: str | None = None,
+        artifact_credentials: dict[str, str] | None = None,
     ) -> Job:
+        """A job of `action`; a continuation job carries the token of the previous job's in-progress report.
+
+        A job is issued once: issuing a known id again (a test delivering the same job's event twice) updates
+        its record, never its state, so an answered job stays answered.
+        """
         with self._lock:
-            job = self.jobs[job_id] = Job(job_id, chain, action=action, continuation=continuation)
+            job = self.jobs.get(job_id) or Job(job_id)
+            job.action, job.continuation = action, continuation
+            job.artifact_credentials = dict(artifact_credentials or STAND_IN_CREDENTIALS)
+            self.jobs[job_id] = job
             return job
 
     def start_action(
-        self, pipeline_name: str, user_parameters: str, rng: random.Random, *, execution_id: str | None = None
+        self,
+        pipeline_name: str,
+        user_parameters: str = "",
+        rng: random.Random | None = None,
+        *,
+        execution_id: str | None = None,
     ) -> ActionExecution:
-        """A new action execution: of a new pipeline execution, or (a person's Retry) of `execution_id`."""
+        """A new action execution: of a new pipeline execution, or, given `execution_id`, a person's Retry of the
+        stage, which runs the action again under a new action execution id and resumes the pipeline execution
+        (user guide, "Retry a failed action in a stage"; the statuses are botocore's PipelineExecutionStatus).
+        """
+        ids = rng or self._rng
 
         def new_id() -> str:
-            return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            return str(uuid.UUID(int=ids.getrandbits(128), version=4))
 
         with self._lock:
             if execution_id is None:
@@ -203,98 +259,110 @@ class JobStore:
                 self.executions[execution_id] = PipelineExecution(pipeline_name, execution_id)
             else:
                 self.executions[execution_id].status = "InProgress"
-            action = ActionExecution(pipeline_name, execution_id, new_id(), user_parameters, self._clock.elapsed)
+            action = ActionExecution(pipeline_name, execution_id, new_id(), user_parameters, self._clock.now())
             self.actions[action.action_execution_id] = action
             return action
 
     def stop(self, execution_id: str, *, abandon: bool) -> None:
-        """A person's "Stop execution": with `abandon`, in-progress actions end Abandoned and their jobs close."""
+        """A person's "Stop execution" (StopPipelineExecution). "Stop and abandon" ends the in-progress actions as
+        Abandoned and the execution is Stopped; their jobs are no longer in progress, so a report for one is
+        refused. "Stop and wait" leaves the execution Stopping until its in-progress actions complete, then
+        Stopped (botocore's model, StopPipelineExecution; user guide, "How pipeline executions are stopped")."""
         with self._lock:
             execution = self.executions[execution_id]
-            execution.status = "Stopped" if abandon else "Stopping"
-            for action in self.actions.values():
-                if action.pipeline_execution_id == execution_id and action.status == "InProgress" and abandon:
-                    action.status, action.updated = "Abandoned", self._clock.elapsed
+            running = [a for a in self._actions_of(execution_id) if a.status == "InProgress"]
+            execution.status = "Stopped" if abandon or not running else "Stopping"
+            if not abandon:
+                return
+            for action in running:
+                action.status, action.updated = "Abandoned", self._clock.now()
             for job in self.jobs.values():
-                owner = job.action
-                if abandon and owner is not None and owner.pipeline_execution_id == execution_id:
-                    job.status = "Abandoned" if job.status == "InProgress" else job.status
+                if job.action in running and job.status == "InProgress":
+                    job.status = "Abandoned"
+
+    def supersede(self, execution_id: str) -> None:
+        """A newer execution overtook this one while it waited at a stage transition (user guide, "CodePipeline
+        concepts", transitions; SUPERSEDED mode). It waits between stages, so none of its actions is touched."""
+        with self._lock:
+            self.executions[execution_id].status = "Superseded"
 
     def fail_action(self, action: ActionExecution, reason: str) -> None:
-        """CodePipeline gives up on an action (its job timed out, or the function died): Failed, and so the run."""
+        """CodePipeline gives up on an action (no result for 20 minutes, or the function died): Failed, and so
+        the pipeline execution; its jobs are no longer in progress. `reason` is for the reader only."""
         with self._lock:
-            action.status, action.updated = "Failed", self._clock.elapsed
+            action.status, action.updated = "Failed", self._clock.now()
             self.executions[action.pipeline_execution_id].status = "Failed"
             for job in self.jobs.values():
                 if job.action is action and job.status == "InProgress":
                     job.status = "TimedOut"
 
-    def state_change_event(self, action: ActionExecution, *, execution_level: bool) -> dict[str, Any]:
-        """The EventBridge event CodePipeline emits for the action's (or its pipeline execution's) state, with
-        the fields of the user guide's "Monitoring CodePipeline events" (detail.pipeline, execution-id, state)."""
+    def state_change_event(
+        self, action: ActionExecution, *, execution_level: bool, state: str | None = None
+    ) -> dict[str, Any]:
+        """The EventBridge event CodePipeline emits for the action's (or its pipeline execution's) state, with the
+        fields of the user guide's "Monitoring CodePipeline events" (detail.pipeline, execution-id, state, and for
+        an action stage, action, type). `state` names the state the event reports when it is not the current one
+        (an event delivered late, after a Retry resumed the execution)."""
         with self._lock:
             execution = self.executions[action.pipeline_execution_id]
             detail: dict[str, Any] = {"pipeline": action.pipeline_name, "version": 1}
             detail["execution-id"] = action.pipeline_execution_id
             if execution_level:
                 detail_type = "CodePipeline Pipeline Execution State Change"
-                detail["state"] = execution.status.upper()
+                detail["state"] = state or _EXECUTION_STATE.get(execution.status, execution.status.upper())
             else:
                 detail_type = "CodePipeline Action Execution State Change"
                 detail.update(
                     stage=action.stage_name,
                     action=action.action_name,
-                    state=action.status.upper(),
-                    type={"owner": "AWS", "category": "Invoke", "provider": "Lambda", "version": "1"},
+                    state=state or _ACTION_STATE.get(action.status, action.status.upper()),
+                    type=dict(LAMBDA_ACTION_TYPE),
                 )
+            when = datetime.datetime.fromtimestamp(self._clock.now(), datetime.UTC)
             return {
                 "version": "0",
                 "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{action.action_execution_id}/{detail['state']}")),
                 "detail-type": detail_type,
                 "source": "aws.codepipeline",
                 "account": ACCOUNT,
-                "time": "2026-01-01T00:00:00Z",
-                "region": "us-east-1",
-                "resources": [f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:{action.pipeline_name}"],
+                "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "region": REGION,
+                "resources": [f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{action.pipeline_name}"],
                 "detail": detail,
             }
 
-    # -- the CodePipeline API the function reads ------------------------------------------------------
+    # -- the CodePipeline API the function calls ------------------------------------------------------------------
     def job_details(self, request: dict[str, Any]) -> dict[str, Any]:
-        """GetJobDetails. Raises AwsError as CodePipeline would."""
+        """GetJobDetails: the job's JobData, the same the Lambda event carries (botocore's model: GetJobDetailsOutput
+        .jobDetails.data is a JobData: inputArtifacts, a continuation job's continuationToken, and the artifact
+        store's temporary credentials, which the API reference says this call returns). Raises AwsError."""
         job_id = str(request.get("jobId"))
         with self._lock:
             job = self.jobs.get(job_id)
             if job is None or job.action is None:
                 raise AwsError("JobNotFoundException", f"Job {job_id} not found")
             action = job.action
-            return {
-                "jobDetails": {
-                    "id": job_id,
-                    "accountId": ACCOUNT,
-                    "data": {
-                        "actionTypeId": {"category": "Invoke", "owner": "AWS", "provider": "Lambda", "version": "1"},
-                        "actionConfiguration": {
-                            "configuration": {"FunctionName": "bluegreen", "UserParameters": action.user_parameters}
-                        },
-                        "pipelineContext": {
-                            "pipelineName": action.pipeline_name,
-                            "stage": {"name": action.stage_name},
-                            "action": {"name": action.action_name, "actionExecutionId": action.action_execution_id},
-                            "pipelineArn": f"arn:aws:codepipeline:us-east-1:{ACCOUNT}:{action.pipeline_name}",
-                            "pipelineExecutionId": action.pipeline_execution_id,
-                        },
-                        # The job's JobData, the same the Lambda event carries (botocore's model:
-                        # GetJobDetailsOutput.jobDetails.data is a JobData, with inputArtifacts and continuationToken).
-                        "inputArtifacts": json.loads(json.dumps(action.input_artifacts)),
-                        **({"continuationToken": job.continuation} if job.continuation else {}),
-                        "outputArtifacts": [],
-                    },
-                }
+            data: dict[str, Any] = {
+                "actionTypeId": dict(LAMBDA_ACTION_TYPE),
+                "actionConfiguration": {
+                    "configuration": {"FunctionName": action.function_name, "UserParameters": action.user_parameters}
+                },
+                "pipelineContext": {
+                    "pipelineName": action.pipeline_name,
+                    "stage": {"name": action.stage_name},
+                    "action": {"name": action.action_name, "actionExecutionId": action.action_execution_id},
+                    "pipelineArn": f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:{action.pipeline_name}",
+                    "pipelineExecutionId": action.pipeline_execution_id,
+                },
+                "inputArtifacts": json.loads(json.dumps(action.input_artifacts)),
+                **({"continuationToken": job.continuation} if job.continuation else {}),
+                "outputArtifacts": [],
+                "artifactCredentials": dict(job.artifact_credentials or STAND_IN_CREDENTIALS),
             }
+            return {"jobDetails": {"id": job_id, "accountId": ACCOUNT, "data": data}}
 
     def pipeline_execution(self, request: dict[str, Any]) -> dict[str, Any]:
-        """GetPipelineExecution."""
+        """GetPipelineExecution. Raises AwsError."""
         name, execution_id = request.get("pipelineName"), request.get("pipelineExecutionId")
         with self._lock:
             execution = self.executions.get(str(execution_id))
@@ -311,7 +379,7 @@ class JobStore:
             }
 
     def action_executions(self, request: dict[str, Any]) -> dict[str, Any]:
-        """ListActionExecutions (newest first; one page: a simulated pipeline has few)."""
+        """ListActionExecutions (newest first; one page: a simulated pipeline has fewer than the default 100)."""
         name = request.get("pipelineName")
         wanted = (request.get("filter") or {}).get("pipelineExecutionId")
         with self._lock:
@@ -324,14 +392,21 @@ class JobStore:
             ]
             return {"actionExecutionDetails": list(reversed(found))}
 
-    def receive(self, operation: str, request: dict[str, Any]) -> None:
-        """Accept or reject a job result. Raises AwsError as CodePipeline would."""
+    def receive(self, operation: str, request: dict[str, Any]) -> Report:
+        """Take or refuse a job result (PutJobSuccessResult / PutJobFailureResult). A job takes one report: after
+        it (an in-progress one included: the next job continues the action) it is no longer in progress, and the
+        next is refused with InvalidJobStateException; an unknown job is JobNotFoundException (botocore's model
+        lists both for these operations; the API reference says what each means). Returns the taken report.
+
+        Raises:
+            AwsError: the report is refused (or, in a simulator scenario, lost).
+        """
         job_id = request.get("jobId")
         report = Report(str(job_id), operation, request, self._clock.elapsed, accepted=False)
         try:
             with self._lock:
                 _validate(operation, request)
-                final = operation == "PutJobFailureResult" or not request.get("continuationToken")
+                final = report.kind != "in_progress"
                 if str(job_id) in self.dead_jobs:
                     raise AwsError("ServiceUnavailableException", "the invocation that sent this was killed", 503)
                 if final and self.lose_final_reports > 0:
@@ -345,16 +420,27 @@ class JobStore:
                 job.status = "Failed" if operation == "PutJobFailureResult" else "Succeeded"
                 report.accepted = True
                 if job.action is not None and final and job.action.status == "InProgress":
-                    job.action.status, job.action.updated = job.status, self._clock.elapsed
-                    execution = self.executions[job.action.pipeline_execution_id]
-                    if execution.status == "InProgress":
-                        execution.status = job.status
+                    self._end_action(job.action, job.status)
         except AwsError as fault:
             report.error = f"{fault.code}: {fault.message}"
             raise
         finally:
             with self._lock:
                 self.reports.append(report)
+        return report
+
+    def _end_action(self, action: ActionExecution, status: str) -> None:
+        action.status, action.updated = status, self._clock.now()
+        execution = self.executions[action.pipeline_execution_id]
+        if execution.status == "InProgress":
+            execution.status = status
+        elif execution.status == "Stopping" and not any(
+            a.status == "InProgress" for a in self._actions_of(execution.pipeline_execution_id)
+        ):
+            execution.status = "Stopped"  # "Stop and wait": the last in-progress action completed
+
+    def _actions_of(self, execution_id: str) -> list[ActionExecution]:
+        return [a for a in self.actions.values() if a.pipeline_execution_id == execution_id]
 
     def accepted(self, job_id: str) -> Report | None:
         """The accepted report for a job."""
@@ -366,8 +452,8 @@ def _validate(operation: str, request: dict[str, Any]) -> None:
     def bad(message: str) -> AwsError:
         return AwsError("ValidationException", message)
 
-    if not isinstance(request.get("jobId"), str) or not re.fullmatch(r"[0-9a-z\-]{36}", request["jobId"]):
-        raise bad("jobId: must match [0-9a-z-]{36}")
+    if not isinstance(request.get("jobId"), str) or not request["jobId"]:
+        raise bad("jobId: required")
     if operation == "PutJobFailureResult":
         details = request.get("failureDetails")
         if not isinstance(details, dict):
@@ -486,14 +572,7 @@ class PipelineDriver:
         self._duplicate_delay = duplicate_delay
         self._continuation_delay = continuation_delay
         self._max = max_invocations
-        self._artifact_credentials = dict(
-            artifact_credentials
-            or {
-                "accessKeyId": "ASIASIMULATEDKEY0001",
-                "secretAccessKey": "sim-artifact-secret",
-                "sessionToken": "sim-session-token",
-            }
-        )
+        self._artifact_credentials = dict(artifact_credentials or STAND_IN_CREDENTIALS)
         self._input_artifacts = list(input_artifacts or [])
         self._lambda_seconds = lambda_seconds
         self.action: ActionExecution | None = None
@@ -564,7 +643,7 @@ class PipelineDriver:
         self.action = self._jobs.start_action(self._name, self._params, self._rng)
         self.action.input_artifacts = json.loads(json.dumps(self._input_artifacts))
         job_id = self._uuid()
-        self._jobs.create(job_id, self._name, self.action)
+        self._jobs.create(job_id, self.action, artifact_credentials=self._artifact_credentials)
         result.job_ids.append(job_id)
         first = True
         while len(result.invocations) < self._max:
@@ -605,7 +684,7 @@ class PipelineDriver:
                 return result
             self._clock.sleep(self._continuation_delay)
             job_id = self._uuid()
-            self._jobs.create(job_id, self._name, self.action, continuation)
+            self._jobs.create(job_id, self.action, continuation, self._artifact_credentials)
             result.job_ids.append(job_id)
         result.outcome = "TooManyInvocations"
         return result

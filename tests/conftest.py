@@ -4,7 +4,10 @@
   into moto's EC2.
 - EC2, S3, CloudWatch, Secrets Manager, SSM: moto, in-process.
 - CodeDeploy and CodePipeline: small JSON-protocol servers on 127.0.0.1 (moto lacks the calls we need),
-  reached through the standard AWS_ENDPOINT_URL_* variables.
+  reached through the standard AWS_ENDPOINT_URL_* variables. CodePipeline is bluegreen_sim's one model
+  (`bluegreen_sim.codepipeline.JobStore`: jobs, reports and their refusal, the pipeline and action executions,
+  the events) behind tests/fakes/codepipeline.py, which adds only fault injection; `Cloud.job_event` makes each
+  job in it, as CodePipeline would, before the event is delivered.
 Time is a FakeClock: the handler's sleeps advance it and move the fake world.
 """
 
@@ -56,6 +59,12 @@ ARTIFACT_CREDENTIALS = {
     "accessKeyId": "ASIACANARYARTIFACTKEY",
     "secretAccessKey": "canary-ARTIFACT-SECRET-7a6b5c4d",
     "sessionToken": "canary-ARTIFACT-SESSION-9e8f7a6b",
+}
+# The temporary credentials GetJobDetails returns with a job's JobData: canaries too.
+JOB_DETAILS_CREDENTIALS = {
+    "accessKeyId": "ASIAFAKEJOBDETAILS01",
+    "secretAccessKey": "JOB-DETAILS-SECRET-CREDS",
+    "sessionToken": "JOB-DETAILS-SESSION",
 }
 
 
@@ -182,7 +191,7 @@ class Cloud:
         action = action or self.action
         action.user_parameters = user_parameters
         action.input_artifacts = list(artifacts or [])
-        self.codepipeline.add_job(job_id, action, continuation)
+        self.codepipeline.add_job(job_id, action, continuation, JOB_DETAILS_CREDENTIALS)
         data: dict[str, Any] = {
             "actionConfiguration": {"configuration": {"FunctionName": "bluegreen", "UserParameters": user_parameters}},
             "inputArtifacts": artifacts or [],
@@ -275,7 +284,7 @@ def cloud(
         spot = FakeSpot(rsps, token=CANARY_TOKEN, account_id=ACCOUNT_ID, group_id=GROUP_ID, clock=clock, ec2=ec2)
         clock.on_advance.append(spot.tick)
         codedeploy = FakeCodeDeploy(now=clock.now, tagged_instances=tagged)
-        codepipeline = FakeCodePipeline()
+        codepipeline = FakeCodePipeline(clock)
         codedeploy_server.service = codedeploy
         codepipeline_server.service = codepipeline
         yield Cloud(

@@ -450,7 +450,7 @@ def _new_cell(world: World, call: Call, kind: str, number: int) -> Cell:
     codedeploy.deployments["d-EARLIER01"] = FakeDeployment(
         "d-EARLIER01", {"description": "an earlier release"}, 0.0, Script(duration=1), []
     )
-    codepipeline = FakeCodePipeline()
+    codepipeline = FakeCodePipeline(world.clock)
     world.codedeploy_server.service = codedeploy
     world.codepipeline_server.service = codepipeline
     params = user_parameters()

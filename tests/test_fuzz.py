@@ -249,9 +249,9 @@ def pipeline(codepipeline_server: AwsJsonServer) -> Iterator[Pipeline]:
             "AWS_ENDPOINT_URL_SECRETS_MANAGER": "https://secretsmanager.us-east-1.amazonaws.com",
         }.items():
             mp.setenv(name, value)
-        fake = FakeCodePipeline()
-        codepipeline_server.service = fake
         clock = FakeClock()
+        fake = FakeCodePipeline(clock)
+        codepipeline_server.service = fake
         logs = io.StringIO()
         environ = {**HANDLER_ENVIRONMENT, "SPOT_API_URL": nowhere}
         with mock_aws():
@@ -264,6 +264,9 @@ _job_numbers = count(1)
 
 
 def _invoke(pipeline: Pipeline, event: Any) -> tuple[Any, list[Any], str]:
+    job = event.get("CodePipeline.job") if isinstance(event, dict) else None
+    if isinstance(job, dict) and isinstance(job.get("id"), str) and job["id"]:
+        pipeline.codepipeline.add_job(job["id"])  # a job CodePipeline issued (it does not say for which action)
     before, log_start = len(pipeline.codepipeline.reports), pipeline.logs.tell()
     result = pipeline.handler(event, FakeLambdaContext(pipeline.clock))
     return result, pipeline.codepipeline.reports[before:], pipeline.logs.getvalue()[log_start:]

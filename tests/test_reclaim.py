@@ -184,7 +184,7 @@ def test_a_twin_whose_report_is_refused_leaves_the_run_to_the_delivery_that_answ
     cloud.spot.launch_delay = 250
     started = cloud.clock.now()
     # The twin delivery answered the job (in progress, with its own continuation) while this one still ran.
-    _when(cloud, lambda: cloud.clock.now() >= started + 30, lambda: cloud.codepipeline.closed_jobs.add("job-0001"))
+    _when(cloud, lambda: cloud.clock.now() >= started + 30, lambda: cloud.codepipeline.answered_by_twin("job-0001"))
 
     cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=120)
 
@@ -417,7 +417,7 @@ def test_a_sibling_actions_failure_leaves_a_run_still_in_progress_in_the_same_st
     sibling.action_name, sibling.status = "BlueGreenEU", "Failed"
     sibling.user_parameters = json.dumps(cloud.params())
     cloud.codepipeline.add_job("job-sibling", sibling)
-    cloud.codepipeline.executions[cloud.action.pipeline_execution_id] = "Failed"
+    cloud.codepipeline.executions[cloud.action.pipeline_execution_id].status = "Failed"
 
     result = cloud.invoke(cloud.codepipeline.event(sibling))
 
@@ -451,7 +451,7 @@ def test_a_token_without_an_action_execution_that_is_not_the_jobs_record_still_r
     cloud.invoke(cloud.job_event(cloud.params(), "job-0001"), budget=120)
     (hand_over,) = cloud.codepipeline.reports
     event = cloud.job_event(cloud.params(), "job-0002", hand_over.body["continuationToken"])
-    cloud.codepipeline.continuations.pop("job-0002")  # a record without the token: nothing proves it is this job's
+    cloud.codepipeline.jobs["job-0002"].continuation = None  # a record without the token: nothing proves it is ours
 
     cloud.invoke(event)
 
@@ -522,7 +522,7 @@ def test_a_retry_before_the_stop_event_adopts_nothing_and_the_late_event_reclaim
     # The person retries the stage before the stop's event was handled: a new action execution of the same
     # pipeline execution, with a GreenIdentifier of its own.
     retry = cloud.codepipeline.start_action(execution_id=stopped.pipeline_execution_id)
-    cloud.codepipeline.executions[stopped.pipeline_execution_id] = "InProgress"
+    cloud.codepipeline.executions[stopped.pipeline_execution_id].status = "InProgress"
     cloud.invoke(cloud.job_event(cloud.params(), "job-retry", action=retry), budget=120)
 
     # The stopped run's Spot deployment still holds the group: the retry fails before it starts anything, and

@@ -136,7 +136,7 @@ def test_job_results_follow_codepipeline_rules(cloud):
     assert error_code(exc) == "JobNotFoundException"
 
     job_id = str(uuid.uuid4())
-    cloud.jobs.create(job_id, "wire-test")
+    cloud.jobs.create(job_id)
     with pytest.raises(ClientError) as exc:
         cp.put_job_success_result(jobId=job_id, continuationToken="t", outputVariables={"A": "b"})
     assert error_code(exc) == "ValidationException"
