@@ -44,7 +44,7 @@ from bluegreen.params import (
     parse_user_parameters,
     validate_parameters,
 )
-from bluegreen.spot import DEFAULT_BASE_URL, SpotClient, validate_base_url
+from bluegreen.spot import DEFAULT_BASE_URL, SpotBaseUrl, SpotClient, validate_base_url
 from bluegreen.state import RunState, TokenKey, decode_token, encode_token, recorded_artifact
 from bluegreen.token import TokenResolver
 
@@ -94,7 +94,7 @@ PIPELINE_EVENT_TYPES: Final = frozenset(
 class Settings:
     """Function-level configuration from the environment."""
 
-    spot_url: str
+    spot_url: SpotBaseUrl
     timing: Timing
     default_secret: str | None
     token_key_secret: str

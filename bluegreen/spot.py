@@ -26,7 +26,7 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, NewType, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -40,7 +40,10 @@ logger = logging.getLogger(__name__)
 
 SpotOutcome = Literal["running", "succeeded", "failed", "unknown"]
 
-DEFAULT_BASE_URL: Final = "https://api.spotinst.io"
+SpotBaseUrl = NewType("SpotBaseUrl", str)
+"""A Spot API base URL `validate_base_url` accepted (or the default): the only kind `SpotClient` takes, so the URL
+is checked once, where it enters (SPOT_API_URL), and never again."""
+DEFAULT_BASE_URL: Final = SpotBaseUrl("https://api.spotinst.io")
 MAX_REPLY_BYTES: Final = 2 * 1024 * 1024  # Spot's largest real reply (a big group's /status) is well under this
 MAX_UNKNOWN_WORDS_LOGGED: Final = 32
 _MIN_ATTEMPT_SECONDS: Final = 1.0  # below this, an attempt cannot finish: hand the run over instead
@@ -121,8 +124,8 @@ _TOKEN_PATTERN: Final = re.compile(r"[\x21-\x7e]+")
 _T = TypeVar("_T")
 
 
-def validate_base_url(url: str) -> str:
-    """Return the Spot API base URL without a trailing slash.
+def validate_base_url(url: str) -> SpotBaseUrl:
+    """Return the Spot API base URL without a trailing slash: the one check of SPOT_API_URL.
 
     Raises:
         ConfigurationError: the URL is not https (plain http is accepted for a loopback host only), or it
@@ -140,7 +143,7 @@ def validate_base_url(url: str) -> str:
     if not host or parts.username is not None or parts.query or parts.fragment:
         raise problem
     if parts.scheme == "https" or (parts.scheme == "http" and _is_loopback(host)):
-        return url.strip().rstrip("/")
+        return SpotBaseUrl(url.strip().rstrip("/"))
     raise problem
 
 
@@ -305,7 +308,7 @@ class SpotClient:
         token: str,
         account_id: str,
         clock: Clock,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: SpotBaseUrl = DEFAULT_BASE_URL,
         connect_timeout: float = 5.0,
         read_timeout: float = 30.0,
         attempt_budget: float = 30.0,
@@ -330,7 +333,7 @@ class SpotClient:
         self._token = token
         self._account_id = account_id
         self._clock = clock
-        self._base_url = validate_base_url(base_url)
+        self._base_url = base_url
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._attempt_budget = attempt_budget

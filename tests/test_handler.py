@@ -300,6 +300,21 @@ def test_invalid_user_parameters_json_names_the_position(cloud: Cloud) -> None:
     assert cloud.spot.calls == []
 
 
+def test_a_plain_http_spot_api_url_to_a_remote_host_fails_the_job_naming_the_variable_before_any_call(
+    cloud: Cloud,
+) -> None:
+    cloud.environ["SPOT_API_URL"] = "http://spot.example"
+
+    report = cloud.run_pipeline(cloud.params())
+
+    assert report.body["failureDetails"]["type"] == "ConfigurationError"
+    assert report.body["failureDetails"]["message"].startswith(
+        "environment variable SPOT_API_URL: expected an https:// URL (http only for loopback), got 'http://spot.example'"
+    )
+    assert cloud.spot.calls == []
+    assert len(cloud.codepipeline.reports) == 1
+
+
 def test_a_tampered_continuation_token_is_a_configuration_error(cloud: Cloud) -> None:
     event = cloud.job_event(cloud.params(), "job-7", continuation='{"v":1,"p":"WAIT_GREEN","c":"000"}')
 

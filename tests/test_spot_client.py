@@ -800,9 +800,8 @@ def test_a_rejected_url_is_echoed_without_anything_that_may_be_a_credential(url:
     assert "SPOT_API_URL" in str(caught.value)
 
 
-def test_client_refuses_plain_http_to_a_remote_host(clock: FakeClock) -> None:
-    with pytest.raises(ConfigurationError, match="SPOT_API_URL"):
-        SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, base_url="http://spot.example")
+# A client is only ever given a URL validate_base_url accepted (SpotBaseUrl): the handler's settings check
+# SPOT_API_URL where it enters (tests/test_handler.py::test_a_plain_http_spot_api_url_to_a_remote_host_...).
 
 
 # --- the token stays secret --------------------------------------------------------------------------------
