@@ -6,6 +6,7 @@ client's callers and the flow. Imports nothing of the package: an edge imports t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -15,6 +16,46 @@ GREEN_TAG_KEY: Final = "GreenIdentifier"
 DELIVERY_TAG_KEY: Final = "BlueGreenDelivery"  # marks what one delivery of a job started (a Spot tag, a description)
 
 BundleType = Literal["tar", "tgz", "zip", "YAML", "JSON"]
+
+# What a Spot API token is, wherever it comes from (UserParameters, a secret, a parameter): it goes into an HTTP
+# header, and a value requests rejects there would be quoted in requests' own exception text.
+SPOT_TOKEN_RE: Final = re.compile(r"[\x21-\x7e]{8,4096}")  # printable ASCII, no spaces
+
+
+class InvalidSpotTokenError(ValueError):
+    """A value that is no Spot token. Its message never shows the value: it may be a real token with a typo."""
+
+
+class SpotToken:
+    """The Spot API token, checked once, when it is made (`SPOT_TOKEN_RE`): every SpotToken is a usable one, so
+    nothing that receives one checks it again. Its repr and str never show the value.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        """Raises: InvalidSpotTokenError when `value` does not match `SPOT_TOKEN_RE` (the value is not shown)."""
+        if not SPOT_TOKEN_RE.fullmatch(value):
+            raise InvalidSpotTokenError(
+                f"expected 8 to 4096 printable ASCII characters without spaces, got {len(value)} characters "
+                "(value not shown)"
+            )
+        self._value = value
+
+    def reveal(self) -> str:
+        """The raw token, for the Authorization header and the log scrubber only."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SpotToken('***')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SpotToken) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from bluegreen import logs, reclaim
 from bluegreen.authority import Authority
 from bluegreen.aws import CREDENTIALS_HINT, REGION_HINT, ActionExecutionInfo, ActionRun, AwsGateway, JobRecord
 from bluegreen.clock import Clock, SystemClock
-from bluegreen.domain import S3Revision
+from bluegreen.domain import S3Revision, SpotToken
 from bluegreen.errors import (
     BlueGreenError,
     ConfigurationError,
@@ -442,7 +442,7 @@ class _BlueGreenHandler:
             logs.register_secret(key.secret)
             session = self._clients.http()
             deployment = self._deployment(
-                params, settings, token.reveal(), session, self._clients.gateway(artifact_credentials()), remaining
+                params, settings, token, session, self._clients.gateway(artifact_credentials()), remaining
             )
             built = deployment
             run = self._action_run(job_id)
@@ -485,7 +485,7 @@ class _BlueGreenHandler:
         self,
         params: DeploymentParams,
         settings: Settings,
-        spot_token: str,
+        spot_token: SpotToken,
         session: requests.Session,
         aws: AwsGateway,
         remaining: Callable[[], float],
@@ -698,7 +698,7 @@ class _BlueGreenHandler:
         token = self._clients.tokens().resolve(params.token_source)
         logs.register_secret(token.reveal())
         deployment = self._deployment(
-            params, settings, token.reveal(), self._clients.http(), self._clients.gateway(), _remaining_seconds(context)
+            params, settings, token, self._clients.http(), self._clients.gateway(), _remaining_seconds(context)
         )
         now = int(self._clock.now())
         state = RunState(

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from bluegreen.domain import BundleType, GitHubRevision, Revision, S3Revision
+from bluegreen.domain import BundleType, GitHubRevision, InvalidSpotTokenError, Revision, S3Revision, SpotToken
 from bluegreen.errors import ConfigurationError
 
 _BUNDLE_TYPES: Final[dict[str, BundleType]] = {
@@ -62,7 +62,6 @@ CODEDEPLOY_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.+\-@]{1,100}")
 _GITHUB_REPO_RE: Final = re.compile(r"[A-Za-z0-9_.\-]{1,100}/[A-Za-z0-9_.\-]{1,100}")
 _COMMIT_RE: Final = re.compile(r"[0-9a-fA-F]{40}")
 BUCKET_RE: Final = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
-_TOKEN_RE: Final = re.compile(r"[\x21-\x7e]{8,4096}")  # printable, no spaces: it goes into an HTTP header
 _SECRET_ID_RE: Final = re.compile(r"[A-Za-z0-9/_+=.@:\-]{1,2048}")
 _PARAMETER_RE: Final = re.compile(r"[A-Za-z0-9/_.\-:]{1,2048}")
 _ALARM_NAME_RE: Final = re.compile(r"[^\x00-\x1f\x7f]{1,255}")  # CloudWatch's AlarmName: 1-255 characters
@@ -71,30 +70,6 @@ _ARTIFACT_NAME_RE: Final = re.compile(r"[A-Za-z0-9_\-]{1,100}")
 # S3 version ids are opaque URL-safe strings ("null" for objects written before versioning was enabled).
 _S3_VERSION_RE: Final = re.compile(r"[\x21-\x7e]{1,1024}")
 _S3_ETAG_RE: Final = re.compile(r'"?[0-9A-Za-z\-]{1,128}"?')
-
-
-class SpotToken:
-    """The Spot API token. Its repr and str never show the value."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        """The raw token, for the Authorization header and the log scrubber only."""
-        return self._value
-
-    def __repr__(self) -> str:
-        return "SpotToken('***')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, SpotToken) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
 
 
 @dataclass(frozen=True)
@@ -267,19 +242,29 @@ def _token_source(raw: Mapping[str, Any], default_secret: str | None, problems: 
     key = given[0]
     value = raw[key]
     if key == "API_TOKEN":
-        if not isinstance(value, str) or not _TOKEN_RE.fullmatch(value):
+        token = _spot_token(value)
+        if token is None:
             # Never echo the value: it may be a real token with a stray character.
             problems.append(
                 f"API_TOKEN: expected the Spot API token as a string of 8+ printable characters without "
                 f"spaces, got {_json_type(value)}" + (f" of length {len(value)}" if isinstance(value, str) else "")
             )
             return None
-        return PlainToken(SpotToken(value))
+        return PlainToken(token)
     if key == "API_TOKEN_SECRET":
         secret = _matching(raw, key, _SECRET_ID_RE, "a Secrets Manager secret name or ARN", problems)
         return SecretToken(secret) if secret else None
     name = _matching(raw, key, _PARAMETER_RE, "an SSM parameter name like /spot/api-token", problems)
     return ParameterToken(name) if name else None
+
+
+def _spot_token(value: object) -> SpotToken | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return SpotToken(value)
+    except InvalidSpotTokenError:
+        return None
 
 
 def _matching(

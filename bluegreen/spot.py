@@ -34,6 +34,7 @@ from urllib3.exceptions import DecodeError, NewConnectionError, ProtocolError, R
 
 from bluegreen.authority import Authority
 from bluegreen.clock import Clock
+from bluegreen.domain import SpotToken
 from bluegreen.errors import ConfigurationError, OutOfInvocationTimeError, SpotApiError, SpotStartUnknownError
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,6 @@ _SNIPPET_CHARS: Final = 120
 _NAME_CHARS: Final = 120
 _MAX_CAPACITY: Final = 100_000  # an Elastigroup's target is far below this; a larger one is no real reply
 _MESSAGE_CHARS: Final = 500
-_TOKEN_PATTERN: Final = re.compile(r"[\x21-\x7e]+")
 
 _T = TypeVar("_T")
 
@@ -305,7 +305,7 @@ class SpotClient:
         self,
         session: requests.Session,
         *,
-        token: str,
+        token: SpotToken,
         account_id: str,
         clock: Clock,
         base_url: SpotBaseUrl = DEFAULT_BASE_URL,
@@ -322,15 +322,10 @@ class SpotClient:
         """`attempt_budget` bounds one attempt from connect to last byte, on the injected clock; `time_left` is
         what the invocation still has for calls, which bounds every attempt and every wait too.
         """
-        # A token requests would reject as a header value ends up quoted in requests' own exception text.
-        if not _TOKEN_PATTERN.fullmatch(token):
-            raise ConfigurationError(
-                "Spot token: expected printable ASCII without spaces or control characters (value not shown)"
-            )
         if max_attempts < 1:
             raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
         self._session = session
-        self._token = token
+        self._token = token.reveal()
         self._account_id = account_id
         self._clock = clock
         self._base_url = base_url
@@ -343,7 +338,7 @@ class SpotClient:
         self._authority = authority
         self._max_reply_bytes = max_reply_bytes
         self._headers = {
-            "Authorization": f"Bearer {token}",
+            "Authorization": f"Bearer {self._token}",  # a SpotToken is header-safe (bluegreen.domain)
             "Content-Type": "application/json",
             "Accept": "application/json",
             "User-Agent": user_agent,

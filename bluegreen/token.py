@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bluegreen.aws import wrap_aws_error
+from bluegreen.domain import InvalidSpotTokenError, SpotToken
 from bluegreen.errors import (
     AccessDeniedError,
     AwsApiError,
@@ -19,7 +20,7 @@ from bluegreen.errors import (
     ConfigurationError,
     ServiceUnavailableError,
 )
-from bluegreen.params import PlainToken, SecretToken, SpotToken, TokenSource
+from bluegreen.params import PlainToken, SecretToken, TokenSource
 from bluegreen.state import TokenKey
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class TokenResolver:
                 "API_TOKEN_SECRET",
                 secret_id,
             )
-            return SpotToken(_token_from_secret(raw, source.secret_id))
+            return _spot_token(_token_from_secret(raw, source.secret_id), f"API_TOKEN_SECRET: secret {secret_id!r}")
         ssm, name = self._ssm(), source.name
         value = self._fetch(
             lambda: ssm.get(name, max_age=CACHE_SECONDS, decrypt=True), "ssm:GetParameter", "API_TOKEN_PARAMETER", name
@@ -72,7 +73,7 @@ class TokenResolver:
         text = value.strip() if isinstance(value, str) else ""
         if not text:
             raise ConfigurationError(f"API_TOKEN_PARAMETER: parameter {source.name!r} is empty")
-        return SpotToken(text)
+        return _spot_token(text, f"API_TOKEN_PARAMETER: parameter {name!r}")
 
     def signing_key(self, secret_id: str) -> TokenKey:
         """The key continuation tokens are signed with, from the function's own secret.
@@ -101,6 +102,18 @@ class TokenResolver:
             return read()
         except Exception as exc:
             raise _wrap(exc, operation, key, name) from exc
+
+
+def _spot_token(text: str, where: str) -> SpotToken:
+    """The token a secret or parameter holds, checked where it enters (as UserParameters' API_TOKEN is by the parser).
+
+    Raises:
+        ConfigurationError: it is no Spot token (its value is never shown).
+    """
+    try:
+        return SpotToken(text)
+    except InvalidSpotTokenError as exc:
+        raise ConfigurationError(f"{where} holds no usable Spot token: {exc}") from None
 
 
 def _token_from_secret(raw: object, secret_id: str) -> str:

@@ -111,6 +111,8 @@ def test_several_problems_are_reported_together(cloud: Cloud) -> None:
         (json.dumps({"token": CANARY_TOKEN}), True),
         ("", False),
         (json.dumps({"user": "x"}), False),
+        (CANARY_TOKEN[:6] + " " + CANARY_TOKEN[6:], False),  # no header value: checked here, once, never sent
+        (json.dumps({"token": CANARY_TOKEN + "\u0007"}), False),
     ],
 )
 def test_token_from_secrets_manager(cloud: Cloud, secret: str, works: bool) -> None:
@@ -151,6 +153,22 @@ def test_token_from_an_ssm_securestring(cloud: Cloud) -> None:
 
     assert report.kind == "success"
     assert CANARY_TOKEN not in cloud.logs
+
+
+def test_an_ssm_parameter_that_holds_no_usable_token_is_named_without_showing_it(cloud: Cloud) -> None:
+    import boto3
+
+    boto3.client("ssm", region_name="us-east-1").put_parameter(
+        Name="/spot/token", Value=CANARY_TOKEN + " trailing words", Type="SecureString"
+    )
+
+    report = cloud.run_pipeline(cloud.params(API_TOKEN=None, API_TOKEN_PARAMETER="/spot/token"))
+
+    message = report.body["failureDetails"]["message"]
+    assert report.body["failureDetails"]["type"] == "ConfigurationError"
+    assert "API_TOKEN_PARAMETER: parameter '/spot/token' holds no usable Spot token" in message
+    assert CANARY_TOKEN not in message
+    assert cloud.spot.calls == []
 
 
 def test_a_missing_ssm_parameter_is_named(cloud: Cloud) -> None:

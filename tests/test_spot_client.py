@@ -15,6 +15,7 @@ from responses import matchers
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from bluegreen.authority import Authority
+from bluegreen.domain import InvalidSpotTokenError, SpotToken
 from bluegreen.errors import (
     AuthorityLostError,
     ConfigurationError,
@@ -66,7 +67,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def client(clock: FakeClock) -> SpotClient:
-    return SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock)
+    return SpotClient(requests.Session(), token=SpotToken(TOKEN), account_id=ACCOUNT, clock=clock)
 
 
 @pytest.fixture
@@ -440,7 +441,9 @@ def test_backs_off_exponentially_when_rate_limit_gives_no_wait(
 
 
 def test_caps_each_rate_limit_wait_at_max_retry_wait(spot: responses.RequestsMock, clock: FakeClock) -> None:
-    client = SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, max_retry_wait=10.0)
+    client = SpotClient(
+        requests.Session(), token=SpotToken(TOKEN), account_id=ACCOUNT, clock=clock, max_retry_wait=10.0
+    )
     spot.get(GROUP_URL, **rate_limited({"X-RateLimit-Reset": "3600"}))
     spot.get(GROUP_URL, json=envelope([{"id": GROUP}]))
 
@@ -812,13 +815,15 @@ def test_client_repr_does_not_show_the_token(client: SpotClient) -> None:
     assert ACCOUNT in repr(client)
 
 
-def test_client_refuses_a_token_requests_would_quote_in_its_errors(clock: FakeClock) -> None:
-    bad_token = TOKEN + "\n"
-
-    with pytest.raises(ConfigurationError) as caught:
-        SpotClient(requests.Session(), token=bad_token, account_id=ACCOUNT, clock=clock)
+@pytest.mark.parametrize("bad_token", [TOKEN + "\n", TOKEN[:4] + " " + TOKEN[4:], "short", "x" * 4097, TOKEN + "é"])
+def test_a_token_requests_would_quote_in_its_errors_is_no_spot_token_and_is_not_echoed(bad_token: str) -> None:
+    # A client is only ever given a SpotToken: the value is checked once, where it enters (UserParameters,
+    # tests/test_params.py; a secret or parameter, tests/test_preflight.py).
+    with pytest.raises(InvalidSpotTokenError) as caught:
+        SpotToken(bad_token)
 
     assert TOKEN not in str(caught.value)
+    assert "printable ASCII characters without spaces" in str(caught.value)
 
 
 def test_token_echoed_where_the_snippet_is_cut_is_still_redacted(
@@ -896,7 +901,7 @@ def test_tags_are_found_when_spot_echoes_the_request_with_its_deployment_wrapper
 def test_a_reply_that_drips_in_fails_within_the_attempt_budget_naming_the_call(
     spot: responses.RequestsMock, clock: FakeClock
 ) -> None:
-    client = SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, max_attempts=2)
+    client = SpotClient(requests.Session(), token=SpotToken(TOKEN), account_id=ACCOUNT, clock=clock, max_attempts=2)
     body = json.dumps(envelope([{"id": GROUP}])).encode()
     drips = [DripBody(clock.sleep, body), DripBody(clock.sleep, body)]
     for drip in drips:
@@ -963,7 +968,9 @@ def test_a_deployment_id_of_the_wrong_shape_or_length_never_gets_past_the_client
 def test_a_call_is_not_sent_when_the_invocation_has_no_time_left_for_it(
     spot: responses.RequestsMock, clock: FakeClock
 ) -> None:
-    client = SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, time_left=lambda: 0.5)
+    client = SpotClient(
+        requests.Session(), token=SpotToken(TOKEN), account_id=ACCOUNT, clock=clock, time_left=lambda: 0.5
+    )
 
     with pytest.raises(OutOfInvocationTimeError, match="GET group: not sent"):
         client.get_group(GROUP)
@@ -972,7 +979,9 @@ def test_a_call_is_not_sent_when_the_invocation_has_no_time_left_for_it(
 
 
 def test_an_attempt_is_bounded_by_what_the_invocation_has_left(spot: responses.RequestsMock, clock: FakeClock) -> None:
-    client = SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, time_left=lambda: 7.0)
+    client = SpotClient(
+        requests.Session(), token=SpotToken(TOKEN), account_id=ACCOUNT, clock=clock, time_left=lambda: 7.0
+    )
     spot.get(GROUP_URL, json=envelope([{"id": GROUP}]))
 
     client.get_group(GROUP)
@@ -983,7 +992,9 @@ def test_an_attempt_is_bounded_by_what_the_invocation_has_left(spot: responses.R
 def test_a_change_from_a_thread_that_lost_the_run_is_never_sent(spot: responses.RequestsMock, clock: FakeClock) -> None:
     authority = Authority()
     authority.grant()
-    client = SpotClient(requests.Session(), token=TOKEN, account_id=ACCOUNT, clock=clock, authority=authority)
+    client = SpotClient(
+        requests.Session(), token=SpotToken(TOKEN), account_id=ACCOUNT, clock=clock, authority=authority
+    )
     authority.revoke_all()
 
     with pytest.raises(AuthorityLostError):
