@@ -8,7 +8,6 @@ things; the rest of the package receives what it needs as arguments.
 
 from __future__ import annotations
 
-import contextlib
 import contextvars
 import dataclasses
 import json
@@ -41,7 +40,8 @@ from bluegreen.params import (
     MAX_INPUT_ARTIFACTS,
     DeploymentParams,
     InputArtifact,
-    parse_user_parameters,
+    UserParameters,
+    decode_user_parameters,
     validate_parameters,
 )
 from bluegreen.spot import DEFAULT_BASE_URL, SpotBaseUrl, SpotClient, validate_base_url
@@ -363,9 +363,8 @@ class _BlueGreenHandler:
         def load(settings: Settings) -> DeploymentParams:
             nonlocal job_input
             credentials = _artifact_credentials(data)  # first: registered for redaction before anything logs
-            if user_parameters is not None and not isinstance(user_parameters, str):
-                raise ConfigurationError("UserParameters: expected a JSON string")
-            _register_plain_token(user_parameters)
+            decoded = decode_user_parameters(user_parameters)
+            _register_plain_token(decoded)
             artifacts = _input_artifacts(data)
             if not artifacts and isinstance(continuation, str):
                 # A continuation job without input artifacts: deploy what the run started with, never nothing.
@@ -374,9 +373,7 @@ class _BlueGreenHandler:
                     name, bucket, key, revision = recorded
                     artifacts = [InputArtifact(str(name), str(bucket), str(key), revision)]
             job_input = _JobInput(artifacts, credentials)
-            return parse_user_parameters(
-                user_parameters, default_secret=settings.default_secret, artifacts=job_input.artifacts
-            )
+            return validate_parameters(decoded, default_secret=settings.default_secret, artifacts=artifacts)
 
         def verify(run: ActionRun | None) -> None:
             if run is not None and run.job is not None:
@@ -401,12 +398,12 @@ class _BlueGreenHandler:
                 "ConfigurationError", "event: expected a JSON object with the UserParameters keys"
             )
             return _result(outcome, None)
-        fields = {k: v for k, v in event.items() if k != "continuationToken"}
+        given = UserParameters({k: v for k, v in event.items() if k != "continuationToken"})
         continuation = event.get("continuationToken")
 
         def load(settings: Settings) -> DeploymentParams:
-            _register_plain_token(fields)
-            return validate_parameters(fields, default_secret=settings.default_secret)
+            _register_plain_token(given)
+            return validate_parameters(given, default_secret=settings.default_secret)
 
         outcome, key, _ = self._execute(load, continuation, None, context, lambda: None)
         return _result(outcome, key)
@@ -685,16 +682,12 @@ class _BlueGreenHandler:
             BlueGreenError: its UserParameters or token cannot be used (nothing can be stopped without them).
         """
         settings = Settings.from_environ(self._environ)
-        user_parameters = action.configuration.get("UserParameters")
-        _register_plain_token(user_parameters)
+        decoded = decode_user_parameters(action.configuration.get("UserParameters"))
+        _register_plain_token(decoded)
         # Reclaim never deploys: the revision only has to parse. The action's input artifacts as CodePipeline
-        # recorded them, else a stand-in, so UserParameters that deploy the input artifact still name the run.
+        # recorded them; when it lists none, the parser leaves the input artifact unread (artifacts=None).
         artifacts = [InputArtifact(name, bucket, key, None) for name, bucket, key in action.input_artifacts if name]
-        params = parse_user_parameters(
-            user_parameters,
-            default_secret=settings.default_secret,
-            artifacts=artifacts or [_reclaim_stand_in(user_parameters)],
-        )
+        params = validate_parameters(decoded, default_secret=settings.default_secret, artifacts=artifacts or None)
         token = self._clients.tokens().resolve(params.token_source)
         logs.register_secret(token.reveal())
         deployment = self._deployment(
@@ -810,18 +803,6 @@ def _differs_from_record(
     return differ
 
 
-def _reclaim_stand_in(user_parameters: str | None) -> InputArtifact:
-    """An input artifact to parse UserParameters with when CodePipeline's record of the action lists none: named
-    as REVISION_ARTIFACT asks (a wrong name is reported by the parser). Never deployed nor read.
-    """
-    name = "input"
-    with contextlib.suppress(ValueError, TypeError, AttributeError, RecursionError):
-        wanted = json.loads(user_parameters or "").get("REVISION_ARTIFACT")
-        if isinstance(wanted, str) and wanted:
-            name = wanted
-    return InputArtifact(name, "bluegreen-reclaim-unread", "unread", None)
-
-
 def _input_artifacts(data: dict[str, Any]) -> list[InputArtifact]:
     """The job's input artifacts, read through Powertools' `CodePipelineJobEvent` data classes.
 
@@ -888,16 +869,10 @@ def _object(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _register_plain_token(user_parameters: str | Mapping[str, Any] | None) -> None:
+def _register_plain_token(given: UserParameters) -> None:
     """Redact a plain API_TOKEN from everything, even when other parameters turn out invalid."""
-    raw: Any = user_parameters
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except (ValueError, RecursionError):
-            return
-    token = raw.get("API_TOKEN") if isinstance(raw, dict) else None
-    if isinstance(token, str) and len(token.strip()) >= MIN_SECRET_LENGTH:
+    token = given.plain_token()
+    if token is not None and len(token.strip()) >= MIN_SECRET_LENGTH:
         logs.register_secret(token)
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bluegreen.domain import BundleType, GitHubRevision, InvalidSpotTokenError, Revision, S3Revision, SpotToken
@@ -55,6 +55,7 @@ ACCEPTED_KEYS: Final = (
     *_GITHUB_KEYS,
 )
 MAX_INPUT_ARTIFACTS: Final = 5  # a Lambda invoke action takes 0 to 5 input artifacts
+UNREAD: Final = "bluegreen-unread"  # the bucket and key of an input artifact parsed without its location (reclaim)
 
 _ACCOUNT_RE: Final = re.compile(r"act-[0-9a-zA-Z]+")
 _GROUP_RE: Final = re.compile(r"sig-[0-9a-zA-Z]+")
@@ -125,14 +126,30 @@ class DeploymentParams:
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def parse_user_parameters(
-    text: str | None, *, default_secret: str | None = None, artifacts: Sequence[InputArtifact] = ()
-) -> DeploymentParams:
-    """Parse the UserParameters JSON string of a CodePipeline action with its input artifacts.
+@dataclass(frozen=True)
+class UserParameters:
+    """UserParameters decoded, once, where they enter: a JSON object (the action's UserParameters string, or a
+    console test's event) and the keys it gave more than once. `validate_parameters` checks the rest; nothing
+    decodes them again.
+    """
+
+    fields: Mapping[str, Any] = field(repr=False)  # may hold a plain API_TOKEN
+    duplicates: tuple[str, ...] = ()
+
+    def plain_token(self) -> str | None:
+        """API_TOKEN as given, valid or not: for the log scrubber, before anything is validated."""
+        token = self.fields.get("API_TOKEN")
+        return token if isinstance(token, str) else None
+
+
+def decode_user_parameters(text: object) -> UserParameters:
+    """Decode the UserParameters string of a CodePipeline action (as the event or CodePipeline's record gives it).
 
     Raises:
-        ConfigurationError: the string is missing, not a JSON object, or any key is invalid.
+        ConfigurationError: it is not a string, is missing, is not JSON or not a JSON object.
     """
+    if text is not None and not isinstance(text, str):
+        raise ConfigurationError("UserParameters: expected a JSON string")
     if text is None or not text.strip():
         raise ConfigurationError(
             "UserParameters: missing; expected a JSON object with the keys " + ", ".join(ACCEPTED_KEYS)
@@ -157,26 +174,40 @@ def parse_user_parameters(
         raise ConfigurationError("UserParameters: invalid JSON: nested too deeply") from None
     if not isinstance(decoded, dict):
         raise ConfigurationError(f"UserParameters: expected a JSON object, got {_json_type(decoded)}")
-    problems = [f"{_show_key(key)}: given more than once" for key in dict.fromkeys(duplicates)]
-    return validate_parameters(decoded, default_secret=default_secret, problems=problems, artifacts=artifacts)
+    return UserParameters(decoded, tuple(dict.fromkeys(duplicates)))
+
+
+def parse_user_parameters(
+    text: object, *, default_secret: str | None = None, artifacts: Sequence[InputArtifact] | None = ()
+) -> DeploymentParams:
+    """Decode and validate the UserParameters string of a CodePipeline action with its input artifacts.
+
+    Raises:
+        ConfigurationError: the string is missing, not a JSON object, or any key is invalid.
+    """
+    return validate_parameters(decode_user_parameters(text), default_secret=default_secret, artifacts=artifacts)
 
 
 def validate_parameters(
-    raw: Mapping[str, Any],
+    given: UserParameters | Mapping[str, Any],
     *,
     default_secret: str | None = None,
-    problems: list[str] | None = None,
-    artifacts: Sequence[InputArtifact] = (),
+    artifacts: Sequence[InputArtifact] | None = (),
 ) -> DeploymentParams:
-    """Validate already-decoded parameters (the console test event, or decoded UserParameters).
+    """Validate decoded parameters (decoded UserParameters, or the console test event's keys).
 
     When they name no revision source, the revision is the action's input artifact (`artifacts`, from the
-    CodePipeline event): the only one, or the one REVISION_ARTIFACT names.
+    CodePipeline event): the only one, or the one REVISION_ARTIFACT names. `artifacts=None` says the action's
+    input artifacts are not known (reclaim, which never deploys nor reads the revision): the revision is then
+    not read, and stands for whichever input artifact it would name.
 
     Raises:
         ConfigurationError: listing every problem found, each naming its key.
     """
-    problems = list(problems or [])
+    if not isinstance(given, UserParameters):
+        given = UserParameters(given)
+    raw = given.fields
+    problems = [f"{_show_key(key)}: given more than once" for key in given.duplicates]
     unknown = [key for key in raw if key not in ACCEPTED_KEYS]
     if unknown:
         problems.append(
@@ -355,7 +386,9 @@ def _flag(raw: Mapping[str, Any], key: str, problems: list[str]) -> bool:
     return False
 
 
-def _revision(raw: Mapping[str, Any], artifacts: Sequence[InputArtifact], problems: list[str]) -> Revision | None:
+def _revision(
+    raw: Mapping[str, Any], artifacts: Sequence[InputArtifact] | None, problems: list[str]
+) -> Revision | None:
     has_s3 = any(key in raw for key in (*_S3_KEYS, *_S3_PIN_KEYS))
     has_github = any(key in raw for key in _GITHUB_KEYS)
     has_artifact = "REVISION_ARTIFACT" in raw
@@ -395,9 +428,8 @@ def _s3_revision(raw: Mapping[str, Any], problems: list[str]) -> S3Revision | No
 
 
 def _artifact_revision(
-    raw: Mapping[str, Any], artifacts: Sequence[InputArtifact], problems: list[str]
+    raw: Mapping[str, Any], artifacts: Sequence[InputArtifact] | None, problems: list[str]
 ) -> S3Revision | None:
-    names = ", ".join(a.name for a in artifacts)
     wanted: str | None = None
     if "REVISION_ARTIFACT" in raw:
         wanted = _matching(
@@ -405,6 +437,9 @@ def _artifact_revision(
         )
         if wanted is None:
             return None
+    if artifacts is None:  # not known, and never read: the artifact the parameters name, wherever it is
+        return S3Revision(UNREAD, UNREAD, "zip", artifact=wanted or "input")
+    names = ", ".join(a.name for a in artifacts)
     if not artifacts:
         problems.append(
             "revision: missing; the action has no input artifact and UserParameters name no revision: give the "

@@ -16,6 +16,8 @@ from bluegreen.params import (
     PlainToken,
     S3Revision,
     SecretToken,
+    UserParameters,
+    decode_user_parameters,
     parse_user_parameters,
     validate_parameters,
 )
@@ -37,6 +39,12 @@ def _params(**overrides: Any) -> dict[str, Any]:
     }
     params.update(overrides)
     return {k: v for k, v in params.items() if v is not None}
+
+
+def _problems_of(given: UserParameters) -> list[str]:
+    with pytest.raises(ConfigurationError) as caught:
+        validate_parameters(given)
+    return caught.value.problems
 
 
 def _problems(raw: dict[str, Any]) -> list[str]:
@@ -171,6 +179,26 @@ def test_invalid_json_says_so_with_the_position() -> None:
 def test_user_parameters_must_be_a_json_object(text: str, kind: str) -> None:
     with pytest.raises(ConfigurationError, match=f"expected a JSON object, got {kind}"):
         parse_user_parameters(text)
+
+
+@pytest.mark.parametrize("given", [1, ["{}"], {"GROUP_ID": "sig-1"}, True])
+def test_user_parameters_that_are_no_string_are_refused_before_anything_else(given: object) -> None:
+    with pytest.raises(ConfigurationError, match=r"^UserParameters: expected a JSON string$"):
+        parse_user_parameters(given)
+
+
+def test_decoded_user_parameters_keep_the_keys_given_twice_for_the_validation_to_name() -> None:
+    decoded = decode_user_parameters('{"GROUP_ID": "sig-1", "GROUP_ID": "sig-2", "APP_NAME": "App"}')
+
+    assert decoded.duplicates == ("GROUP_ID",)
+    assert _problems_of(decoded)[0] == "'GROUP_ID': given more than once"
+
+
+def test_decoded_user_parameters_show_no_token_in_their_repr() -> None:
+    decoded = decode_user_parameters(json.dumps(_params()))
+
+    assert decoded.plain_token() == TOKEN
+    assert TOKEN not in repr(decoded)
 
 
 @pytest.mark.parametrize("text", [None, "", "   "])
@@ -315,6 +343,28 @@ def test_revision_artifact_picks_one_of_several_input_artifacts() -> None:
 
     assert isinstance(params.revision, S3Revision)
     assert params.revision.artifact == "Config"
+
+
+@pytest.mark.parametrize(("named", "artifact"), [({}, "input"), ({"REVISION_ARTIFACT": "Config"}, "Config")])
+def test_without_the_input_artifacts_the_artifact_the_parameters_name_is_left_unread(
+    named: dict[str, str], artifact: str
+) -> None:
+    # Reclaim parses a run's parameters when CodePipeline lists no input artifacts for it: it never deploys.
+    params = validate_parameters(_params(S3_BUCKET=None, S3_KEY=None, S3_BUNDLE=None, **named), artifacts=None)
+
+    assert isinstance(params.revision, S3Revision)
+    assert params.revision.artifact == artifact
+    assert params.revision.bucket == params.revision.key == "bluegreen-unread"
+
+
+def test_without_the_input_artifacts_a_named_revision_is_still_parsed_and_a_bad_name_still_refused() -> None:
+    assert validate_parameters(_params(), artifacts=None).revision == S3Revision("bucket", "k/app.zip", "zip")
+    with pytest.raises(ConfigurationError) as caught:
+        validate_parameters(
+            _params(S3_BUCKET=None, S3_KEY=None, S3_BUNDLE=None, REVISION_ARTIFACT="a b"), artifacts=None
+        )
+
+    assert caught.value.problems[0].startswith("REVISION_ARTIFACT: expected the name of one of the action's input")
 
 
 def test_revision_artifact_beside_an_s3_revision_is_rejected() -> None:
