@@ -1,9 +1,10 @@
 """The Lambda entry point and the composition root.
 
 Owns everything that touches the process: reading the environment, building the `requests.Session` and the
-boto3 clients, configuring logging, telling a CodePipeline job from a console test, and turning the flow's
-outcome into exactly one CodePipeline report (or a console result). It is the only module that does these
-things; the rest of the package receives what it needs as arguments.
+boto3 clients, configuring logging, answering each kind of event (a CodePipeline job, a CodePipeline state
+change, a console test: `bluegreen.events` tells them apart and reads them), and turning the flow's outcome into
+exactly one CodePipeline report (or a console result). It is the only module that does these things; the rest of
+the package receives what it needs as arguments.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache, partial, wraps
 from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
 
-from bluegreen import logs, reclaim
+from bluegreen import events, logs, reclaim
 from bluegreen.authority import Authority
 from bluegreen.aws import CREDENTIALS_HINT, REGION_HINT, ActionExecutionInfo, ActionRun, AwsGateway, JobRecord
 from bluegreen.clock import Clock, SystemClock
@@ -34,10 +35,10 @@ from bluegreen.errors import (
     ReclaimFailedError,
     ReportFailedError,
 )
+from bluegreen.events import NOT_AN_EVENT, ArtifactCredentials, ConsoleTest, PipelineStateChange
 from bluegreen.flow import Deployment, Failed, InProgress, Outcome, Succeeded, Timing, green_identifier
 from bluegreen.metrics import DEFAULT_NAMESPACE, RunFacts, emf_document
 from bluegreen.params import (
-    MAX_INPUT_ARTIFACTS,
     DeploymentParams,
     InputArtifact,
     UserParameters,
@@ -51,7 +52,9 @@ from bluegreen.token import TokenResolver
 if TYPE_CHECKING:
     import boto3
     import requests
+    from aws_lambda_powertools.utilities.data_classes import CodePipelineJobEvent
     from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+    from aws_lambda_powertools.utilities.typing import LambdaContext
     from botocore.config import Config
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_codedeploy import CodeDeployClient
@@ -74,20 +77,14 @@ MAX_SUMMARY: Final = 2048
 MAX_EXTERNAL_ID: Final = 1500
 POLL_INTERVAL_RANGE: Final = (1.0, 300.0)  # seconds, BLUEGREEN_POLL_INTERVAL (template.yaml's PollIntervalSeconds)
 SAFETY_MARGIN_RANGE: Final = (5.0, 600.0)  # seconds, BLUEGREEN_SAFETY_MARGIN
-MIN_SECRET_LENGTH: Final = 8  # shorter strings are no token, and redacting them would garble the logs
 _WATCHDOG_TICK: Final = 1.0  # seconds between looks at the invocation's remaining time while a call runs
 ONE_CALL_SECONDS: Final = 30.0  # the longest one Spot call attempt may take (SpotClient's attempt budget)
 RECOMMENDED_TIMEOUT: Final = 900
 USER_AGENT: Final = "bluegreen/1.0.0"
 
-Handler = Callable[[Any, Any], dict[str, Any] | None]
-
-# CodePipeline's EventBridge events (CodePipeline user guide, "Monitoring CodePipeline events"): the execution's
-# `detail` carries `pipeline`, `execution-id` and `state`; an action's also `stage`, `action` and `type`.
-PIPELINE_EVENT_SOURCE: Final = "aws.codepipeline"
-PIPELINE_EVENT_TYPES: Final = frozenset(
-    {"CodePipeline Pipeline Execution State Change", "CodePipeline Action Execution State Change"}
-)
+# The event is any JSON value Lambda was invoked with (bluegreen.events tells the kinds apart); the context is
+# Lambda's (Powertools' LambdaContext describes it, for the type checker only).
+Handler = Callable[[object, "LambdaContext"], dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -298,15 +295,6 @@ def _client_config() -> Config:
 
 
 @dataclass(frozen=True)
-class ArtifactCredentials:
-    """The pipeline's temporary credentials for its artifact store. Used for one S3 client, never logged or kept."""
-
-    access_key_id: str = field(repr=False)
-    secret_access_key: str = field(repr=False)
-    session_token: str = field(repr=False)
-
-
-@dataclass(frozen=True)
 class _JobInput:
     """What a CodePipeline job event gives besides UserParameters."""
 
@@ -330,42 +318,42 @@ class _BlueGreenHandler:
         self._sink = logs.LogSink(log_stream, level)
         self._cold_start_warning = cold_start_warning
 
-    def __call__(self, event: Any, context: Any) -> dict[str, Any] | None:
+    def __call__(self, event: object, context: LambdaContext) -> dict[str, Any] | None:
         with self._sink.serving():
-            logs.bind(aws_request_id=getattr(context, "aws_request_id", None))
+            logs.bind(aws_request_id=context.aws_request_id)
             if self._cold_start_warning is not None:
                 logger.warning("%s", self._cold_start_warning)
                 self._cold_start_warning = None
-            job = event.get("CodePipeline.job") if isinstance(event, dict) else None
-            if job is not None:
-                return self._codepipeline_job(job, context)
-            if isinstance(event, dict) and event.get("source") == PIPELINE_EVENT_SOURCE:
-                return self._pipeline_event(event, context)
-            return self._console_test(event, context)
+            kind = events.classify(event)
+            if isinstance(kind, PipelineStateChange):
+                return self._pipeline_event(kind, context)
+            if isinstance(kind, ConsoleTest):
+                return self._console_test(kind, context)
+            if kind is None:
+                return _result(Failed("ConfigurationError", f"{NOT_AN_EVENT}, got {_json_kind(event)}"), None)
+            return self._codepipeline_job(kind, context)
 
-    # ---- the two kinds of invocation ------------------------------------------------------------
+    # ---- the kinds of invocation ----------------------------------------------------------------
 
-    def _codepipeline_job(self, job: Any, context: Any) -> dict[str, Any] | None:
+    def _codepipeline_job(self, job: CodePipelineJobEvent, context: LambdaContext) -> dict[str, Any] | None:
         # The artifact store's credentials ride in every job: nothing may print them, whatever happens next.
-        logs.register_credentials(_object(_object(job).get("data")).get("artifactCredentials"))
-        job_id = job.get("id") if isinstance(job, dict) else None
-        if not isinstance(job_id, str) or not job_id:
+        logs.register_credentials(events.raw_artifact_credentials(job))
+        job_id = events.job_id(job)
+        if job_id is None:
             # Without a job id there is nobody to report to, and raising would only make Lambda retry.
             logger.error("CodePipeline event without a job id: nothing can be reported; ignoring it")
             return None
         logs.bind(job_id=job_id)
-        data = _object(job.get("data"))
-        configuration = _object(_object(data.get("actionConfiguration")).get("configuration"))
-        user_parameters = configuration.get("UserParameters")
-        continuation = data.get("continuationToken")
+        user_parameters = events.user_parameters(job)
+        continuation = events.continuation_token(job)
         job_input = _JobInput([], None)
 
         def load(settings: Settings) -> DeploymentParams:
             nonlocal job_input
-            credentials = _artifact_credentials(data)  # first: registered for redaction before anything logs
+            credentials = events.artifact_credentials(job)  # first: registered for redaction before anything logs
             decoded = decode_user_parameters(user_parameters)
             _register_plain_token(decoded)
-            artifacts = _input_artifacts(data)
+            artifacts = events.input_artifacts(job)
             if not artifacts and isinstance(continuation, str):
                 # A continuation job without input artifacts: deploy what the run started with, never nothing.
                 recorded = recorded_artifact(continuation)
@@ -392,20 +380,14 @@ class _BlueGreenHandler:
         self._report(job_id, outcome, key, deployment)
         return _result(outcome, key)
 
-    def _console_test(self, event: Any, context: Any) -> dict[str, Any]:
-        if not isinstance(event, dict):
-            outcome: Outcome = Failed(
-                "ConfigurationError", "event: expected a JSON object with the UserParameters keys"
-            )
-            return _result(outcome, None)
-        given = UserParameters({k: v for k, v in event.items() if k != "continuationToken"})
-        continuation = event.get("continuationToken")
+    def _console_test(self, test: ConsoleTest, context: LambdaContext) -> dict[str, Any]:
+        given = UserParameters(test.parameters)
 
         def load(settings: Settings) -> DeploymentParams:
             _register_plain_token(given)
             return validate_parameters(given, default_secret=settings.default_secret)
 
-        outcome, key, _ = self._execute(load, continuation, None, context, lambda: None)
+        outcome, key, _ = self._execute(load, test.continuation, None, context, lambda: None)
         return _result(outcome, key)
 
     # ---- running the flow -----------------------------------------------------------------------
@@ -413,9 +395,9 @@ class _BlueGreenHandler:
     def _execute(
         self,
         load: Callable[[Settings], DeploymentParams],
-        continuation: Any,
+        continuation: object,
         job_id: str | None,
-        context: Any,
+        context: LambdaContext,
         artifact_credentials: Callable[[], ArtifactCredentials | None],
         verify: Callable[[ActionRun | None], None] | None = None,
     ) -> tuple[Outcome, TokenKey | None, Deployment | None]:
@@ -620,7 +602,7 @@ class _BlueGreenHandler:
             raise ReportFailedError(logs.redact(f"reporting to CodePipeline failed: {exc}")) from exc
         logger.info("Reported %s to CodePipeline", type(outcome).__name__)
 
-    def _pipeline_event(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def _pipeline_event(self, change: PipelineStateChange, context: LambdaContext) -> dict[str, Any]:
         """Out of band: CodePipeline says a pipeline execution or an action changed state. Read its action
         executions, and stop whatever still runs for each run of this function that nobody waits for any more.
 
@@ -628,15 +610,12 @@ class _BlueGreenHandler:
         left as it is. Raises ReclaimFailedError (so Lambda retries the event) only when something could not be
         read or stopped; everything else is logged.
         """
-        detail = _object(event.get("detail"))
-        pipeline, execution_id = detail.get("pipeline"), detail.get("execution-id")
+        pipeline, execution_id = change.pipeline, change.execution_id
         logs.bind(pipeline_name=pipeline, pipeline_execution_id=execution_id)
-        if event.get("detail-type") not in PIPELINE_EVENT_TYPES or not (
-            isinstance(pipeline, str) and pipeline and isinstance(execution_id, str) and execution_id
-        ):
+        if not change.names_an_execution or pipeline is None or execution_id is None:
             logger.warning("Ignoring an aws.codepipeline event without a pipeline and an execution id")
             return {"status": "Ignored", "reclaimed": []}
-        function_name = str(getattr(context, "function_name", "") or self._environ.get("AWS_LAMBDA_FUNCTION_NAME", ""))
+        function_name = context.function_name or self._environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
         gateway = self._clients.gateway()
         try:
             execution = gateway.pipeline_execution_status(pipeline, execution_id)
@@ -675,7 +654,9 @@ class _BlueGreenHandler:
             raise ReclaimFailedError(logs.redact("; ".join(failures)))
         return {"status": "Reclaimed" if reclaimed else "NothingToReclaim", "reclaimed": reclaimed}
 
-    def _reclaim_action(self, pipeline: str, execution_id: str, action: ActionExecutionInfo, context: Any) -> str:
+    def _reclaim_action(
+        self, pipeline: str, execution_id: str, action: ActionExecutionInfo, context: LambdaContext
+    ) -> str:
         """Stop what still runs for one action execution of this function; says what was done.
 
         Raises:
@@ -779,7 +760,7 @@ _VARIABLE = re.compile(r"\\#\\\{[^}]*\\\}")  # an escaped #{Namespace.Variable}
 
 
 def _differs_from_record(
-    record: JobRecord, user_parameters: Any, continuation: Any, artifacts: list[InputArtifact]
+    record: JobRecord, user_parameters: object, continuation: object, artifacts: list[InputArtifact]
 ) -> list[str]:
     """Which of the event's UserParameters, continuationToken and inputArtifacts differ from CodePipeline's own
     record of the job (GetJobDetails returns the same JobData the event carries: botocore's model, JobData).
@@ -803,81 +784,21 @@ def _differs_from_record(
     return differ
 
 
-def _input_artifacts(data: dict[str, Any]) -> list[InputArtifact]:
-    """The job's input artifacts, read through Powertools' `CodePipelineJobEvent` data classes.
-
-    Raises:
-        ConfigurationError: the event's inputArtifacts are not what CodePipeline sends.
-    """
-    from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import (  # noqa: PLC0415
-        CodePipelineData,
-    )
-
-    raw = data.get("inputArtifacts")
-    if raw is None:
-        return []
-    if not isinstance(raw, list) or len(raw) > MAX_INPUT_ARTIFACTS:
-        raise ConfigurationError(f"inputArtifacts: expected a list of at most {MAX_INPUT_ARTIFACTS} artifacts")
-    artifacts: list[InputArtifact] = []
-    for n, artifact in enumerate(CodePipelineData(data).input_artifacts):
-        try:
-            location = artifact.location
-            kind = location.get_type
-            if kind != "S3":
-                raise ConfigurationError(
-                    f"inputArtifacts[{n}]: location type {kind!r} is not S3; only S3 artifact stores are supported"
-                )
-            s3 = location.s3_location
-            name, bucket, key, revision = artifact.name, s3.bucket_name, s3.key, artifact.revision
-        except (KeyError, TypeError, AttributeError):
-            raise ConfigurationError(
-                f"inputArtifacts[{n}]: expected {{name, location: {{type: S3, s3Location: {{bucketName, "
-                "objectKey}}}}}}"
-            ) from None
-        if not all(isinstance(v, str) and v for v in (name, bucket, key)) or not isinstance(revision, str | None):
-            raise ConfigurationError(f"inputArtifacts[{n}]: name, bucketName and objectKey must be non-empty strings")
-        artifacts.append(InputArtifact(name, bucket, key, revision or None))
-    return artifacts
-
-
-def _artifact_credentials(data: dict[str, Any]) -> ArtifactCredentials | None:
-    """The job's artifact credentials (Powertools' data class), registered for redaction at once: they must never
-    reach a log line or a result. None when the event carries none usable.
-    """
-    from aws_lambda_powertools.utilities.data_classes.code_pipeline_job_event import (  # noqa: PLC0415
-        CodePipelineArtifactCredentials,
-    )
-
-    raw = data.get("artifactCredentials")
-    if not isinstance(raw, dict):
-        return None
-    for value in raw.values():  # every value, even of a credentials object that turns out unusable
-        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-            logs.register_secret(value)
-    given = CodePipelineArtifactCredentials(raw)
-    try:
-        values = (given.access_key_id, given.secret_access_key, given.session_token)
-    except KeyError:
-        return None
-    if not all(isinstance(v, str) and v for v in values):
-        return None
-    return ArtifactCredentials(*values)
-
-
-def _object(value: Any) -> dict[str, Any]:
-    """`value` if it is a JSON object, else an empty one: a mangled event must not crash the handler."""
-    return value if isinstance(value, dict) else {}
-
-
 def _register_plain_token(given: UserParameters) -> None:
     """Redact a plain API_TOKEN from everything, even when other parameters turn out invalid."""
     token = given.plain_token()
-    if token is not None and len(token.strip()) >= MIN_SECRET_LENGTH:
+    if token is not None and len(token.strip()) >= logs.MIN_SECRET_LENGTH:
         logs.register_secret(token)
 
 
+def _json_kind(value: object) -> str:
+    """What JSON value `value` is, for a message (never the value: it may hold a token)."""
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return next((name for kind, name in names.items() if isinstance(value, kind)), "a number")
+
+
 def _run_before_deadline(
-    deployment: Deployment, state: RunState, context: Any, timing: Timing, clock: Clock
+    deployment: Deployment, state: RunState, context: LambdaContext, timing: Timing, clock: Clock
 ) -> Outcome:
     """Run the flow in a worker thread; if a call hangs until the invocation is nearly out of time, give the run
     up so the job is still answered before Lambda kills the invocation (the flow hands over on its own otherwise).
@@ -929,11 +850,8 @@ def _reportable(outcome: Outcome, key: TokenKey | None) -> Outcome:
     return outcome
 
 
-def _remaining_seconds(context: Any) -> Callable[[], float]:
-    getter = getattr(context, "get_remaining_time_in_millis", None)
-    if getter is None:
-        return lambda: math.inf
-    return lambda: float(getter()) / 1000.0
+def _remaining_seconds(context: LambdaContext) -> Callable[[], float]:
+    return lambda: context.get_remaining_time_in_millis() / 1000.0
 
 
 def _fit(text: str, limit: int) -> str:
@@ -1041,7 +959,7 @@ def bytecode_mismatch(cached: str | None) -> str | None:
 _default_handler: Handler | None = None
 
 
-def lambda_handler(event: Any, context: Any) -> dict[str, Any] | None:
+def lambda_handler(event: object, context: LambdaContext) -> dict[str, Any] | None:
     """The function's entry point (`bluegreen.lambda_handler`)."""
     global _default_handler  # noqa: PLW0603 - built on the first invocation, reused while the container is warm
     if _default_handler is None:

@@ -341,6 +341,23 @@ def test_an_event_without_a_job_id_is_ignored_without_raising(cloud: Cloud) -> N
     assert cloud.codepipeline.reports == []
 
 
+@pytest.mark.parametrize(("event", "kind"), [([], "an array"), ("run it", "a string"), (3, "a number"), (None, "null")])
+def test_an_event_of_no_kind_the_function_serves_is_refused_naming_the_kinds_it_expects(
+    cloud: Cloud, event: object, kind: str
+) -> None:
+    result = cloud.invoke(event)
+
+    assert result is not None
+    assert result["status"] == "Failed"
+    assert result["failureType"] == "ConfigurationError"
+    assert result["summary"] == (
+        'event: expected a CodePipeline job event ({"CodePipeline.job": ...}), an aws.codepipeline EventBridge '
+        f"event or a console test event (a JSON object with the UserParameters keys), got {kind}"
+    )
+    assert cloud.codepipeline.reports == []
+    assert cloud.spot.calls == []
+
+
 def test_the_canary_token_appears_in_no_log_record_and_no_result(cloud: Cloud) -> None:
     cloud.codedeploy.script = Script(outcome="Failed", log_tail=f"echo {CANARY_TOKEN}\n")
     cloud.spot.fail_next("GET", "group", Fault(500, f"<html>proxy error {CANARY_TOKEN}</html>"))
