@@ -18,6 +18,11 @@ import pytest
 
 from tests.packaging.helpers import all_actions
 
+# The session fixture below runs every simulated scenario once (27 runs). On a loaded 2-core machine that took
+# more than pytest-timeout's 300 s default (pyproject) and failed the file's first test with a timeout, not a
+# finding; 900 s still ends a hung simulation.
+pytestmark = pytest.mark.timeout(900)
+
 # botocore service ids (hyphenised) whose IAM prefix differs.
 IAM_PREFIXES = {
     "secrets-manager": "secretsmanager",
