@@ -32,7 +32,7 @@ import botocore.session
 from botocore.model import StringShape
 
 from bluegreen_sim.clock import SimClock
-from bluegreen_sim.gateway import AwsError
+from bluegreen_sim.loopback import AwsFault as AwsError
 
 LAMBDA_SECONDS = 900.0
 ACTION_REPLY_TIMEOUT = 1200.0  # CodePipeline fails a Lambda invoke action that sends no result for 20 minutes

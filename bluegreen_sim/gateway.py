@@ -19,7 +19,6 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,7 +28,7 @@ from bluegreen_sim.clock import SimClock
 from bluegreen_sim.codedeploy_sim import CodeDeploySim, DeployBehaviour
 from bluegreen_sim.ec2fleet import ACCOUNT, REGION, Fleet
 from bluegreen_sim.elastigroup import GREEN_TAG, Elastigroups
-from bluegreen_sim.loopback import LoopbackServer
+from bluegreen_sim.loopback import AwsFault, LoopbackServer, Reply, json_reply, json_request
 
 _SCOPE = re.compile(r"Credential=(?P<key>[^/]+)/\d{8}/[^/]+/(?P<service>[^/]+)/aws4_request")
 _HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "server", "date"})
@@ -38,18 +37,6 @@ _CONFIGS = {
     "CodeDeployDefault.HalfAtATime": ("FLEET_PERCENT", 50),
     "CodeDeployDefault.AllAtOnce": ("FLEET_PERCENT", 0),
 }
-
-Reply = tuple[int, list[tuple[str, str]], bytes]
-
-
-class AwsError(Exception):
-    """An AWS JSON-protocol error reply."""
-
-    def __init__(self, code: str, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
 
 
 class CodePipelineSide(Protocol):
@@ -98,12 +85,7 @@ class AwsGateway:
         return self._loopback.url
 
     def start(self) -> None:
-        outer = self
-
-        class Handler(_GatewayHandler):
-            gw = outer
-
-        self._loopback.serve(Handler)
+        self._loopback.serve(self.handle)
 
     def stop(self) -> None:
         self._loopback.stop()
@@ -125,16 +107,16 @@ class AwsGateway:
         try:
             if local is not None:
                 with self.lock, self.groups.lock:
-                    result = local(self, _json(body))
-                reply = _json_reply(200, result)
+                    result = local(self, json_request(body))
+                reply = json_reply(200, result)
             elif (service, operation) == ("codedeploy", "CreateDeployment"):
                 reply = self._create_deployment(method, path, headers, body)
             elif (service, operation) in (("codedeploy", "GetDeployment"), ("codedeploy", "BatchGetDeployments")):
                 reply = self._patched_deployments(self._forward(method, path, headers, body))
             else:
                 reply = self._forward(method, path, headers, body)
-        except AwsError as fault:
-            reply = _json_reply(fault.status, {"__type": fault.code, "message": fault.message}, error_type=fault.code)
+        except AwsFault as fault:
+            reply = json_reply(fault.status, {"__type": fault.code, "message": fault.message}, error_type=fault.code)
         return reply
 
     def _artifact_store_denies(self, service: str, path: str, with_artifact_credentials: bool) -> Reply | None:
@@ -158,7 +140,7 @@ class AwsGateway:
         )
         headers = [("Content-Type", "application/xml"), ("x-amz-request-id", uuid.uuid4().hex[:16].upper())]
         if service != "s3":
-            return _json_reply(
+            return json_reply(
                 403,
                 {"__type": "AccessDeniedException", "message": "Access denied"},
                 error_type=("AccessDeniedException"),
@@ -184,7 +166,7 @@ class AwsGateway:
 
     # -- CodeDeploy -----------------------------------------------------------------------------------
     def _create_deployment(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
-        request = _json(body)
+        request = json_request(body)
         app, group = request.get("applicationName", ""), request.get("deploymentGroupName", "")
         filters = (request.get("targetInstances") or {}).get("tagFilters") or []
         with self.lock:
@@ -198,13 +180,13 @@ class AwsGateway:
                 self._create_deployment(method, path, headers, body)  # the twin's identical call, a moment earlier
             active = self.codedeploy.active_in_group(app, group)
             if active is not None:
-                raise AwsError(
+                raise AwsFault(
                     "DeploymentLimitExceededException",
                     f"The Deployment Group '{group}' already has an active Deployment '{active.deployment_id}'",
                 )
             targets = self.fleet.find_running(filters) if filters else []
             if filters and not targets:
-                raise AwsError(
+                raise AwsFault(
                     "InvalidTargetInstancesException", "No running EC2 instances match the targetInstances tag filters"
                 )
             reply = self._forward(method, path, headers, body)
@@ -223,7 +205,7 @@ class AwsGateway:
             for f in filters:
                 if f.get("Key") == GREEN_TAG:
                     self.groups.codedeploy_started(f.get("Value", ""), real_id)
-            return _json_reply(200, {"deploymentId": real_id})
+            return json_reply(200, {"deploymentId": real_id})
 
     def _patched_deployments(self, reply: Reply) -> Reply:
         status, _, data = reply
@@ -241,24 +223,24 @@ class AwsGateway:
             for key in ("startTime", "completeTime"):
                 if info.get(key) is None:
                     info.pop(key, None)
-        return _json_reply(200, doc)
+        return json_reply(200, doc)
 
     def _run(self, deployment_id: str) -> Any:
         if not deployment_id:
-            raise AwsError("DeploymentIdRequiredException", "At least one deployment ID must be specified.")
+            raise AwsFault("DeploymentIdRequiredException", "At least one deployment ID must be specified.")
         if not re.fullmatch(r"d-[A-Z0-9]{9}", deployment_id):
-            raise AwsError(
+            raise AwsFault(
                 "InvalidDeploymentIdException", f"Specified DeploymentId is not in the valid format: {deployment_id}"
             )
         run = self.codedeploy.runs.get(deployment_id)
         if run is None:
-            raise AwsError("DeploymentDoesNotExistException", f"The deployment {deployment_id} could not be found.")
+            raise AwsFault("DeploymentDoesNotExistException", f"The deployment {deployment_id} could not be found.")
         return run
 
     def _stop_deployment(self, request: dict[str, Any]) -> dict[str, Any]:
         run = self._run(request.get("deploymentId", ""))
         if run.done:
-            raise AwsError(
+            raise AwsFault(
                 "DeploymentAlreadyCompletedException", f"The deployment {run.deployment_id} has already completed."
             )
         self.codedeploy.stop(run.deployment_id, bool(request.get("autoRollbackEnabled", False)))
@@ -267,16 +249,16 @@ class AwsGateway:
     def _list_targets(self, request: dict[str, Any]) -> dict[str, Any]:
         run = self._run(request.get("deploymentId", ""))
         if run.status == "Created":
-            raise AwsError("DeploymentNotStartedException", f"The deployment {run.deployment_id} has not started yet.")
+            raise AwsFault("DeploymentNotStartedException", f"The deployment {run.deployment_id} has not started yet.")
         return {"targetIds": list(run.targets)}
 
     def _batch_get_targets(self, request: dict[str, Any]) -> dict[str, Any]:
         run = self._run(request.get("deploymentId", ""))
         ids = request.get("targetIds") or []
         if not ids:
-            raise AwsError("DeploymentTargetIdRequiredException", "A deployment target ID was not provided.")
+            raise AwsFault("DeploymentTargetIdRequiredException", "A deployment target ID was not provided.")
         if len(ids) > 25:
-            raise AwsError(
+            raise AwsFault(
                 "DeploymentTargetListSizeExceededException",
                 "The maximum number of targets that can be requested is 25.",
             )
@@ -284,7 +266,7 @@ class AwsGateway:
         for target_id in ids:
             target = run.targets.get(target_id)
             if target is None:
-                raise AwsError(
+                raise AwsFault(
                     "DeploymentTargetDoesNotExistException",
                     f"The target {target_id} does not exist for deployment {run.deployment_id}.",
                 )
@@ -294,7 +276,7 @@ class AwsGateway:
     def _get_config(self, request: dict[str, Any]) -> dict[str, Any]:
         name = request.get("deploymentConfigName", "")
         if name not in _CONFIGS:
-            raise AwsError(
+            raise AwsFault(
                 "DeploymentConfigDoesNotExistException", f"No deployment configuration found for name: {name}"
             )
         kind, value = _CONFIGS[name]
@@ -357,47 +339,3 @@ def _operation(service: str, method: str, path: str, headers: Mapping[str, str],
         return {"HEAD": "HeadBucket", "PUT": "CreateBucket", "DELETE": "DeleteBucket"}.get(method, method)
     form = parse_qs(body.decode("utf-8", "replace")) if body else parse_qs(urlsplit(path).query)
     return (form.get("Action") or ["Unknown"])[0]
-
-
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        doc = json.loads(body or b"{}")
-    except ValueError as exc:
-        raise AwsError("SerializationException", "Request body is not valid JSON") from exc
-    if not isinstance(doc, dict):
-        raise AwsError("SerializationException", "Request body must be a JSON object")
-    return doc
-
-
-def _json_reply(status: int, doc: dict[str, Any], *, error_type: str | None = None) -> Reply:
-    data = json.dumps(doc, default=str).encode()
-    headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-RequestId", str(uuid.uuid4()))]
-    if error_type:
-        headers.append(("x-amzn-ErrorType", error_type))
-    return status, headers, data
-
-
-class _GatewayHandler(BaseHTTPRequestHandler):
-    gw: AwsGateway
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go out in separate writes: avoid 40 ms ACK stalls
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        status, headers, data = self.gw.handle(self.command, self.path, dict(self.headers.items()), body)
-        self.send_response(status)
-        has_length = False
-        for name, value in headers:
-            has_length = has_length or name.lower() == "content-length"
-            self.send_header(name, value)
-        if not has_length:
-            self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve  # noqa: N815
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default stderr access log."""

@@ -3,11 +3,11 @@
 - Spot: bluegreen_sim's Spot emulator through `responses` (tests/fakes/spot.py), its Elastigroup launching greens
   into moto's EC2.
 - EC2, S3, CloudWatch, Secrets Manager, SSM: moto, in-process.
-- CodeDeploy and CodePipeline: small JSON-protocol servers on 127.0.0.1 (moto lacks the calls we need),
-  reached through the standard AWS_ENDPOINT_URL_* variables. CodePipeline is bluegreen_sim's one model
-  (`bluegreen_sim.codepipeline.JobStore`: jobs, reports and their refusal, the pipeline and action executions,
-  the events) behind tests/fakes/codepipeline.py, which adds only fault injection; `Cloud.job_event` makes each
-  job in it, as CodePipeline would, before the event is delivered.
+- CodeDeploy and CodePipeline: small JSON-protocol fakes on 127.0.0.1 (moto lacks the calls we need), served by
+  bluegreen_sim.loopback.AwsJsonServer and reached through the standard AWS_ENDPOINT_URL_* variables.
+  CodePipeline is bluegreen_sim's one model (`bluegreen_sim.codepipeline.JobStore`: jobs, reports and their
+  refusal, the pipeline and action executions, the events) behind tests/fakes/codepipeline.py, which adds only
+  fault injection; `Cloud.job_event` makes each job in it, as CodePipeline would, before the event is delivered.
 Time is a FakeClock: the handler's sleeps advance it and move the fake world.
 """
 
@@ -29,7 +29,7 @@ from moto.core.base_backend import AccountSpecificBackend
 from moto.ec2.models.subnets import Subnet
 
 from bluegreen.handler import create_handler
-from tests.fakes.awsjson import AwsJsonServer
+from bluegreen_sim.loopback import AwsJsonServer
 from tests.fakes.clock import FakeClock, FakeLambdaContext
 from tests.fakes.codedeploy import FakeCodeDeploy
 from tests.fakes.codepipeline import ActionExecution, FakeCodePipeline, Report

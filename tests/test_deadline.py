@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from bluegreen_sim.loopback import Stall
 from tests.conftest import Cloud
-from tests.fakes.awsjson import Stall
 from tests.fakes.clock import FakeLambdaContext
 from tests.fakes.codedeploy import Script
 

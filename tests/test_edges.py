@@ -11,8 +11,8 @@ import threading
 from typing import Any
 
 from bluegreen.flow import green_identifier
+from bluegreen_sim.loopback import Stall
 from tests.conftest import Cloud
-from tests.fakes.awsjson import Stall
 from tests.fakes.clock import FakeLambdaContext
 from tests.fakes.codedeploy import Script
 from tests.fakes.spot import Fault, SpotDeploymentRecord

@@ -46,6 +46,7 @@ from urllib3.exceptions import ProtocolError, ReadTimeoutError
 from bluegreen.errors import ReportFailedError
 from bluegreen.flow import MAX_POLL_FAILURES, green_identifier
 from bluegreen.handler import create_handler
+from bluegreen_sim.loopback import AwsJsonServer
 from tests.conftest import (
     ACCOUNT_ID,
     CANARY_TOKEN,
@@ -55,7 +56,6 @@ from tests.conftest import (
     create_token_key,
     user_parameters,
 )
-from tests.fakes.awsjson import AwsJsonServer
 from tests.fakes.clock import FakeClock, FakeLambdaContext
 from tests.fakes.codedeploy import FakeCodeDeploy, FakeDeployment, Script
 from tests.fakes.codepipeline import REPORTS, ActionExecution, FakeCodePipeline

@@ -29,8 +29,8 @@ from bluegreen.errors import ConfigurationError
 from bluegreen.handler import create_handler
 from bluegreen.params import ACCEPTED_KEYS, DeploymentParams, parse_user_parameters, validate_parameters
 from bluegreen.state import TOKEN_VERSION, RunState, TokenKey, decode_token, encode_token
+from bluegreen_sim.loopback import AwsJsonServer
 from tests.conftest import CANARY_TOKEN, HANDLER_ENVIRONMENT, TOKEN_KEY, create_token_key, user_parameters
-from tests.fakes.awsjson import AwsJsonServer
 from tests.fakes.clock import FakeClock, FakeLambdaContext
 from tests.fakes.codepipeline import FakeCodePipeline
 

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from bluegreen.state import TokenKey, decode_token
+from bluegreen_sim.loopback import AwsFault
 from tests.conftest import CANARY_TOKEN, TOKEN_KEY, Cloud
-from tests.fakes.awsjson import AwsFault
 from tests.fakes.codedeploy import Script
 from tests.fakes.spot import Fault
 

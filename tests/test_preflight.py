@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from bluegreen_sim.loopback import AwsFault
 from tests.conftest import CANARY_TOKEN, Cloud
-from tests.fakes.awsjson import AwsFault
 from tests.fakes.spot import SpotDeploymentRecord
 
 WRITE_CALLS = ("CreateDeployment", "StopDeployment")

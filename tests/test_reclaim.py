@@ -13,8 +13,8 @@ from bluegreen.errors import ReclaimFailedError, ReportFailedError
 from bluegreen.flow import green_identifier
 from bluegreen.params import validate_parameters
 from bluegreen.state import TokenKey, decode_token
+from bluegreen_sim.loopback import AwsFault
 from tests.conftest import CANARY_TOKEN, GROUP_ID, TOKEN_KEY, Cloud, artifact_parameters, input_artifact
-from tests.fakes.awsjson import AwsFault
 from tests.fakes.codedeploy import Script
 from tests.fakes.spot import Fault
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes.awsjson import AwsFault, Stall
+from bluegreen_sim.loopback import AwsFault, Stall
 
 
 @dataclass

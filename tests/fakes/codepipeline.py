@@ -1,5 +1,5 @@
 """CodePipeline for unit tests: bluegreen_sim's one CodePipeline model (`bluegreen_sim.codepipeline.JobStore`),
-served on loopback by `tests/fakes/awsjson.py`, with the test's control of the boundary.
+served on loopback by `bluegreen_sim.loopback.AwsJsonServer`, with the test's control of the boundary.
 
 This file models nothing about CodePipeline itself: the jobs and their JobData, continuation jobs, which reports
 are taken and which refused (InvalidJobStateException, JobNotFoundException), GetJobDetails, GetPipelineExecution,
@@ -15,15 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from bluegreen_sim.codepipeline import REPORTS, ActionExecution, Job, JobStore, PipelineExecution, Report
-from bluegreen_sim.gateway import AwsError
-from tests.fakes.awsjson import AwsFault
+from bluegreen_sim.loopback import AwsFault
 from tests.fakes.clock import FakeClock
 
 __all__ = ["REPORTS", "ActionExecution", "FakeCodePipeline", "Report"]
 
 
 class FakeCodePipeline:
-    """The CodePipeline model of one pipeline (`pipeline_name`), as an `awsjson.JsonService`."""
+    """The CodePipeline model of one pipeline (`pipeline_name`), as a `bluegreen_sim.loopback.JsonService`."""
 
     def __init__(self, clock: FakeClock | None = None, pipeline_name: str = "storefront") -> None:
         self.model = JobStore(clock or FakeClock())
@@ -85,16 +84,14 @@ class FakeCodePipeline:
         pending = self.faults if operation in REPORTS else self.other_faults.get(operation)
         if pending:
             raise pending.pop(0)
-        try:
-            if operation in REPORTS:
-                self.reports.append(self.model.receive(operation, body))
-                return {}
-            if operation == "GetJobDetails":
-                return self.model.job_details(body)
-            if operation == "GetPipelineExecution":
-                return self.model.pipeline_execution(body)
-            if operation == "ListActionExecutions":
-                return self.model.action_executions(body)
-        except AwsError as error:
-            raise AwsFault(error.code, error.message, error.status) from error
+        # The model raises bluegreen_sim.loopback.AwsFault, which the loopback server answers as AWS's error reply.
+        if operation in REPORTS:
+            self.reports.append(self.model.receive(operation, body))
+            return {}
+        if operation == "GetJobDetails":
+            return self.model.job_details(body)
+        if operation == "GetPipelineExecution":
+            return self.model.pipeline_execution(body)
+        if operation == "ListActionExecutions":
+            return self.model.action_executions(body)
         raise AwsFault("UnknownOperationException", f"the fake does not implement {operation}")
