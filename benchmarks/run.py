@@ -653,7 +653,7 @@ class _Watcher:
         self._seen = calls
         if self.greens_ready_at is None and self.cloud.counts(self.pipeline)["greens_ready"] >= self.instances:
             self.greens_ready_at = when
-        if self.codedeploy_final_at is None and any(run.done for run in self.cloud.codedeploy.runs.values()):
+        if self.codedeploy_final_at is None and any(run.done for run in self.cloud.codedeploy.deployments.values()):
             self.codedeploy_final_at = when
         self._last = self.cloud.clock.elapsed if at is None else at
 

@@ -1,11 +1,11 @@
 """The simulated cloud: composition root of the simulator.
 
-Owns starting and stopping everything on 127.0.0.1 (moto's ThreadedMotoServer, the AWS gateway in front
-of it, the Spot emulator), the process environment the handler's boto3 clients read (restored on close),
-and the resources of each simulated pipeline (Elastigroup with its blue instances, CodeDeploy application
-and blue/green deployment group, S3 revision, UserParameters), and each pipeline execution's Source and Build
-stages: a source zip and a build zip in the pipeline's artifact store, the build handed to the deploy action as its
-input artifact. Several pipelines may share one cloud.
+Owns starting and stopping everything on 127.0.0.1 (moto's ThreadedMotoServer, the AWS gateway in front of it
+and of the CodeDeploy model, the Spot emulator), the process environment the handler's boto3 clients read
+(restored on close), and the resources of each simulated pipeline (Elastigroup with its blue instances, CodeDeploy
+application and blue/green deployment group in the CodeDeploy model, S3 revision, UserParameters), and each pipeline
+execution's Source and Build stages: a source zip and a build zip in the pipeline's artifact store, the build
+handed to the deploy action as its input artifact. Several pipelines may share one cloud.
 
 moto keeps its state in process-wide backends, so only one `Cloud` may be open per process at a time; it
 resets moto when it starts.
@@ -20,6 +20,7 @@ import logging
 import os
 import random
 import threading
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -29,11 +30,12 @@ import boto3
 from moto.server import ThreadedMotoServer
 
 from bluegreen_sim.awscalls import AwsCallRecorder
+from bluegreen_sim.behaviour import DeployBehaviour
 from bluegreen_sim.clock import SimClock
-from bluegreen_sim.codedeploy_sim import CodeDeploySim, DeployBehaviour
+from bluegreen_sim.codedeploy import CodeDeploy, Deployment
 from bluegreen_sim.codepipeline import LAMBDA_SECONDS, JobStore, PipelineDriver
 from bluegreen_sim.ec2fleet import ACCOUNT, REGION, Fleet
-from bluegreen_sim.elastigroup import GROUP_TAG, Elastigroups, Group, GroupBehaviour
+from bluegreen_sim.elastigroup import GREEN_TAG, GROUP_TAG, Elastigroups, Group, GroupBehaviour
 from bluegreen_sim.gateway import AwsGateway
 from bluegreen_sim.logcapture import LogCapture
 from bluegreen_sim.spot import RateLimiter, SpotEmulator
@@ -168,15 +170,21 @@ class Cloud:
         conn.close()
         self.fleet = Fleet(self.setup_client("ec2"))
         self.groups = Elastigroups(self.clock, self.fleet, self.rng)
-        self.codedeploy = CodeDeploySim(self.clock, self.groups.codedeploy_done)
+        self.codedeploy = CodeDeploy(
+            self.clock,
+            self.fleet.find_running,
+            behaviour=self._deploy_behaviour,
+            new_id=lambda: "d-" + uuid.UUID(int=self.groups.rng.getrandbits(128)).hex[:9].upper(),
+            lock=self.groups.lock,  # one lock for the world: Elastigroup hears of CodeDeploy's deployments
+            on_created=self._codedeploy_created,
+            on_done=self.groups.codedeploy_done,
+        )
         self.gateway = AwsGateway(
             self.clock,
             port,
-            self.fleet,
             self.groups,
             self.codedeploy,
             self.jobs,
-            self._deploy_behaviour,
             artifact_store=(ARTIFACT_BUCKET, self.artifact_key_id),
         )
         self.gateway.start()
@@ -272,23 +280,12 @@ class Cloud:
         n = len(self.pipelines) + 1
         app, dg = f"storefront-{n}", f"storefront-{n}-bluegreen"
         grp = self.groups.add_group(self.account_id, f"storefront-{n}", instances, app, dg, group or GroupBehaviour())
-        cd = self.setup_client("codedeploy")
-        cd.create_application(applicationName=app, computePlatform="Server")
-        blue_green: dict[str, Any] = {
-            "blueGreenDeploymentConfiguration": {
-                "terminateBlueInstancesOnDeploymentSuccess": {"action": "KEEP_ALIVE"},
-                "deploymentReadyOption": {"actionOnTimeout": "CONTINUE_DEPLOYMENT"},
-                "greenFleetProvisioningOption": {"action": "DISCOVER_EXISTING"},
-            }
-        }
-        cd.create_deployment_group(
-            applicationName=app,
-            deploymentGroupName=dg,
-            serviceRoleArn=f"arn:aws:iam::{ACCOUNT}:role/CodeDeployServiceRole",
-            deploymentConfigName="CodeDeployDefault.OneAtATime",
-            ec2TagFilters=[{"Key": GROUP_TAG, "Value": grp.id, "Type": "KEY_AND_VALUE"}],
-            deploymentStyle={"deploymentType": deployment_type, "deploymentOption": "WITHOUT_TRAFFIC_CONTROL"},
-            **(blue_green if deployment_type == "BLUE_GREEN" else {}),
+        self.codedeploy.add_group(
+            app,
+            dg,
+            deployment_type=deployment_type,
+            config_name="CodeDeployDefault.OneAtATime",
+            ec2_tag_filters=[{"Key": GROUP_TAG, "Value": grp.id, "Type": "KEY_AND_VALUE"}],
         )
         token = token or self.token
         token_param: dict[str, Any] = {"API_TOKEN": token}
@@ -359,6 +356,16 @@ class Cloud:
         if broken:
             pipeline.broken_builds.add(key)
         return build
+
+    def _codedeploy_created(self, deployment: Deployment) -> None:
+        for f in deployment.tag_filters:
+            if f.get("Key") == GREEN_TAG:
+                self.groups.codedeploy_started(f.get("Value", ""), deployment.deployment_id)
+
+    @property
+    def deployed_revisions(self) -> list[tuple[str, dict[str, Any]]]:
+        """(deployment id, revision) of every CodeDeploy deployment, in order."""
+        return [(d.deployment_id, d.request.get("revision") or {}) for d in self.codedeploy.deployments.values()]
 
     def _deploy_behaviour(self, app: str, dg: str, revision: Mapping[str, Any]) -> DeployBehaviour:
         for p in self.pipelines:

@@ -28,11 +28,13 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bluegreen_sim.behaviour import GroupBehaviour
-from bluegreen_sim.codedeploy_sim import DeploymentRun
 from bluegreen_sim.ec2fleet import Fleet
+
+if TYPE_CHECKING:
+    from bluegreen_sim.codedeploy import Deployment
 
 GROUP_TAG = "spotinst:aws:ec2:group:id"
 GREEN_TAG = "GreenIdentifier"
@@ -452,7 +454,7 @@ class Elastigroups:
                 found[1].codedeploy_id = deployment_id
                 found[1].state, found[1].status = "IN_PROGRESS", "DEPLOYING"
 
-    def codedeploy_done(self, run: DeploymentRun) -> None:
+    def codedeploy_done(self, run: Deployment) -> None:
         """Elastigroup sees the CodeDeploy deployment end."""
         with self.lock:
             for group in self.groups.values():

@@ -189,7 +189,7 @@ def run_scenario(
             drivers.append(driver)
             cloud.jobs.lose_final_reports = scenario.lose_final_reports
             started = cloud.clock.elapsed
-            deployments_before = len(cloud.gateway.deployed_revisions)
+            deployments_before = len(cloud.deployed_revisions)
             driven = driver.run()
             executions.append(_Executed(execution, build, driven, started, cloud.clock.elapsed, deployments_before))
         if observer is not None:
@@ -286,7 +286,7 @@ def _judge(
     drivers: list[PipelineDriver],
 ) -> SimulationResult:
     driven = _combined(executions)
-    deployed = [_revision_text(revision) for _, revision in cloud.gateway.deployed_revisions]
+    deployed = [_revision_text(revision) for _, revision in cloud.deployed_revisions]
     names = [pipeline.name] if len(executions) == 1 else [f"{pipeline.name}-x{n + 1}" for n in range(len(executions))]
     executed = [
         done.to_json(
@@ -328,7 +328,7 @@ def _judge(
         group = pipeline.group
         runs = [
             r
-            for r in cloud.codedeploy.runs.values()
+            for r in cloud.codedeploy.deployments.values()
             if (r.application, r.group) == (pipeline.app_name, pipeline.deployment_group)
         ]
         checks["no Spot deployment of the run in progress"] = not any(bg.open for bg in group.deployments)
@@ -361,7 +361,7 @@ def _judge(
         checks["Spot answered 429 and the run still ended as expected"] = cloud.spot.ledger.throttled > 0
     if scenario.duplicate_first:
         checks["only one Spot deployment started"] = cloud.groups.started == 1
-        runs = [r for r in cloud.gateway.codedeploy.runs.values() if r.application == pipeline.app_name]
+        runs = [r for r in cloud.codedeploy.deployments.values() if r.application == pipeline.app_name]
         checks["one CodeDeploy deployment"] = len(runs) == 1
     if succeeded:
         checks["nothing stopped"] = cloud.groups.stops == 0
@@ -374,7 +374,7 @@ def _judge(
         checks["reclaimed green replaced by Elastigroup"] = bool(interruptions) and all(
             i.replacement for i in interruptions
         )
-        targeted = {i for run in cloud.codedeploy.runs.values() for i in run.targets}
+        targeted = {i for run in cloud.codedeploy.deployments.values() for i in run.targets}
         checks["CodeDeploy deployed to the replacement, not the reclaimed green"] = bool(interruptions) and all(
             i.replacement in targeted and i.reclaimed not in targeted for i in interruptions
         )
@@ -452,7 +452,7 @@ def _alarm_trigger(cloud: Cloud, pipeline: Pipeline, when: str, after: float) ->
     def listener(now: float) -> None:
         if fired.is_set():
             return
-        runs = [r for r in cloud.codedeploy.runs.values() if r.application == pipeline.app_name]
+        runs = [r for r in cloud.codedeploy.deployments.values() if r.application == pipeline.app_name]
         if not runs:
             return
         run = runs[-1]

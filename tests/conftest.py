@@ -3,11 +3,13 @@
 - Spot: bluegreen_sim's Spot emulator through `responses` (tests/fakes/spot.py), its Elastigroup launching greens
   into moto's EC2.
 - EC2, S3, CloudWatch, Secrets Manager, SSM: moto, in-process.
-- CodeDeploy and CodePipeline: small JSON-protocol fakes on 127.0.0.1 (moto lacks the calls we need), served by
-  bluegreen_sim.loopback.AwsJsonServer and reached through the standard AWS_ENDPOINT_URL_* variables.
-  CodePipeline is bluegreen_sim's one model (`bluegreen_sim.codepipeline.JobStore`: jobs, reports and their
-  refusal, the pipeline and action executions, the events) behind tests/fakes/codepipeline.py, which adds only
-  fault injection; `Cloud.job_event` makes each job in it, as CodePipeline would, before the event is delivered.
+- CodeDeploy: bluegreen_sim's one CodeDeploy model (tests/fakes/codedeploy.py: a Script per deployment, faults),
+  finding its targets in moto's EC2.
+- CodePipeline: bluegreen_sim's one model (`bluegreen_sim.codepipeline.JobStore`: jobs, reports and their refusal,
+  the pipeline and action executions, the events) behind tests/fakes/codepipeline.py, which adds only fault
+  injection; `Cloud.job_event` makes each job in it, as CodePipeline would, before the event is delivered.
+  Both are served on 127.0.0.1 by bluegreen_sim.loopback.AwsJsonServer (moto lacks the calls we need) and reached
+  through the standard AWS_ENDPOINT_URL_* variables.
 Time is a FakeClock: the handler's sleeps advance it and move the fake world.
 """
 
@@ -115,7 +117,7 @@ def _release_moto_backends() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def codedeploy_server() -> Iterator[AwsJsonServer]:
-    server = AwsJsonServer(FakeCodeDeploy(now=lambda: 0.0, tagged_instances=lambda _: []))
+    server = AwsJsonServer(FakeCodeDeploy(FakeClock()))
     yield server
     server.close()
 
@@ -272,18 +274,9 @@ def cloud(
         s3.put_object(Bucket=ARTIFACT_BUCKET, Key=BUILD_ARTIFACT_KEY, Body=b"PK-fake-build-artifact")
         create_token_key(boto3.client("secretsmanager", region_name="us-east-1"))
 
-        def tagged(green: str) -> list[str]:
-            reply = ec2.describe_instances(
-                Filters=[
-                    {"Name": "tag:GreenIdentifier", "Values": [green]},
-                    {"Name": "instance-state-name", "Values": ["running"]},
-                ]
-            )
-            return [i["InstanceId"] for r in reply["Reservations"] for i in r["Instances"]]
-
         spot = FakeSpot(rsps, token=CANARY_TOKEN, account_id=ACCOUNT_ID, group_id=GROUP_ID, clock=clock, ec2=ec2)
         clock.on_advance.append(spot.tick)
-        codedeploy = FakeCodeDeploy(now=clock.now, tagged_instances=tagged)
+        codedeploy = FakeCodeDeploy(clock, ec2)
         codepipeline = FakeCodePipeline(clock)
         codedeploy_server.service = codedeploy
         codepipeline_server.service = codepipeline

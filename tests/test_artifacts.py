@@ -26,7 +26,7 @@ SOURCE_COMMIT = "9f8e7d6c5b4a39281706f5e4d3c2b1a098765432"
 def _deployment_body(cloud: Cloud) -> dict[str, Any]:
     deployments = list(cloud.codedeploy.deployments.values())
     assert len(deployments) == 1
-    return deployments[0].body
+    return deployments[0].request
 
 
 def _signing_keys(session: boto3.session.Session, operation: str) -> list[str]:

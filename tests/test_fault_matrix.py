@@ -57,7 +57,7 @@ from tests.conftest import (
     user_parameters,
 )
 from tests.fakes.clock import FakeClock, FakeLambdaContext
-from tests.fakes.codedeploy import FakeCodeDeploy, FakeDeployment, Script
+from tests.fakes.codedeploy import FakeCodeDeploy, Script
 from tests.fakes.codepipeline import REPORTS, ActionExecution, FakeCodePipeline
 from tests.fakes.faultproxy import AwsError, ConnectionReset, FaultProxy, ProxyFault, RawBody
 from tests.fakes.spot import FakeSpot, Fault, SpotDeploymentRecord, dripping
@@ -353,15 +353,6 @@ class World:
             self.handlers[row] = create_handler(clock=self.clock, environ=self.environ, log_stream=self.log_stream)
         return self.handlers[row]
 
-    def tagged(self, green: str) -> list[str]:
-        reply = self.ec2.describe_instances(
-            Filters=[
-                {"Name": "tag:GreenIdentifier", "Values": [green]},
-                {"Name": "instance-state-name", "Values": ["running"]},
-            ]
-        )
-        return [i["InstanceId"] for r in reply["Reservations"] for i in r["Instances"]]
-
 
 @pytest.fixture(scope="module")
 def world(codedeploy_server: AwsJsonServer, codepipeline_server: AwsJsonServer) -> Iterator[World]:
@@ -444,11 +435,14 @@ def _new_cell(world: World, call: Call, kind: str, number: int) -> Cell:
     )
     spot.launch_delay = 1
     world.clock.on_advance[:] = [spot.tick]
-    codedeploy = FakeCodeDeploy(now=world.clock.now, tagged_instances=world.tagged)
+    codedeploy = FakeCodeDeploy(world.clock, world.ec2)
     codedeploy.script = Script(duration=0)
     # An earlier deployment of the group, so that looking for ours reads the deployments' details.
-    codedeploy.deployments["d-EARLIER01"] = FakeDeployment(
-        "d-EARLIER01", {"description": "an earlier release"}, 0.0, Script(duration=1), []
+    codedeploy.record(
+        "d-EARLIER01",
+        {"applicationName": "App", "deploymentGroupName": "DG", "description": "an earlier release"},
+        status="Succeeded",
+        created_at=0.0,
     )
     codepipeline = FakeCodePipeline(world.clock)
     world.codedeploy_server.service = codedeploy
@@ -747,7 +741,7 @@ def _assert_cleanup(cell: Cell, cleanup: Cleanup, summary: str, green: str) -> N
         assert stops == 0
         assert "Cleanup" not in summary, summary
         # One CodeDeploy deployment, the one that succeeded (a retried CreateDeployment made no second one).
-        assert [d.status(cell.world.clock.now()) for d in codedeploy] == ["Succeeded"], codedeploy
+        assert [d.status for d in codedeploy] == ["Succeeded"], codedeploy
     elif cleanup in (SPOT_STOPPED, BOTH_STOPPED, STOP_ACCEPTED, CODEDEPLOY_BY_HAND):
         assert spot.stopped
         assert f"stopped Spot deployment {spot.deployment_id}; Elastigroup terminates the green instances" in summary

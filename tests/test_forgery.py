@@ -14,7 +14,6 @@ from typing import Any
 from bluegreen.params import validate_parameters
 from bluegreen.state import RunState, TokenKey, encode_token
 from tests.conftest import TOKEN_KEY, Cloud
-from tests.fakes.codedeploy import FakeDeployment, Script
 
 GREEN = "Sb9f13HI56cDXk0ALtPAhA"
 ATTACKER_KEY = TokenKey("the-attackers-own-key-0123456789abcdef")
@@ -32,8 +31,8 @@ def foreign_deployment(cloud: Cloud, deployment_id: str = "d-OTHERAPP1", *, runn
         "description": "[GreenIdentifier=someone-elses-green-01] their release",
         "targetInstances": {"tagFilters": [{"Key": "GreenIdentifier", "Value": "someone-elses-green-01"}]},
     }
-    script = Script(duration=10**7 if running else 0, outcome="Succeeded")
-    cloud.codedeploy.deployments[deployment_id] = FakeDeployment(deployment_id, body, 0.0, script, ["i-0ther"])
+    status = "InProgress" if running else "Succeeded"
+    cloud.codedeploy.record(deployment_id, body, status=status, created_at=0.0, targets=["i-0ther"])
 
 
 def state(cloud: Cloud, **changes: Any) -> RunState:

@@ -30,15 +30,15 @@ def test_happy_path_with_s3_revision_reports_success_after_codedeploy_succeeds(c
 
     assert report.kind == "success"
     deployment = next(iter(cloud.codedeploy.deployments.values()))
-    assert deployment.body["revision"] == {
+    assert deployment.request["revision"] == {
         "revisionType": "S3",
         "s3Location": {"bucket": "revisions", "key": "app/v2.zip", "bundleType": "zip"},
     }
     green = cloud.spot.deployments[0].green
-    assert deployment.body["targetInstances"] == {
+    assert deployment.request["targetInstances"] == {
         "tagFilters": [{"Key": "GreenIdentifier", "Value": green, "Type": "KEY_AND_VALUE"}]
     }
-    assert green in deployment.body["description"]
+    assert green in deployment.request["description"]
     assert report.body["outputVariables"] == {
         "GreenIdentifier": green,
         "SpotDeploymentId": "cdbg-00000001",
@@ -46,7 +46,7 @@ def test_happy_path_with_s3_revision_reports_success_after_codedeploy_succeeds(c
         "DeployedRevision": "s3://revisions/app/v2.zip",
     }
     assert report.body["executionDetails"]["externalExecutionId"] == deployment.deployment_id
-    assert cloud.clock.now() >= deployment.created_at + deployment.script.duration
+    assert cloud.clock.now() >= deployment.created_at + deployment.behaviour.duration
 
 
 def test_spot_receives_the_tag_timeout_and_deployment_group(cloud: Cloud) -> None:
@@ -68,7 +68,7 @@ def test_happy_path_with_github_revision_sends_the_github_location(cloud: Cloud)
 
     assert report.kind == "success"
     deployment = next(iter(cloud.codedeploy.deployments.values()))
-    assert deployment.body["revision"] == {
+    assert deployment.request["revision"] == {
         "revisionType": "GitHub",
         "gitHubLocation": {"repository": "acme/web", "commitId": GITHUB_SHA},
     }

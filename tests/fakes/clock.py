@@ -1,7 +1,7 @@
 """A clock the test controls: `sleep` advances time at once and lets the fake world move.
 
-It also schedules the world's events (`call_later`, as bluegreen_sim's SimClock does), so the one Spot model of
-bluegreen_sim/elastigroup.py runs on it: an event without delay runs at once, and `run_due_events` runs every
+It also schedules the world's events (`call_later`, `call_at`, as bluegreen_sim's SimClock does), so the one Spot
+and CodeDeploy models of bluegreen_sim run on it: an event without delay runs at once, and `run_due_events` runs every
 event due by now, so a world with zero delays settles within the call or the advance that moved it.
 """
 
@@ -36,11 +36,15 @@ class FakeClock:
 
     def call_later(self, delay: float, action: Callable[[], None]) -> None:
         """Run `action` once time reaches now + `delay`; at once when there is no delay (the tests' fast world)."""
-        if delay <= 0:
+        self.call_at(self.current + max(0.0, delay), action)
+
+    def call_at(self, at: float, action: Callable[[], None]) -> None:
+        """Run `action` once time reaches `at`; at once when it has (the tests' fast world)."""
+        if at <= self.current:
             action()
             return
         with self._events_lock:
-            heapq.heappush(self._events, (self.current + max(0.0, delay), next(self._seq), action))
+            heapq.heappush(self._events, (at, next(self._seq), action))
 
     def run_due_events(self) -> None:
         while True:

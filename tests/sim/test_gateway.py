@@ -9,8 +9,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from bluegreen_sim.behaviour import DeployBehaviour
 from bluegreen_sim.cloud import BUCKET, KEY, Cloud, Pipeline
-from bluegreen_sim.codedeploy_sim import DeployBehaviour
 from bluegreen_sim.elastigroup import GREEN_TAG
 
 S3_REVISION = {"revisionType": "S3", "s3Location": {"bucket": BUCKET, "key": KEY, "bundleType": "zip"}}
@@ -114,7 +114,7 @@ def test_failed_deployment_has_error_information_and_script_diagnostics(cloud, f
 
 def test_batch_get_deployment_targets_refuses_more_than_25(cloud, failing):
     cd = client(cloud, "codedeploy")
-    deployment_id = next(iter(cloud.codedeploy.runs))
+    deployment_id = next(iter(cloud.codedeploy.deployments))
     with pytest.raises(ClientError) as exc:
         cd.batch_get_deployment_targets(deploymentId=deployment_id, targetIds=[f"i-{n:017x}" for n in range(26)])
     assert error_code(exc) == "DeploymentTargetListSizeExceededException"
