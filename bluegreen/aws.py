@@ -377,6 +377,39 @@ def _wrap_local_error(operation: str, exc: Exception) -> BlueGreenError:
     return ServiceUnavailableError(f"{text} (AWS's reply could not be read); re-run the stage")
 
 
+# CreateDeployment is sent at most this many times; between two, the deployment is looked for by its marker.
+CREATE_DEPLOYMENT_ATTEMPTS: Final = 3  # as many as botocore's own attempts (the handler's Config)
+
+
+def _maybe_carried_out(exc: BaseException | None) -> bool:
+    """Whether a failed attempt may have been carried out: it was sent and its answer was lost (read timeout, the
+    connection closed before a reply) or was a 5xx. A connect failure or a refusal (4xx, throttling) was not.
+    """
+    if isinstance(exc, ReadTimeoutError | ConnectionClosedError):
+        return True
+    if isinstance(exc, ClientError):
+        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0) >= 500
+    return False
+
+
+def _no_blind_resend(
+    response: tuple[Any, Any] | None = None, caught_exception: BaseException | None = None, **_: Any
+) -> bool | None:
+    """botocore's needs-retry hook for CreateDeployment: False (no retry) when the attempt may have been carried out.
+
+    botocore's standard mode re-sends on read timeouts, closed connections and 5xx (botocore/retries/standard.py);
+    CreateDeployment has no idempotency token, and AWS refuses a second deployment of the group only while the first
+    still runs (DeploymentLimitExceededException). One that ended meanwhile (a fast failure) would let a re-sent
+    call make a second deployment on the same greens: AwsGateway.create_deployment looks for the first instead.
+    The most specific handler is asked first (botocore/hooks.py), so this answer stands over the standard one.
+    """
+    if caught_exception is not None:
+        return False if _maybe_carried_out(caught_exception) else None
+    if response is not None and int(getattr(response[0], "status_code", 0) or 0) >= 500:
+        return False
+    return None
+
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 _T = TypeVar("_T")
@@ -603,13 +636,39 @@ class AwsGateway:
             BlueGreenError: CodeDeploy refused (missing revision, group busy, no tagged instance, ...).
         """
         operation = "codedeploy:CreateDeployment"
-        reply = _call(operation, _client(operation, self._codedeploy).create_deployment)(
-            applicationName=application,
-            deploymentGroupName=deployment_group,
-            revision=_revision_location(revision),
-            targetInstances={"tagFilters": [{"Key": GREEN_TAG_KEY, "Value": green, "Type": "KEY_AND_VALUE"}]},
-            description=f"{_description_marker(green)} {description}"[:1000],
+        client = _client(operation, self._codedeploy)
+        # CreateDeployment has no idempotency token (botocore's codedeploy model): botocore must not re-send one
+        # that may have been carried out; this method looks for it first (see _no_blind_resend).
+        # The stubs type handlers as returning None; botocore reads a needs-retry handler's answer (endpoint.py).
+        client.meta.events.register(
+            "needs-retry.codedeploy.CreateDeployment",
+            _no_blind_resend,  # type: ignore[arg-type]
+            unique_id="bluegreen-no-blind-resend",
         )
+        for attempt in range(1, CREATE_DEPLOYMENT_ATTEMPTS + 1):
+            try:
+                reply = _call(operation, client.create_deployment)(
+                    applicationName=application,
+                    deploymentGroupName=deployment_group,
+                    revision=_revision_location(revision),
+                    targetInstances={"tagFilters": [{"Key": GREEN_TAG_KEY, "Value": green, "Type": "KEY_AND_VALUE"}]},
+                    description=f"{_description_marker(green)} {description}"[:1000],
+                )
+                break
+            except ServiceUnavailableError as exc:
+                if attempt == CREATE_DEPLOYMENT_ATTEMPTS or not _maybe_carried_out(exc.__cause__):
+                    raise
+                # Sent, and no answer read: CodeDeploy may have created it. Ours carries our marker.
+                found = self.find_deployment_for_green(application, deployment_group, green)
+                if found is not None:
+                    logger.warning(
+                        "%s: the answer was lost, but CodeDeploy created deployment %s: following it (%s)",
+                        operation,
+                        found.deployment_id,
+                        exc,
+                    )
+                    return found.deployment_id
+                logger.warning("%s: no answer and no deployment created, sending it again: %s", operation, exc)
         with _reading(operation):
             return _checked(_DEPLOYMENT_ID, reply.get("deploymentId"), "deploymentId")
 

@@ -783,3 +783,35 @@ def test_a_report_failure_raised_to_lambda_does_not_carry_the_token(world: World
 
     assert CANARY_TOKEN not in world.log_stream.getvalue()
     assert CANARY_TOKEN not in str(caught.value)
+
+
+def test_a_create_deployment_whose_answer_is_lost_is_looked_for_and_not_made_twice(world: World) -> None:
+    # CodeDeploy creates the deployment, its answer is lost (a read timeout under load, a dropped connection), and
+    # the deployment ends before a re-sent call would arrive (here: at once), so CodeDeploy would accept a second one.
+    call = next(c for c in CALLS if c.key == "codedeploy:CreateDeployment")
+    cell = _new_cell(world, call, "answer-lost", len(CELLS) + 1)
+    world.proxy.fail_next("codedeploy", "CreateDeployment", ConnectionReset(after_forwarding=True))
+
+    result = world.handler("answer-lost")(cell.event(), FakeLambdaContext(world.clock, 900.0, request_id="req-lost"))
+
+    created = [key for key in cell.codedeploy.deployments if key != "d-EARLIER01"]
+    assert len(created) == 1, created
+    assert world.proxy.operations("codedeploy").count("CreateDeployment") == 1
+    assert result["status"] == "Succeeded", result
+    assert f"CodeDeploy {created[0]}," in result["summary"], result["summary"]
+
+
+def test_a_create_deployment_refused_with_a_5xx_and_not_made_is_sent_again(world: World) -> None:
+    call = next(c for c in CALLS if c.key == "codedeploy:CreateDeployment")
+    cell = _new_cell(world, call, "5xx-not-made", len(CELLS) + 2)
+    world.proxy.fail_next("codedeploy", "CreateDeployment", AwsError(500, "InternalFailure", "injected fault"))
+
+    result = world.handler("5xx-not-made")(cell.event(), FakeLambdaContext(world.clock, 900.0, request_id="req-5xx"))
+
+    created = [key for key in cell.codedeploy.deployments if key != "d-EARLIER01"]
+    assert len(created) == 1, created
+    calls = world.proxy.operations("codedeploy")
+    assert calls.count("CreateDeployment") == 2
+    first = calls.index("CreateDeployment")
+    assert "ListDeployments" in calls[first : calls.index("CreateDeployment", first + 1)]  # looked for it first
+    assert result["status"] == "Succeeded", result

@@ -46,7 +46,13 @@ class RawBody:
 
 @dataclass(frozen=True)
 class ConnectionReset:
-    """The connection is reset (RST) after the request was read, before any reply."""
+    """The connection is reset (RST) after the request was read, before any reply.
+
+    `after_forwarding`: the call first reaches the service behind the proxy, which carries it out; only its reply
+    is lost (as when AWS's answer is slower than the client's read timeout, or a connection drops mid-reply).
+    """
+
+    after_forwarding: bool = False
 
 
 ProxyFault = AwsError | RawBody | ConnectionReset
@@ -130,22 +136,23 @@ class FaultProxy:
                 fault = proxy._take_fault(service, operation)
                 proxy.calls.append((service, operation, type(fault).__name__ if fault else "ok"))
                 if isinstance(fault, ConnectionReset):
+                    if fault.after_forwarding:
+                        self._pass_on(service, body)
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.connection.close()
                     self.close_connection = True
                     return
                 if fault is not None:
                     status, headers, data = _render(service, fault)
-                elif service in proxy.upstreams:
-                    status, headers, data = _forward(
-                        proxy.upstreams[service], self.command, self.path, self.headers, body
-                    )
                 else:
-                    reply = proxy._moto.open(
-                        self.path, method=self.command, headers=list(self.headers.items()), data=body
-                    )
-                    status, headers, data = reply.status_code, list(reply.headers.items()), reply.get_data()
+                    status, headers, data = self._pass_on(service, body)
                 self._reply(status, headers, data)
+
+            def _pass_on(self, service: str, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+                if service in proxy.upstreams:
+                    return _forward(proxy.upstreams[service], self.command, self.path, self.headers, body)
+                reply = proxy._moto.open(self.path, method=self.command, headers=list(self.headers.items()), data=body)
+                return reply.status_code, list(reply.headers.items()), reply.get_data()
 
             def _reply(self, status: int, headers: list[tuple[str, str]], data: bytes) -> None:
                 self.send_response(status)
