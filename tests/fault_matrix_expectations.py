@@ -818,14 +818,16 @@ EXPECTED: dict[str, dict[str, Expect]] = {
         "401": fails("PermissionError", "DEPLOY", "codedeploy:CreateDeployment", cleanup=SPOT_STOPPED),
         "403": fails("PermissionError", "DEPLOY", "codedeploy:CreateDeployment", cleanup=SPOT_STOPPED),
         "404": fails("JobFailed", "DEPLOY", "codedeploy:CreateDeployment", cleanup=SPOT_STOPPED),
-        # boto3's own retries (standard mode, 3 attempts) absorb it.
+        # boto3's own retries (standard mode, 3 attempts) absorb a throttle. A 5xx or a reset may have been carried
+        # out (CreateDeployment has no idempotency token): boto3 does not re-send it; the function looks for the
+        # deployment by its marker, finds none (the proxy answered in CodeDeploy's stead) and sends it again.
         "429-once": DEPLOYED,
         "500-once": DEPLOYED,
         "502-once": DEPLOYED,
         "503-once": DEPLOYED,
         "reset-once": DEPLOYED,
         "throttling-once": DEPLOYED,
-        # Outlasting boto3's retries: SystemUnavailable (Troubleshooting: `AWS ... Throttling` / `InternalError` /
+        # Outlasting the 3 attempts: SystemUnavailable (Troubleshooting: `AWS ... Throttling` / `InternalError` /
         # `EndpointConnectionError` ... after boto3's retries).
         "500-persistent": fails("SystemUnavailable", "DEPLOY", "codedeploy:CreateDeployment", cleanup=SPOT_STOPPED),
         "502-persistent": fails("SystemUnavailable", "DEPLOY", "codedeploy:CreateDeployment", cleanup=SPOT_STOPPED),
