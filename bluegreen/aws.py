@@ -67,6 +67,14 @@ logger = logging.getLogger(__name__)
 # Ids as AWS prints them (CodeDeploy `d-` + 9 upper-case letters and digits; EC2 `i-` + 8 or 17 hex digits),
 # with room to grow: an id of another shape never reaches a message, a token or an output variable.
 _DEPLOYMENT_ID: Final = re.compile(r"d-[0-9A-Z]{1,32}")
+# ListDeployments of one group, for a run's own deployment: how far before the run's `started_at` to look, and how
+# many pages to read at most. `started_at` is the state's: the first invocation's clock for a run carried by its
+# token, but "now" for a re-delivered first event or a reclaim (which knows no start), so the window covers a whole
+# CodePipeline job's life (24 h: the action's longest wait) plus an hour of clock skew between Lambda and
+# CodeDeploy. The page bound keeps a runaway list from eating the invocation.
+LOOKBACK: Final = 25 * 3600
+MAX_DEPLOYMENT_PAGES: Final = 10
+DEPLOYMENT_BATCH: Final = 25  # BatchGetDeployments' limit (botocore: DeploymentsList for BatchGetDeploymentsInput)
 _INSTANCE_ID: Final = re.compile(r"i-[0-9a-f]{1,32}")
 
 TERMINAL_STATUSES: Final[frozenset[str]] = frozenset({"Succeeded", "Failed", "Stopped"})
@@ -598,33 +606,50 @@ class AwsGateway:
                 green_provisioning=provisioning.get("action"),
             )
 
-    def find_deployment_for_green(self, application: str, deployment_group: str, green: str) -> GreenDeployment | None:
+    def find_deployment_for_green(
+        self, application: str, deployment_group: str, green: str, *, created_since: int
+    ) -> GreenDeployment | None:
         """The deployment already created for this green fleet (a duplicate delivery, or an earlier invocation of
         this run whose answer was lost), if any.
+
+        AWS documents no order and no page size for ListDeployments (botocore: "A list of deployment IDs", with a
+        `nextToken` "if a large amount of information is returned"), so nothing here depends on either: the list
+        is bounded by `createTimeRange` to the deployments created since `LOOKBACK` before `created_since`, every
+        page is read (at most `MAX_DEPLOYMENT_PAGES`), and every listed id is read in batches of 25
+        (BatchGetDeployments' limit). A group runs one deployment at a time, so for most groups this is one page
+        and one batch, as before.
 
         Raises:
             BlueGreenError: a CodeDeploy call failed.
         """
         client = _client("codedeploy:ListDeployments", self._codedeploy)
-        listed = _call("codedeploy:ListDeployments", client.list_deployments)(
-            applicationName=application, deploymentGroupName=deployment_group
-        )
-        with _reading("codedeploy:ListDeployments"):
-            ids = list(_present(listed.get("deployments"), "deployments"))
-        # Newest first; a duplicate delivery's deployment is among the most recent.
-        recent = ids[:25]
-        if not recent:
-            return None
+        since = datetime.fromtimestamp(max(0, created_since - LOOKBACK), UTC)
+        ids: list[str] = []
+        token: str | None = None
+        for _ in range(MAX_DEPLOYMENT_PAGES):
+            page = {"nextToken": token} if token else {}
+            listed = _call("codedeploy:ListDeployments", client.list_deployments)(
+                applicationName=application,
+                deploymentGroupName=deployment_group,
+                createTimeRange={"start": since},
+                **page,
+            )
+            with _reading("codedeploy:ListDeployments"):
+                ids.extend(_present(listed.get("deployments"), "deployments"))
+                token = listed.get("nextToken") or None
+            if token is None:
+                break
         marker = _description_marker(green)
         operation = "codedeploy:BatchGetDeployments"
-        reply = _call(operation, client.batch_get_deployments)(deploymentIds=recent)
-        with _reading(operation):
-            for info in _present(reply.get("deploymentsInfo"), "deploymentsInfo"):
-                description = info.get("description", "")
-                if marker in description:
-                    return GreenDeployment(
-                        _checked(_DEPLOYMENT_ID, info.get("deploymentId"), "deploymentId"), description
-                    )
+        for start in range(0, len(ids), DEPLOYMENT_BATCH):
+            reply = _call(operation, client.batch_get_deployments)(deploymentIds=ids[start : start + DEPLOYMENT_BATCH])
+            with _reading(operation):
+                for info in _present(reply.get("deploymentsInfo"), "deploymentsInfo"):
+                    description = info.get("description", "")
+                    if marker in description:
+                        return GreenDeployment(
+                            _checked(_DEPLOYMENT_ID, info.get("deploymentId"), "deploymentId"), description
+                        )
         return None
 
     def create_deployment(

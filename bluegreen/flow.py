@@ -431,7 +431,9 @@ class Deployment:
         self._ownership.claim(spot.deployment_id)  # found on our group carrying our tag
         ended = state.advance(expected_greens=expected_greens, spot_deployment_id=spot.deployment_id)
         self._reached = ended
-        found = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
+        found = self._aws.find_deployment_for_green(
+            p.application, p.deployment_group, state.green, created_since=state.started_at
+        )
         logger.warning(
             "Spot deployment %s of this run has already ended (%s/%s): an earlier delivery of this event ran it; "
             "reporting its outcome%s",
@@ -506,7 +508,9 @@ class Deployment:
 
     def _deploy(self, state: RunState) -> RunState:
         p = self._params
-        found = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
+        found = self._aws.find_deployment_for_green(
+            p.application, p.deployment_group, state.green, created_since=state.started_at
+        )
         if found is not None:
             logger.info("CodeDeploy deployment %s already targets this green fleet: following it", found.deployment_id)
             return self._following(state, found)
@@ -529,7 +533,7 @@ class Deployment:
         except DeploymentLimitExceededError:
             # The deployment that holds the group may be our own twin's (a duplicate delivery that reached DEPLOY
             # between our look and our create): then follow it instead of failing and cleaning up under it.
-            twin = self._find_twin_deployment(state.green)
+            twin = self._find_twin_deployment(state.green, state.started_at)
             if twin is None:
                 raise
             logger.info(
@@ -559,12 +563,14 @@ class Deployment:
             phase="WAIT_DEPLOY", codedeploy_deployment_id=found.deployment_id, codedeploy_adopted=not ours
         )
 
-    def _find_twin_deployment(self, green: str) -> GreenDeployment | None:
+    def _find_twin_deployment(self, green: str, started_at: int) -> GreenDeployment | None:
         p = self._params
         for look in range(TWIN_LOOKS):
             if look:
                 self._clock.sleep(TWIN_LOOK_WAIT)
-            found = self._aws.find_deployment_for_green(p.application, p.deployment_group, green)
+            found = self._aws.find_deployment_for_green(
+                p.application, p.deployment_group, green, created_since=started_at
+            )
             if found is not None:
                 return found
         return None
@@ -747,7 +753,9 @@ class Deployment:
                 lookups.append(messages.spot_lookup(state.green, exc))
         if state.codedeploy_deployment_id is None and state.phase != "WAIT_GREEN":
             try:
-                found = self._aws.find_deployment_for_green(p.application, p.deployment_group, state.green)
+                found = self._aws.find_deployment_for_green(
+                    p.application, p.deployment_group, state.green, created_since=state.started_at
+                )
                 if found is not None:
                     self._ownership.claim(found.deployment_id)  # listed on our group with our green marker
                     state = state.advance(codedeploy_deployment_id=found.deployment_id)

@@ -97,7 +97,9 @@ class AwsPort(AwsChecks, Protocol):
         """The state and status checks of known instances (one that went away is listed as not alive)."""
         ...
 
-    def find_deployment_for_green(self, application: str, deployment_group: str, green: str) -> GreenDeployment | None:
+    def find_deployment_for_green(
+        self, application: str, deployment_group: str, green: str, *, created_since: int
+    ) -> GreenDeployment | None:
         """A CodeDeploy deployment already created for this green fleet, if any."""
         ...
 

@@ -228,6 +228,10 @@ class CodeDeploy:
         self._raced: set[str] = set()  # green fleets whose twin's CreateDeployment was played first
         self._due: deque[Callable[[], None]] = deque()  # steps due now, run in order (always under self.lock)
         self._draining = False
+        # ListDeployments' order and page size, which AWS does not document (see `_list_deployments`): a test sets
+        # them to check the function depends on neither.
+        self.list_newest_first = True
+        self.list_page_size: int | None = None
 
     # -- set-up and test controls (no API call) -----------------------------------------------------------------
     def add_group(self, application: str, name: str, **settings: Any) -> DeploymentGroup:
@@ -328,16 +332,32 @@ class CodeDeploy:
 
     def _list_deployments(self, request: dict[str, Any]) -> dict[str, Any]:
         """botocore: ListDeployments lists "the deployments in a deployment group", filtered by
-        includeOnlyStatuses. Assumption: newest first and in one page (AWS documents neither an order nor a page
-        size; the CLI shows the newest first, and bluegreen/aws.py reads the first 25 as the most recent)."""
+        includeOnlyStatuses and by createTimeRange (a TimeRange whose `start` and `end` may each be left open;
+        botocore's JSON protocol sends timestamps as epoch seconds), with a `nextToken` "if a large amount of
+        information is returned". AWS documents neither an order nor a page size: assumption, newest first in one
+        page (what the CLI shows), unless a test sets `list_newest_first` / `list_page_size` otherwise. The
+        nextToken here is the offset of the next page (assumption: opaque to the caller in any case)."""
         group = self._group(request)
         statuses = set(request.get("includeOnlyStatuses") or ())
+        window = request.get("createTimeRange") or {}
+        start, end = window.get("start"), window.get("end")
+        ordered = list(self.deployments.values())
+        if self.list_newest_first:
+            ordered.reverse()
         listed = [
             d.deployment_id
-            for d in reversed(self.deployments.values())
-            if (d.application, d.group) == (group.application, group.name) and (not statuses or d.status in statuses)
+            for d in ordered
+            if (d.application, d.group) == (group.application, group.name)
+            and (not statuses or d.status in statuses)
+            and (start is None or d.created_at >= float(start))
+            and (end is None or d.created_at <= float(end))
         ]
-        return {"deployments": listed}
+        offset = int(request.get("nextToken") or 0)
+        size = self.list_page_size or len(listed) or 1
+        page: dict[str, Any] = {"deployments": listed[offset : offset + size]}
+        if offset + size < len(listed):
+            page["nextToken"] = str(offset + size)
+        return page
 
     def _batch_get_deployments(self, request: dict[str, Any]) -> dict[str, Any]:
         ids = list(request.get("deploymentIds") or [])

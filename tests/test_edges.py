@@ -172,6 +172,42 @@ def test_a_twin_that_created_the_codedeploy_deployment_first_is_followed_not_sto
     assert cloud.spot.calls_to("PUT", "stop") == 0
 
 
+def test_a_twins_deployment_is_found_whatever_order_and_pages_codedeploy_lists_a_busy_group_in(cloud: Cloud) -> None:
+    """AWS documents no order and no page size for ListDeployments: with 40 earlier deployments of the group listed
+    oldest first, 10 a page, the twin's deployment is the last id of the fifth page, and is still followed."""
+    green = green_identifier(cloud.action.action_execution_id)
+    for n in range(40):
+        cloud.codedeploy.record(
+            f"d-EARLY{n:04d}",
+            {"applicationName": "App", "deploymentGroupName": "DG", "description": f"release {n}"},
+            status="Succeeded",
+            created_at=cloud.clock.now() - 4000 + n,
+        )
+    cloud.codedeploy.model.list_newest_first = False
+    cloud.codedeploy.model.list_page_size = 10
+
+    def twin_creates_first() -> None:
+        cloud.codedeploy.handle(
+            "CreateDeployment",
+            {
+                "applicationName": "App",
+                "deploymentGroupName": "DG",
+                "targetInstances": {
+                    "tagFilters": [{"Key": "GreenIdentifier", "Value": green, "Type": "KEY_AND_VALUE"}]
+                },
+                "description": f"[GreenIdentifier={green}] the twin delivery's deployment",
+            },
+        )
+
+    cloud.codedeploy.before_create.append(twin_creates_first)
+
+    report = cloud.run_pipeline(cloud.params())
+
+    assert report.kind == "success", report.body
+    (twins,) = [d for d in cloud.codedeploy.deployments if not d.startswith("d-EARLY")]
+    assert report.body["outputVariables"]["CodeDeployDeploymentId"] == twins
+
+
 def test_a_failing_delivery_leaves_the_spot_deployment_its_twin_started(cloud: Cloud) -> None:
     green = green_identifier(cloud.action.action_execution_id)
     cloud.spot.start(green)  # the twin delivery started it

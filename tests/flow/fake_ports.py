@@ -309,7 +309,9 @@ class FakeAwsPort:
         now = self._cloud.clock.now()
         return [self._cloud.instances[i].health(now) for i in instance_ids]
 
-    def find_deployment_for_green(self, application: str, deployment_group: str, green: str) -> GreenDeployment | None:
+    def find_deployment_for_green(
+        self, application: str, deployment_group: str, green: str, *, created_since: int
+    ) -> GreenDeployment | None:
         self._cloud._call("codedeploy.find_deployment_for_green", application, deployment_group, green)
         newest_first = reversed(list(self._cloud.codedeploy.values()))
         for record in newest_first:
