@@ -54,7 +54,12 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_cloudwatch.type_defs import CompositeAlarmTypeDef, MetricAlarmTypeDef
     from mypy_boto3_codedeploy import CodeDeployClient
-    from mypy_boto3_codedeploy.type_defs import DeploymentTargetTypeDef, RevisionLocationTypeDef, S3LocationTypeDef
+    from mypy_boto3_codedeploy.type_defs import (
+        DeploymentTargetTypeDef,
+        RevisionLocationTypeDef,
+        S3LocationTypeDef,
+        TimeRangeTypeDef,
+    )
     from mypy_boto3_codepipeline import CodePipelineClient
     from mypy_boto3_codepipeline.type_defs import ExecutionDetailsTypeDef, FailureDetailsTypeDef
     from mypy_boto3_ec2 import EC2Client
@@ -627,13 +632,19 @@ class AwsGateway:
         ids: list[str] = []
         token: str | None = None
         for _ in range(MAX_DEPLOYMENT_PAGES):
-            page = {"nextToken": token} if token else {}
-            listed = _call("codedeploy:ListDeployments", client.list_deployments)(
-                applicationName=application,
-                deploymentGroupName=deployment_group,
-                createTimeRange={"start": since},
-                **page,
-            )
+            list_deployments = _call("codedeploy:ListDeployments", client.list_deployments)
+            window: TimeRangeTypeDef = {"start": since}
+            if token:
+                listed = list_deployments(
+                    applicationName=application,
+                    deploymentGroupName=deployment_group,
+                    createTimeRange=window,
+                    nextToken=token,
+                )
+            else:
+                listed = list_deployments(
+                    applicationName=application, deploymentGroupName=deployment_group, createTimeRange=window
+                )
             with _reading("codedeploy:ListDeployments"):
                 ids.extend(_present(listed.get("deployments"), "deployments"))
                 token = listed.get("nextToken") or None
@@ -653,9 +664,17 @@ class AwsGateway:
         return None
 
     def create_deployment(
-        self, application: str, deployment_group: str, revision: Revision, green: str, description: str
+        self,
+        application: str,
+        deployment_group: str,
+        revision: Revision,
+        green: str,
+        description: str,
+        *,
+        created_since: int,
     ) -> str:
-        """Start the CodeDeploy deployment onto exactly the green instances; returns its id.
+        """Start the CodeDeploy deployment onto exactly the green instances; returns its id. `created_since`: the
+        run's start, to look for a deployment whose answer was lost (`find_deployment_for_green`).
 
         Raises:
             BlueGreenError: CodeDeploy refused (missing revision, group busy, no tagged instance, ...).
@@ -684,7 +703,9 @@ class AwsGateway:
                 if attempt == CREATE_DEPLOYMENT_ATTEMPTS or not _maybe_carried_out(exc.__cause__):
                     raise
                 # Sent, and no answer read: CodeDeploy may have created it. Ours carries our marker.
-                found = self.find_deployment_for_green(application, deployment_group, green)
+                found = self.find_deployment_for_green(
+                    application, deployment_group, green, created_since=created_since
+                )
                 if found is not None:
                     logger.warning(
                         "%s: the answer was lost, but CodeDeploy created deployment %s: following it (%s)",

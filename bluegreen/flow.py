@@ -529,6 +529,7 @@ class Deployment:
                 p.revision,
                 state.green,
                 description=messages.deployment_description(p, state),
+                created_since=state.started_at,
             )
         except DeploymentLimitExceededError:
             # The deployment that holds the group may be our own twin's (a duplicate delivery that reached DEPLOY

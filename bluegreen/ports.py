@@ -104,7 +104,14 @@ class AwsPort(AwsChecks, Protocol):
         ...
 
     def create_deployment(
-        self, application: str, deployment_group: str, revision: Revision, green: str, *, description: str
+        self,
+        application: str,
+        deployment_group: str,
+        revision: Revision,
+        green: str,
+        *,
+        description: str,
+        created_since: int,
     ) -> str:
         """Create a CodeDeploy deployment onto the instances tagged GreenIdentifier=`green`; its id."""
         ...

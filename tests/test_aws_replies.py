@@ -79,7 +79,7 @@ def test_a_created_deployment_whose_id_is_no_codedeploy_id_is_a_failed_call_of_a
         stub.add_response("create_deployment", {"deploymentId": "not-an-id"})
 
         with pytest.raises(ServiceUnavailableError, match="CreateDeployment returned a reply of an unexpected shape"):
-            _gateway(client).create_deployment("app", "group", REVISION, "green-1", "deploying")
+            _gateway(client).create_deployment("app", "group", REVISION, "green-1", "deploying", created_since=0)
 
 
 def test_a_body_botocore_cannot_fit_to_the_model_is_a_failed_call_of_an_unexpected_shape() -> None:

@@ -322,7 +322,14 @@ class FakeAwsPort:
         return None
 
     def create_deployment(
-        self, application: str, deployment_group: str, revision: Revision, green: str, *, description: str
+        self,
+        application: str,
+        deployment_group: str,
+        revision: Revision,
+        green: str,
+        *,
+        description: str,
+        created_since: int,
     ) -> str:
         self._cloud._call("codedeploy.create_deployment", application, deployment_group, revision, green, description)
         for record in self._cloud.codedeploy.values():
