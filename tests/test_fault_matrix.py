@@ -437,12 +437,13 @@ def _new_cell(world: World, call: Call, kind: str, number: int) -> Cell:
     world.clock.on_advance[:] = [spot.tick]
     codedeploy = FakeCodeDeploy(world.clock, world.ec2)
     codedeploy.script = Script(duration=0)
-    # An earlier deployment of the group, so that looking for ours reads the deployments' details.
+    # An earlier deployment of the group, an hour before the run (within the window the function lists), so that
+    # looking for ours reads the deployments' details.
     codedeploy.record(
         "d-EARLIER01",
         {"applicationName": "App", "deploymentGroupName": "DG", "description": "an earlier release"},
         status="Succeeded",
-        created_at=0.0,
+        created_at=world.clock.now() - 3600,
     )
     codepipeline = FakeCodePipeline(world.clock)
     world.codedeploy_server.service = codedeploy
