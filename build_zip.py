@@ -570,8 +570,10 @@ def compile_bytecode(files: Mapping[str, Path], staging: Path, interpreter: Inte
         "-m",
         "compileall",
         "-q",
+        # One process: compileall -j starts multiprocessing's forkserver, whose socket lives in TMPDIR and fails
+        # with "AF_UNIX path too long" when TMPDIR is deep (seen in CI); the package compiles in about a second.
         "-j",
-        "0",
+        "1",
         "--invalidation-mode",
         "checked-hash",
         "-s",

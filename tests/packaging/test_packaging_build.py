@@ -84,6 +84,24 @@ def test_a_build_from_another_checkout_home_and_temp_folder_gives_the_same_sha25
     assert f"sha256:  {default_zip.sha256}" in completed.stdout
 
 
+def test_a_deep_temporary_folder_builds_the_same_zip(default_zip, tmp_path):
+    """A TMPDIR deeper than a Unix socket path may be (108 bytes): compiling bytecode must not need a socket there
+    (compileall -j's forkserver failed with "AF_UNIX path too long")."""
+    deep = tmp_path / ("t" * 60) / ("m" * 60)
+    deep.mkdir(parents=True)
+    command = [sys.executable, str(ROOT / "build_zip.py"), "--output", str(tmp_path / "deep.zip")]
+    command += ["--bytecode-python", PYTHON312] if PYTHON312 else ["--no-bytecode"]
+    if wheelhouse() is not None:
+        command += ["--wheelhouse", str(wheelhouse())]
+
+    completed = subprocess.run(  # noqa: S603 - this interpreter and build_zip.py
+        command, env={**os.environ, "TMPDIR": str(deep)}, capture_output=True, text=True, check=False, timeout=600
+    )
+
+    assert completed.returncode == 0, completed.stderr
+    assert f"sha256:  {default_zip.sha256}" in completed.stdout
+
+
 def test_entries_are_sorted_with_1980_timestamps(default_zip):
     entries = infos(default_zip)
 
