@@ -56,9 +56,9 @@ if TYPE_CHECKING:
     from mypy_boto3_codedeploy import CodeDeployClient
     from mypy_boto3_codedeploy.type_defs import (
         DeploymentTargetTypeDef,
+        ListDeploymentsInputTypeDef,
         RevisionLocationTypeDef,
         S3LocationTypeDef,
-        TimeRangeTypeDef,
     )
     from mypy_boto3_codepipeline import CodePipelineClient
     from mypy_boto3_codepipeline.type_defs import ExecutionDetailsTypeDef, FailureDetailsTypeDef
@@ -629,27 +629,21 @@ class AwsGateway:
         """
         client = _client("codedeploy:ListDeployments", self._codedeploy)
         since = datetime.fromtimestamp(max(0, created_since - LOOKBACK), UTC)
+        list_deployments = _call("codedeploy:ListDeployments", client.list_deployments)
+        request: ListDeploymentsInputTypeDef = {
+            "applicationName": application,
+            "deploymentGroupName": deployment_group,
+            "createTimeRange": {"start": since},
+        }
         ids: list[str] = []
-        token: str | None = None
         for _ in range(MAX_DEPLOYMENT_PAGES):
-            list_deployments = _call("codedeploy:ListDeployments", client.list_deployments)
-            window: TimeRangeTypeDef = {"start": since}
-            if token:
-                listed = list_deployments(
-                    applicationName=application,
-                    deploymentGroupName=deployment_group,
-                    createTimeRange=window,
-                    nextToken=token,
-                )
-            else:
-                listed = list_deployments(
-                    applicationName=application, deploymentGroupName=deployment_group, createTimeRange=window
-                )
+            listed = list_deployments(**request)
             with _reading("codedeploy:ListDeployments"):
                 ids.extend(_present(listed.get("deployments"), "deployments"))
-                token = listed.get("nextToken") or None
-            if token is None:
+                token = listed.get("nextToken")
+            if not token:
                 break
+            request["nextToken"] = token
         marker = _description_marker(green)
         operation = "codedeploy:BatchGetDeployments"
         for start in range(0, len(ids), DEPLOYMENT_BATCH):

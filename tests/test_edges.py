@@ -145,23 +145,23 @@ def test_a_weighted_group_waits_for_as_many_greens_as_it_runs_instances(cloud: C
 # ---- 8. twins ---------------------------------------------------------------------------------------------------
 
 
+def _twin_creates_its_deployment(cloud: Cloud, green: str) -> None:
+    """The twin delivery's CreateDeployment for the same green fleet, played just before ours."""
+    cloud.codedeploy.handle(
+        "CreateDeployment",
+        {
+            "applicationName": "App",
+            "deploymentGroupName": "DG",
+            "targetInstances": {"tagFilters": [{"Key": "GreenIdentifier", "Value": green, "Type": "KEY_AND_VALUE"}]},
+            "description": f"[GreenIdentifier={green}] the twin delivery's deployment",
+        },
+    )
+
+
 def test_a_twin_that_created_the_codedeploy_deployment_first_is_followed_not_stopped(cloud: Cloud) -> None:
     green = green_identifier(cloud.action.action_execution_id)
 
-    def twin_creates_first() -> None:
-        cloud.codedeploy.handle(
-            "CreateDeployment",
-            {
-                "applicationName": "App",
-                "deploymentGroupName": "DG",
-                "targetInstances": {
-                    "tagFilters": [{"Key": "GreenIdentifier", "Value": green, "Type": "KEY_AND_VALUE"}]
-                },
-                "description": f"[GreenIdentifier={green}] the twin delivery's deployment",
-            },
-        )
-
-    cloud.codedeploy.before_create.append(twin_creates_first)
+    cloud.codedeploy.before_create.append(lambda: _twin_creates_its_deployment(cloud, green))
 
     report = cloud.run_pipeline(cloud.params())
 
@@ -186,20 +186,7 @@ def test_a_twins_deployment_is_found_whatever_order_and_pages_codedeploy_lists_a
     cloud.codedeploy.model.list_newest_first = False
     cloud.codedeploy.model.list_page_size = 10
 
-    def twin_creates_first() -> None:
-        cloud.codedeploy.handle(
-            "CreateDeployment",
-            {
-                "applicationName": "App",
-                "deploymentGroupName": "DG",
-                "targetInstances": {
-                    "tagFilters": [{"Key": "GreenIdentifier", "Value": green, "Type": "KEY_AND_VALUE"}]
-                },
-                "description": f"[GreenIdentifier={green}] the twin delivery's deployment",
-            },
-        )
-
-    cloud.codedeploy.before_create.append(twin_creates_first)
+    cloud.codedeploy.before_create.append(lambda: _twin_creates_its_deployment(cloud, green))
 
     report = cloud.run_pipeline(cloud.params())
 
